@@ -1,0 +1,156 @@
+"""``POST /v1/chat/completions``: decide the effort, render for the pool, relay the answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from gateway.api.common import decision_headers, gateway_state, read_body, request_id
+from gateway.errors import BadRequest, UpstreamError
+from gateway.protocol import parse_json_object, validate_chat
+from gateway.proxy.dispatch import open_upstream
+from gateway.proxy.normalize import UsageTally, normalize_completion, upstream_error
+from gateway.proxy.relay import relay_stream
+from gateway.render import Rendered, render_chat
+from gateway.state import GatewayState
+from router.decide import decide
+from router.decision import Decision
+from router.signals import SignalConflict, SignalError, reasoning_excluded
+
+router = APIRouter()
+
+
+def make_decision(state: GatewayState, body: dict[str, Any], model: str, header: str | None) -> Decision:
+    target = state.target(model)
+    messages = body["messages"]
+    tools = bool(body.get("tools"))
+    try:
+        return decide(
+            body,
+            model=model,
+            header_effort=header,
+            fixed_effort=target.fixed_effort,
+            allow_client_effort=target.allow_client_effort,
+            budgets=state.policy.budgets,
+            classify=lambda: state.classify(messages, tools),
+            on_classifier_error=state.policy.classifier.on_error,
+        )
+    except SignalConflict as exc:
+        raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None
+    except SignalError as exc:
+        raise BadRequest(str(exc), param=exc.param, code="invalid_thinking_signal") from None
+
+
+def _record_tokens(state: GatewayState, effort: str, tally: UsageTally) -> None:
+    if tally.seen:
+        state.metrics.tokens.labels(effort, "prompt").inc(tally.prompt)
+        state.metrics.tokens.labels(effort, "completion").inc(tally.completion)
+        state.metrics.tokens.labels(effort, "reasoning").inc(tally.reasoning)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    state = gateway_state(request)
+    start = time.perf_counter()
+    rid = request_id(request)
+    body = parse_json_object(await read_body(request, state.settings.max_body_bytes))
+    req = validate_chat(body)
+    decision = make_decision(state, body, req.model, request.headers.get("x-thinkgate-effort"))
+    target = state.target(req.model)
+    plan = state.plan(target, decision.effort)
+    effort = decision.effort.value
+    state.metrics.decisions.labels(effort, decision.source.value).inc()
+    headers = decision_headers(decision, rid)
+
+    rendered: dict[str, Rendered] = {}
+
+    def render(pool: Any) -> bytes:
+        result = render_chat(pool, body, decision, stream=req.stream)
+        rendered[pool.name] = result
+        return result.body
+
+    upstream_headers = {"content-type": "application/json", "x-request-id": rid}
+
+    def count(pool: str, outcome: str) -> None:
+        state.metrics.requests.labels("chat", req.model, effort, decision.source.value, pool, outcome).inc()
+        state.metrics.request_seconds.labels("chat", effort, pool).observe(time.perf_counter() - start)
+
+    try:
+        opened = await open_upstream(
+            plan,
+            "/v1/chat/completions",
+            render,
+            upstream_headers,
+            stream=req.stream,
+            max_attempts=state.settings.max_attempts,
+            metrics=state.metrics,
+        )
+    except UpstreamError as exc:
+        exc.headers.update(headers)
+        count(plan[0].name, "upstream_error")
+        raise
+    pool = opened.pool.name
+    headers["x-thinkgate-backend"] = pool
+    headers["x-thinkgate-attempts"] = str(opened.attempts)
+    applied = rendered[pool].applied_effort
+    if applied != effort:
+        headers["x-thinkgate-applied-effort"] = applied
+
+    if opened.response.status >= 400:
+        raw = await opened.response.read()
+        opened.release(state.metrics)
+        envelope, status = upstream_error(opened.response.status, raw, pool)
+        count(pool, "client_error")
+        return Response(
+            orjson.dumps(envelope), status_code=status, media_type="application/json", headers=headers
+        )
+
+    exclude = reasoning_excluded(body)
+    tally = UsageTally()
+    if not req.stream:
+        try:
+            raw = await opened.response.read()
+        finally:
+            opened.release(state.metrics)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            count(pool, "upstream_error")
+            raise UpstreamError(
+                f"backend {pool!r} returned a body that is not JSON", headers=headers
+            ) from None
+        if not isinstance(data, dict):
+            count(pool, "upstream_error")
+            raise UpstreamError(
+                f"backend {pool!r} returned a body that is not a JSON object", headers=headers
+            )
+        normalize_completion(data, exclude=exclude, tally=tally)
+        _record_tokens(state, effort, tally)
+        count(pool, "ok")
+        return Response(orjson.dumps(data), media_type="application/json", headers=headers)
+
+    want_usage = bool(req.stream_options and req.stream_options.include_usage)
+
+    def first_chunk() -> None:
+        state.metrics.ttft_seconds.labels(effort, pool).observe(time.perf_counter() - start)
+
+    def done(outcome: str) -> None:
+        _record_tokens(state, effort, tally)
+        count(pool, outcome)
+
+    stream = relay_stream(
+        opened,
+        metrics=state.metrics,
+        exclude_reasoning=exclude,
+        want_usage=want_usage,
+        tally=tally,
+        on_first_chunk=first_chunk,
+        on_done=done,
+    )
+    headers["cache-control"] = "no-cache"
+    headers["x-accel-buffering"] = "no"
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

@@ -1,0 +1,54 @@
+"""Helpers shared by the endpoint modules: body reading with a size limit, request ids, decision headers."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Request
+
+from gateway.errors import PayloadTooLarge
+from gateway.state import GatewayState
+from router.decision import Decision
+
+
+def gateway_state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+def request_id(request: Request) -> str:
+    rid = request.headers.get("x-request-id")
+    if rid and len(rid) <= 128 and rid.isprintable():
+        return rid
+    return uuid.uuid4().hex
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def budget_label(budget: int | None) -> str:
+    return "unlimited" if budget is None else str(budget)
+
+
+def decision_headers(decision: Decision, rid: str) -> dict[str, str]:
+    headers = {
+        "x-request-id": rid,
+        "x-thinkgate-effort": decision.effort.value,
+        "x-thinkgate-budget": budget_label(decision.budget),
+        "x-thinkgate-source": decision.source.value,
+    }
+    if decision.capped:
+        headers["x-thinkgate-capped"] = "true"
+    return headers

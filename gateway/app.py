@@ -1,0 +1,56 @@
+"""The application factory. Nothing happens at import time: ``create_app`` builds, the lifespan connects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway.api import chat, completions, health, models
+from gateway.backends.pool import Pool
+from gateway.classifier_loader import load_default_classifier
+from gateway.config import load_policy
+from gateway.errors import install_handlers
+from gateway.metrics import GatewayMetrics
+from gateway.probes import probe_all, probe_forever
+from gateway.settings import Settings
+from gateway.state import GatewayState
+from router.policy import Policy
+
+
+def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
+    """Build the gateway app for a policy (or the file named by ``settings.config``)."""
+    if policy is None:
+        if settings.config is None:
+            raise ValueError("no policy: pass one or set THINKGATE_CONFIG / --config")
+        policy = load_policy(settings.config)
+    state = GatewayState(settings=settings, policy=policy, metrics=GatewayMetrics())
+    state.pools = {name: Pool.build(name, spec) for name, spec in policy.backends.items()}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.classifier = load_default_classifier(policy)
+        for pool in state.pools.values():
+            await pool.client.start()
+        await probe_all(list(state.pools.values()), state.metrics)
+        task = asyncio.create_task(
+            probe_forever(list(state.pools.values()), state.metrics, settings.health_interval)
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for pool in state.pools.values():
+                await pool.client.close()
+
+    app = FastAPI(title="thinkgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.gateway = state
+    install_handlers(app)
+    for module in (chat, completions, models, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,38 @@
+"""``thinkgate serve --config FILE``: validate the policy, then run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import uvicorn
+
+from gateway.config import PolicyFileError, load_policy
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="policy YAML file")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="info")
+
+
+def run(ns: argparse.Namespace) -> int:
+    try:
+        load_policy(ns.config)
+    except PolicyFileError as exc:
+        print(f"thinkgate: {exc}", file=sys.stderr)
+        return 2
+    os.environ["THINKGATE_CONFIG"] = os.path.abspath(ns.config)
+    uvicorn.run(
+        "gateway.asgi:app_from_env",
+        factory=True,
+        host=ns.host,
+        port=ns.port,
+        workers=ns.workers,
+        log_level=ns.log_level,
+        access_log=False,
+    )
+    return 0

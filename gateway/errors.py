@@ -1,0 +1,146 @@
+"""Error tree and the single place that renders the OpenAI error envelope.
+
+Every error the gateway returns has the shape ``{"error": {"message", "type", "param", "code"}}`` that the
+OpenAI SDK reads; ``code`` is a string (vLLM's integer codes are normalised to strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+class GatewayError(Exception):
+    """An error with an HTTP status and an OpenAI envelope."""
+
+    status: int = 500
+    type: str | None = None
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.param = param
+        if code is not None:
+            self.code = code
+        if type is not None:
+            self.type = type
+        self.headers = headers or {}
+
+    def envelope(self) -> dict[str, Any]:
+        return error_envelope(self.message, self.status, param=self.param, code=self.code, type=self.type)
+
+
+class BadRequest(GatewayError):
+    status = 400
+    code = "invalid_request"
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "model_not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    code = "request_too_large"
+
+
+class UpstreamError(GatewayError):
+    """The backend failed or could not be reached (502 bad gateway, 503 unavailable, 504 timeout)."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+
+
+def error_envelope(
+    message: str,
+    status: int,
+    *,
+    param: str | None = None,
+    code: str | int | None = None,
+    type: str | None = None,
+) -> dict[str, Any]:
+    """The OpenAI error body for a status; integer codes (vLLM's) become strings."""
+    err_type = type or _TYPE_BY_STATUS.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {
+        "error": {
+            "message": message,
+            "type": err_type,
+            "param": param,
+            "code": None if code is None else str(code),
+        }
+    }
+
+
+def error_response(
+    message: str,
+    status: int,
+    *,
+    param: str | None = None,
+    code: str | int | None = None,
+    type: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = orjson.dumps(error_envelope(message, status, param=param, code=code, type=type))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Render every error as an OpenAI envelope; nothing escapes as an HTML or bare 500."""
+
+    async def on_gateway_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GatewayError)
+        return error_response(
+            exc.message, exc.status, param=exc.param, code=exc.code, type=exc.type, headers=exc.headers
+        )
+
+    async def on_http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        message = str(exc.detail) if exc.detail else "request failed"
+        return error_response(message, status, headers=dict(exc.headers or {}))
+
+    async def on_validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return error_response(str(first.get("msg", "invalid request")), 400, param=loc or None)
+
+    async def on_unexpected(_: Request, exc: Exception) -> Response:
+        return error_response(f"internal gateway error: {type(exc).__name__}", 500, code="internal_error")
+
+    app.add_exception_handler(GatewayError, on_gateway_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)

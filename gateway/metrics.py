@@ -1,0 +1,69 @@
+"""Every Prometheus object of the gateway, in one place: ``thinkgate_<noun>_<unit>``.
+
+Objects live on a per-app registry (several apps can share a process in tests). Labels stay low-cardinality:
+virtual model and pool names come from the policy, effort and source from fixed enums.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+class GatewayMetrics:
+    """The gateway's metric catalogue (see README, "Metrics")."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "thinkgate_requests",
+            "Requests by endpoint, virtual model, effort, decision source, pool and outcome",
+            ["endpoint", "model", "effort", "source", "pool", "outcome"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "thinkgate_request_duration_seconds",
+            "Total request latency as the client sees it",
+            ["endpoint", "effort", "pool"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft_seconds = Histogram(
+            "thinkgate_time_to_first_token_seconds",
+            "Time to the first streamed chunk relayed to the client",
+            ["effort", "pool"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decisions = Counter(
+            "thinkgate_decisions", "Effort decisions by effort and source", ["effort", "source"], registry=r
+        )
+        self.upstream_errors = Counter(
+            "thinkgate_upstream_errors",
+            "Upstream failures by pool and kind (connect, timeout, idle, protocol, status_5xx, status_4xx)",
+            ["pool", "kind"],
+            registry=r,
+        )
+        self.tokens = Counter(
+            "thinkgate_tokens",
+            "Tokens by effort and kind (prompt, completion, reasoning)",
+            ["effort", "kind"],
+            registry=r,
+        )
+        self.inflight = Gauge(
+            "thinkgate_inflight_requests", "Requests in flight per endpoint", ["pool", "endpoint"], registry=r
+        )
+        self.endpoint_up = Gauge(
+            "thinkgate_endpoint_up", "1 if the endpoint is healthy, else 0", ["pool", "endpoint"], registry=r
+        )
+        self.retries = Counter(
+            "thinkgate_upstream_retries",
+            "Attempts retried on another endpoint before the first byte",
+            ["pool"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

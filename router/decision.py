@@ -1,0 +1,34 @@
+"""The result of deciding how much a request should think."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from router.effort import Effort
+
+
+class Source(StrEnum):
+    """Where the effort of a decision came from."""
+
+    EXPLICIT = "explicit"
+    VIRTUAL_MODEL = "virtual-model"
+    CLASSIFIER = "classifier"
+    POLICY = "policy"
+    SHED = "shed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Effort and thinking budget for one request, and why.
+
+    ``budget`` is the thinking-token budget; ``None`` means unlimited (bounded by ``max_tokens`` only),
+    ``0`` means no thinking.
+    """
+
+    effort: Effort
+    budget: int | None
+    source: Source
+    reason: str
+    scores: dict[str, float] = field(default_factory=dict)
+    capped: bool = False
