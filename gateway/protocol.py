@@ -46,6 +46,9 @@ class CompletionRequest(_Common):
     prompt: str | list[str] | list[int] | list[list[int]]
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Parse a request body into a JSON object, or raise a 400 that says what is wrong."""
     if not raw.strip():
@@ -61,7 +64,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 def _raise_validation(exc: ValidationError) -> None:
     first = exc.errors()[0]
-    param = ".".join(str(p) for p in first["loc"])
+    # union members add their type tag ("str", "list[...]") to the location; the client wants the field path
+    parts = [str(p) for p in first["loc"] if not (isinstance(p, str) and (p in _TYPE_TAGS or "[" in p))]
+    param = ".".join(parts)
     msg = first["msg"]
     if first["type"] == "missing":
         msg = f"missing required field {param!r}"

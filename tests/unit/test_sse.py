@@ -1,0 +1,68 @@
+"""The SSE parser yields the same events for every way the bytes can be split into chunks."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.proxy.sse import SSEEvent, SSEParser
+
+RECORDED = (
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
+    b": keep-alive\n\n"
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{"reasoning":"\\nThe user \\u00e9t\\u00e9"}}]}\n\n'
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"\\n\\nHello \xe4\xb8\x96\xe7\x95\x8c"}}]}\r\n\r\n'
+    b"event: message\ndata: line one\ndata: line two\n\n"
+    b'data: {"id":"c1","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7}}\r\r'
+    b"data: [DONE]\n\n"
+)
+
+
+def parse_all(chunks: list[bytes]) -> list[SSEEvent]:
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    for chunk in chunks:
+        events.extend(parser.feed(chunk))
+    events.extend(parser.close())
+    return events
+
+
+def test_whole_stream() -> None:
+    events = parse_all([RECORDED])
+    assert [e.data for e in events][-1] == "[DONE]"
+    assert len(events) == 6
+    assert events[3] == SSEEvent("line one\nline two", "message")
+    assert orjson.loads(events[2].data)["choices"][0]["delta"]["content"] == "\n\nHello 世界"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(RECORDED)), max_size=40))
+def test_every_chunking_gives_the_same_events(cuts: list[int]) -> None:
+    points = sorted(set(cuts))
+    chunks, last = [], 0
+    for p in points:
+        chunks.append(RECORDED[last:p])
+        last = p
+    chunks.append(RECORDED[last:])
+    assert parse_all(chunks) == parse_all([RECORDED])
+
+
+def test_byte_by_byte() -> None:
+    assert parse_all([RECORDED[i : i + 1] for i in range(len(RECORDED))]) == parse_all([RECORDED])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(b"data:x\n\n", ["x"], id="no-space-after-colon"),
+        pytest.param(b"data:  x\n\n", [" x"], id="only-one-space-stripped"),
+        pytest.param(b": comment only\n\n", [], id="comment"),
+        pytest.param(b"data: a\n", [], id="unterminated-event-dropped"),
+        pytest.param(b"\n\n\ndata: a\n\n", ["a"], id="leading-blank-lines"),
+        pytest.param(b"data\n\n", [""], id="field-without-colon"),
+    ],
+)
+def test_edge_cases(raw: bytes, expected: list[str]) -> None:
+    assert [e.data for e in parse_all([raw])] == expected
