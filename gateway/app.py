@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import chat, completions, health, models
+from gateway.api import chat, completions, health, models, route
 from gateway.backends.pool import Pool
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
@@ -51,6 +51,6 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     app = FastAPI(title="thinkgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = state
     install_handlers(app)
-    for module in (chat, completions, models, health):
+    for module in (chat, completions, models, route, health):
         app.include_router(module.router)
     return app

@@ -100,8 +100,8 @@ def upstream_error(status: int, raw: bytes, pool: str) -> tuple[dict[str, Any], 
                 err_type = _openai_type(err["type"], status)
             if isinstance(err.get("param"), str):
                 param = err["param"]
-            if err.get("code") is not None and not isinstance(err.get("code"), int):
-                code = str(err["code"])
+            if err.get("code") is not None:
+                code = str(err["code"])  # vLLM sends the HTTP status as an integer; OpenAI codes are strings
     elif raw:
         message = f"{message}: {raw[:200].decode('utf-8', 'replace')}"
     out_status = status if status < 500 else 502
