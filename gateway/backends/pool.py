@@ -1,9 +1,8 @@
 """A backend pool: its endpoints, their in-flight counts and health, and the choice of an endpoint.
 
 Choice: among healthy endpoints, the one with the fewest in-flight requests from this gateway (ties broken at
-random). Passive health: ``eject_after`` consecutive failures eject an endpoint for ``eject_seconds``;
-an active
-``/health`` probe that succeeds brings it back early.
+random). Passive health: ``eject_after`` consecutive failures eject an endpoint for ``eject_seconds``.
+Active health: an endpoint whose ``/health`` probe fails is skipped until a probe passes again.
 """
 
 from __future__ import annotations
@@ -69,7 +68,6 @@ class Pool:
             endpoint.ejected_until = time.monotonic() + self.eject_seconds
 
     def record_probe(self, endpoint: Endpoint, ok: bool) -> None:
+        """An active probe result. A passing probe does not end a passive ejection early: an endpoint whose
+        ``/health`` is fine can still fail every request (Envoy's outlier detection behaves the same)."""
         endpoint.probed_ok = ok
-        if ok:
-            endpoint.failures = 0
-            endpoint.ejected_until = 0.0

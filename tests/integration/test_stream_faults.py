@@ -1,0 +1,161 @@
+"""Upstream faults and client disconnects: retry before the first byte, in-band errors after it,
+and a client that goes away cancels the upstream request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway.sim.config import SimConfig
+from gateway.sim.server import run_sim
+from tests.harness import make_policy, run_gateway, wait_until
+
+USER = [{"role": "user", "content": "Tell me about the weather."}]
+
+
+def hybrid_policy(*urls: str) -> Any:
+    return make_policy(
+        {"h": {"family": "qwen3", "mode": "hybrid", "model": "sim", "endpoints": list(urls)}},
+        {"auto": {"thinking": ["h"], "instruct": ["h"]}},
+    )
+
+
+def stats(url: str) -> dict[str, int]:
+    data: dict[str, int] = httpx.get(url + "/sim/stats", timeout=5).json()
+    return data
+
+
+def set_faults(url: str, **faults: float) -> None:
+    httpx.post(url + "/sim/faults", json=faults, timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def slow_sim() -> Iterator[str]:
+    with run_sim(SimConfig(model="sim", mode="hybrid", tokens_per_s=20, reasoning_words=200)) as sim:
+        yield sim.url
+
+
+def test_client_disconnect_cancels_upstream(slow_sim: str) -> None:
+    with run_gateway(hybrid_policy(slow_sim)) as gw:
+        body = {"model": "auto", "messages": USER, "stream": True, "reasoning_effort": "high"}
+        with httpx.stream("POST", gw + "/v1/chat/completions", json=body, timeout=30) as resp:
+            assert resp.status_code == 200
+            it = resp.iter_bytes()
+            first = next(it)
+            assert first.startswith(b"data: ")
+            assert stats(slow_sim)["in_flight"] == 1
+        # the client closed its connection: the backend must see the cancellation promptly
+        assert wait_until(lambda: stats(slow_sim)["cancelled"] == 1, timeout=3)
+        assert stats(slow_sim)["in_flight"] == 0
+        assert stats(slow_sim)["completed"] == 0
+        text = httpx.get(gw + "/metrics", timeout=5).text
+        assert 'outcome="client_closed"' in text
+        assert 'thinkgate_inflight_requests{endpoint="' + slow_sim + '",pool="h"} 0.0' in text
+
+
+def read_stream(url: str, body: dict[str, Any]) -> list[Any]:
+    events: list[Any] = []
+    with httpx.stream(
+        "POST", url + "/v1/chat/completions", json={**body, "stream": True}, timeout=30
+    ) as resp:
+        assert resp.status_code == 200
+        raw = b"".join(resp.iter_bytes())
+    for block in raw.split(b"\n\n"):
+        if block.startswith(b"data: "):
+            events.append("[DONE]" if block == b"data: [DONE]" else orjson.loads(block[6:]))
+    return events
+
+
+def test_mid_stream_drop_becomes_error_event_then_done() -> None:
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", drop_rate=1.0)) as sim,
+        run_gateway(hybrid_policy(sim.url)) as gw,
+    ):
+        events = read_stream(gw, {"model": "auto", "messages": USER, "reasoning_effort": "low"})
+        assert events[-1] == "[DONE]"
+        err = events[-2]["error"]
+        assert err["type"] == "upstream_error" and "dropped" in err["message"] or "closed" in err["message"]
+        assert any(isinstance(e, dict) and e.get("choices") for e in events[:-2])
+
+
+def test_error_before_first_byte_is_retried_on_another_endpoint() -> None:
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", error_rate=1.0)) as bad,
+        run_sim(SimConfig(model="sim", mode="hybrid")) as good,
+        run_gateway(hybrid_policy(bad.url, good.url)) as gw,
+    ):
+        for stream in (False, True):
+            for _ in range(4):
+                body = {"model": "auto", "messages": USER, "reasoning_effort": "none", "stream": stream}
+                resp = httpx.post(gw + "/v1/chat/completions", json=body, timeout=30)
+                assert resp.status_code == 200, resp.text
+        assert stats(good.url)["completed"] == 8
+        # the bad endpoint was tried, failed, and got ejected after three failures
+        assert 1 <= stats(bad.url)["received"] <= 3
+
+
+def test_all_endpoints_failing_gives_502_and_no_sdk_retry() -> None:
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", error_rate=1.0)) as a,
+        run_sim(SimConfig(model="sim", mode="hybrid", error_rate=1.0)) as b,
+        run_gateway(hybrid_policy(a.url, b.url)) as gw,
+    ):
+        resp = httpx.post(gw + "/v1/chat/completions", json={"model": "auto", "messages": USER}, timeout=30)
+        assert resp.status_code == 502
+        assert resp.headers["x-should-retry"] == "false"
+        assert "failed (HTTP 500)" in resp.json()["error"]["message"]
+
+
+def test_hung_upstream_times_out_with_504() -> None:
+    with run_sim(SimConfig(model="sim", mode="hybrid", hang_rate=1.0)) as sim:
+        policy = make_policy(
+            {
+                "h": {
+                    "family": "qwen3",
+                    "mode": "hybrid",
+                    "model": "sim",
+                    "endpoints": [sim.url],
+                    "timeouts": {"first_byte": 0.5},
+                }
+            },
+            {"auto": {"thinking": ["h"], "instruct": ["h"]}},
+        )
+        with run_gateway(policy, max_attempts=1) as gw:
+            resp = httpx.post(
+                gw + "/v1/chat/completions", json={"model": "auto", "messages": USER}, timeout=30
+            )
+            assert resp.status_code == 504
+            assert resp.json()["error"]["code"] == "timeout"
+            assert wait_until(lambda: stats(sim.url)["cancelled"] == 1, timeout=3)
+
+
+def test_endpoint_stopped_under_concurrent_load_loses_no_request() -> None:
+    with run_sim(SimConfig(model="sim", mode="hybrid", tokens_per_s=400)) as keep:
+        doomed = run_sim(SimConfig(model="sim", mode="hybrid", tokens_per_s=400, seed=3))
+        victim = doomed.__enter__()
+        try:
+            with run_gateway(hybrid_policy(keep.url, victim.url)) as gw:
+
+                async def load() -> list[int]:
+                    async with httpx.AsyncClient(timeout=30) as client:
+
+                        async def one(i: int) -> int:
+                            body = {"model": "auto", "messages": USER, "reasoning_effort": "none", "seed": i}
+                            r = await client.post(gw + "/v1/chat/completions", json=body)
+                            return r.status_code
+
+                        first = [asyncio.create_task(one(i)) for i in range(20)]
+                        await asyncio.sleep(0.05)
+                        await asyncio.to_thread(victim.stop)
+                        rest = [asyncio.create_task(one(i)) for i in range(20, 60)]
+                        return list(await asyncio.gather(*first, *rest))
+
+                codes = asyncio.run(load())
+        finally:
+            doomed.__exit__(None, None, None)
+    assert codes.count(200) == len(codes), codes
