@@ -15,6 +15,7 @@ from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
 from gateway.errors import install_handlers
 from gateway.metrics import GatewayMetrics
+from gateway.middleware import RequestIdMiddleware
 from gateway.probes import probe_all, probe_forever
 from gateway.settings import Settings
 from gateway.state import GatewayState
@@ -51,6 +52,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     app = FastAPI(title="thinkgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = state
     install_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
     for module in (chat, completions, models, route, health):
         app.include_router(module.router)
     return app

@@ -17,10 +17,9 @@ def gateway_state(request: Request) -> GatewayState:
 
 
 def request_id(request: Request) -> str:
-    rid = request.headers.get("x-request-id")
-    if rid and len(rid) <= 128 and rid.isprintable():
-        return rid
-    return uuid.uuid4().hex
+    """The id :class:`gateway.middleware.RequestIdMiddleware` chose for this request."""
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else uuid.uuid4().hex
 
 
 async def read_body(request: Request, limit: int) -> bytes:
