@@ -1,4 +1,4 @@
-"""Map a decision to the upstream body of one pool (delegates the family rules to :mod:`templates`)."""
+"""Map a decision to the upstream body of one pool; the family rules live in :mod:`templates`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from typing import Any
 import orjson
 
 from gateway.backends.pool import Pool
+from gateway.errors import BadRequest
 from router.decision import Decision
+from router.policy import BackendSpec
+from templates.errors import TemplatesError, UnknownFamilyError
+from templates.family import Mode
+from templates.registry import get_family
+from templates.render import render_chat as render_family
+from templates.vllm import DEFAULT_VLLM_VERSION
 
 #: Client-side signal fields that are ours to interpret; never forwarded as they are.
 SIGNAL_FIELDS = ("reasoning_effort", "reasoning", "thinking")
@@ -20,25 +27,49 @@ class Rendered:
     applied_effort: str
     thinking: bool
     native_budget: int | None
+    forcing_budget: int | None
+    notes: tuple[str, ...]
+
+
+_MODE_FOR = {"hybrid": Mode.HYBRID, "thinking": Mode.THINKING_ONLY, "instruct": Mode.INSTRUCT_ONLY}
+
+
+def check_backend_family(name: str, spec: BackendSpec) -> None:
+    """Fail at startup, not per request: the family must exist and fit the backend's mode."""
+    try:
+        family = get_family(spec.family)
+    except UnknownFamilyError as exc:
+        raise ValueError(f"backends.{name}.family: {exc}") from None
+    if family.mode is not _MODE_FOR[spec.mode]:
+        raise ValueError(
+            f"backends.{name}: family {spec.family!r} is a {family.mode.value} model but the backend says "
+            f"mode {spec.mode!r}"
+        )
 
 
 def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream: bool) -> Rendered:
-    out = {k: v for k, v in body.items() if k not in SIGNAL_FIELDS}
-    out["model"] = pool.spec.model
-    thinking = decision.effort.thinks and pool.spec.can_think
-    kwargs = dict(out.get("chat_template_kwargs") or {})
-    if pool.spec.mode == "hybrid":
-        kwargs["enable_thinking"] = thinking
-    kwargs.pop("thinking", None)
-    if kwargs:
-        out["chat_template_kwargs"] = kwargs
-    else:
-        out.pop("chat_template_kwargs", None)
-    native = decision.budget if thinking and decision.budget is not None else None
-    if native is not None:
-        out["thinking_token_budget"] = native
+    client = {k: v for k, v in body.items() if k not in SIGNAL_FIELDS}
+    client["model"] = pool.spec.model
     if stream:
-        opts = dict(out.get("stream_options") or {})
-        opts["include_usage"] = True
-        out["stream_options"] = opts
-    return Rendered(orjson.dumps(out), decision.effort.value if thinking else "none", thinking, native)
+        opts = dict(client.get("stream_options") or {})
+        opts["include_usage"] = True  # the gateway needs usage for metrics; dropped again if the client didn't ask
+        client["stream_options"] = opts
+    try:
+        result = render_family(
+            pool.spec.family,
+            client,
+            decision.effort.value,
+            decision.budget if decision.effort.thinks else 0,
+            vllm_version=pool.vllm_version or DEFAULT_VLLM_VERSION,
+            native_budget=pool.spec.budget != "forcing",
+        )
+    except TemplatesError as exc:
+        raise BadRequest(f"backend {pool.name!r}: {exc}", code="unsupported_for_backend") from None
+    return Rendered(
+        body=orjson.dumps(result.body),
+        applied_effort=result.applied_effort,
+        thinking=result.thinking,
+        native_budget=result.budget,
+        forcing_budget=result.forcing_budget,
+        notes=result.notes,
+    )

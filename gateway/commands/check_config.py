@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from gateway.config import PolicyFileError, load_policy
+from gateway.render import check_backend_family
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     try:
         policy = load_policy(ns.file)
-    except PolicyFileError as exc:
+        for name, spec in policy.backends.items():
+            check_backend_family(name, spec)
+    except (PolicyFileError, ValueError) as exc:
         print(f"thinkgate: {exc}", file=sys.stderr)
         return 2
     print(f"{ns.file}: OK (policy version {policy.version})")

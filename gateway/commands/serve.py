@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from gateway.config import PolicyFileError, load_policy
+from gateway.render import check_backend_family
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     try:
-        load_policy(ns.config)
-    except PolicyFileError as exc:
+        policy = load_policy(ns.config)
+        for name, spec in policy.backends.items():
+            check_backend_family(name, spec)
+    except (PolicyFileError, ValueError) as exc:
         print(f"thinkgate: {exc}", file=sys.stderr)
         return 2
     os.environ["THINKGATE_CONFIG"] = os.path.abspath(ns.config)
