@@ -58,6 +58,12 @@ class GatewayMetrics:
         self.endpoint_up = Gauge(
             "thinkgate_endpoint_up", "1 if the endpoint is healthy, else 0", ["pool", "endpoint"], registry=r
         )
+        self.budget_hits = Counter(
+            "thinkgate_budget_hits",
+            "Requests whose thinking reached the budget (cut by vLLM or by gateway forcing)",
+            ["effort"],
+            registry=r,
+        )
         self.retries = Counter(
             "thinkgate_upstream_retries",
             "Attempts retried on another endpoint before the first byte",

@@ -23,6 +23,7 @@ SIGNAL_FIELDS = ("reasoning_effort", "reasoning", "thinking")
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    payload: dict[str, Any]
     body: bytes
     applied_effort: str
     thinking: bool
@@ -52,7 +53,9 @@ def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream:
     client["model"] = pool.spec.model
     if stream:
         opts = dict(client.get("stream_options") or {})
-        opts["include_usage"] = True  # the gateway needs usage for metrics; dropped again if the client didn't ask
+        opts["include_usage"] = (
+            True  # the gateway needs usage for metrics; dropped again if the client didn't ask
+        )
         client["stream_options"] = opts
     try:
         result = render_family(
@@ -66,6 +69,7 @@ def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream:
     except TemplatesError as exc:
         raise BadRequest(f"backend {pool.name!r}: {exc}", code="unsupported_for_backend") from None
     return Rendered(
+        payload=result.body,
         body=orjson.dumps(result.body),
         applied_effort=result.applied_effort,
         thinking=result.thinking,

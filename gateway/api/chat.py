@@ -10,12 +10,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.common import decision_headers, gateway_state, read_body, request_id
+from gateway.api.forced import forced_chat
 from gateway.errors import BadRequest, UpstreamError
 from gateway.protocol import parse_json_object, validate_chat
 from gateway.proxy.dispatch import open_upstream
 from gateway.proxy.normalize import UsageTally, normalize_completion, upstream_error
 from gateway.proxy.relay import relay_stream
-from gateway.render import Rendered, render_chat
+from gateway.render import render_chat
 from gateway.state import GatewayState
 from router.decide import decide
 from router.decision import Decision
@@ -45,13 +46,6 @@ def make_decision(state: GatewayState, body: dict[str, Any], model: str, header:
         raise BadRequest(str(exc), param=exc.param, code="invalid_thinking_signal") from None
 
 
-def _record_tokens(state: GatewayState, effort: str, tally: UsageTally) -> None:
-    if tally.seen:
-        state.metrics.tokens.labels(effort, "prompt").inc(tally.prompt)
-        state.metrics.tokens.labels(effort, "completion").inc(tally.completion)
-        state.metrics.tokens.labels(effort, "reasoning").inc(tally.reasoning)
-
-
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     state = gateway_state(request)
@@ -66,24 +60,37 @@ async def chat_completions(request: Request) -> Response:
     state.metrics.decisions.labels(effort, decision.source.value).inc()
     headers = decision_headers(decision, rid)
 
-    rendered: dict[str, Rendered] = {}
-
-    def render(pool: Any) -> bytes:
-        result = render_chat(pool, body, decision, stream=req.stream)
-        rendered[pool.name] = result
-        return result.body
-
-    upstream_headers = {"content-type": "application/json", "x-request-id": rid}
+    renders = {pool.name: render_chat(pool, body, decision, stream=req.stream) for pool in plan}
+    exclude = reasoning_excluded(body)
+    want_usage = bool(req.stream_options and req.stream_options.include_usage)
 
     def count(pool: str, outcome: str) -> None:
         state.metrics.requests.labels("chat", req.model, effort, decision.source.value, pool, outcome).inc()
         state.metrics.request_seconds.labels("chat", effort, pool).observe(time.perf_counter() - start)
 
+    def record(prompt: int, completion: int, reasoning: int, hit: bool) -> None:
+        state.metrics.tokens.labels(effort, "prompt").inc(prompt)
+        state.metrics.tokens.labels(effort, "completion").inc(completion)
+        state.metrics.tokens.labels(effort, "reasoning").inc(reasoning)
+        if hit:
+            state.metrics.budget_hits.labels(effort).inc()
+
+    first = renders[plan[0].name]
+    if first.thinking and first.forcing_budget is not None:
+        forced = [(p, renders[p.name]) for p in plan if renders[p.name].forcing_budget is not None]
+        headers["x-thinkgate-applied-effort"] = first.applied_effort
+        return await forced_chat(
+            state, forced, body, headers, rid=rid, stream=req.stream, want_usage=want_usage, exclude=exclude,
+            count=count, record=record,
+        )  # fmt: skip
+    native = [p for p in plan if renders[p.name].forcing_budget is None or not renders[p.name].thinking]
+    upstream_headers = {"content-type": "application/json", "x-request-id": rid}
+
     try:
         opened = await open_upstream(
-            plan,
+            native,
             "/v1/chat/completions",
-            render,
+            lambda pool: renders[pool.name].body,
             upstream_headers,
             stream=req.stream,
             max_attempts=state.settings.max_attempts,
@@ -96,9 +103,9 @@ async def chat_completions(request: Request) -> Response:
     pool = opened.pool.name
     headers["x-thinkgate-backend"] = pool
     headers["x-thinkgate-attempts"] = str(opened.attempts)
-    applied = rendered[pool].applied_effort
-    if applied != effort:
-        headers["x-thinkgate-applied-effort"] = applied
+    rendered = renders[pool]
+    if rendered.applied_effort != effort:
+        headers["x-thinkgate-applied-effort"] = rendered.applied_effort
 
     if opened.response.status >= 400:
         raw = await opened.response.read()
@@ -109,7 +116,6 @@ async def chat_completions(request: Request) -> Response:
             orjson.dumps(envelope), status_code=status, media_type="application/json", headers=headers
         )
 
-    exclude = reasoning_excluded(body)
     tally = UsageTally()
     if not req.stream:
         try:
@@ -129,17 +135,25 @@ async def chat_completions(request: Request) -> Response:
                 f"backend {pool!r} returned a body that is not a JSON object", headers=headers
             )
         normalize_completion(data, exclude=exclude, tally=tally)
-        _record_tokens(state, effort, tally)
+        hit = rendered.native_budget is not None and tally.seen and tally.reasoning >= rendered.native_budget
+        if rendered.native_budget is not None and tally.seen:
+            headers["x-thinkgate-budget-hit"] = "true" if hit else "false"
+        record(tally.prompt, tally.completion, tally.reasoning, hit)
         count(pool, "ok")
         return Response(orjson.dumps(data), media_type="application/json", headers=headers)
-
-    want_usage = bool(req.stream_options and req.stream_options.include_usage)
 
     def first_chunk() -> None:
         state.metrics.ttft_seconds.labels(effort, pool).observe(time.perf_counter() - start)
 
     def done(outcome: str) -> None:
-        _record_tokens(state, effort, tally)
+        if tally.seen:
+            budget = rendered.native_budget
+            record(
+                tally.prompt,
+                tally.completion,
+                tally.reasoning,
+                budget is not None and tally.reasoning >= budget,
+            )
         count(pool, outcome)
 
     stream = relay_stream(

@@ -20,7 +20,7 @@ from gateway.sim.server import run_sim
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--tokens-per-s", type=float, default=200.0, help="simulated decode speed per request")
+    parser.add_argument("--tokens-per-s", type=float, default=200.0, help="simulated decode speed (tokens/s)")
     parser.add_argument("--ttft-ms", type=float, default=40.0, help="simulated time to first token")
 
 
@@ -31,7 +31,7 @@ thinkgate demo is running on {base} (simulated vLLM backends: hybrid, thinking, 
 Try it:
   curl -s {base}/v1/models | python3 -m json.tool
   curl -si {base}/v1/chat/completions -H 'content-type: application/json' \\
-    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Rewrite politely: send me the report"}}]}}'
+    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Rewrite politely: send the report"}}]}}'
   curl -si {base}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Prove that sqrt(2) is irrational."}}]}}'
   curl -s {base}/v1/route -H 'content-type: application/json' \\
@@ -45,7 +45,8 @@ With the OpenAI SDK:
 r = c.chat.completions.create(model='auto', messages=[{{'role': 'user', 'content': 'What is 17 * 23?'}}], \\
 reasoning_effort='low'); print(r.choices[0].message.content)"
 
-Decision headers: x-thinkgate-effort, x-thinkgate-budget, x-thinkgate-source, x-thinkgate-backend. Ctrl-C stops.
+Decision headers: x-thinkgate-effort, x-thinkgate-budget, x-thinkgate-source, x-thinkgate-backend.
+Ctrl-C stops.
 """
 
 

@@ -1,0 +1,134 @@
+"""The chat path for pools whose thinking budget the gateway enforces itself (budget forcing)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from gateway.backends.client import UpstreamFailure
+from gateway.backends.pool import Endpoint, Pool
+from gateway.errors import GatewayError, UpstreamError
+from gateway.proxy.forcing import (
+    ForcedRun,
+    ForcingSession,
+    check_forcing_request,
+    completion_body,
+    forced_stream,
+)
+from gateway.render import Rendered
+from gateway.state import GatewayState
+from templates.registry import get_family
+
+
+async def _open(
+    state: GatewayState, plan: list[tuple[Pool, Rendered]], rid: str
+) -> tuple[ForcedRun, Pool, Endpoint, int]:
+    """Start a forced run on the first endpoint that answers ; retried before the first byte."""
+    last: GatewayError | None = None
+    attempts = 0
+    for pool, rendered in plan:
+        family = get_family(pool.spec.family)
+        assert rendered.forcing_budget is not None
+        for endpoint in pool.candidates(set()):
+            if attempts >= state.settings.max_attempts:
+                break
+            attempts += 1
+            endpoint.inflight += 1
+            run = ForcedRun(
+                ForcingSession(pool, endpoint, family, rendered.payload, rid), rendered.forcing_budget
+            )
+            try:
+                await run.start()
+            except UpstreamFailure as failure:
+                endpoint.inflight -= 1
+                pool.record_failure(endpoint)
+                state.metrics.upstream_errors.labels(pool.name, failure.kind).inc()
+                status = 504 if failure.kind in ("timeout", "idle") else 502
+                last = UpstreamError(
+                    f"backend {pool.name!r}: {failure.message}", status=status, code=failure.kind
+                )
+                continue
+            except UpstreamError as exc:
+                endpoint.inflight -= 1
+                if exc.status < 500:
+                    raise
+                pool.record_failure(endpoint)
+                last = exc
+                continue
+            except BaseException:
+                endpoint.inflight -= 1
+                raise
+            return run, pool, endpoint, attempts
+    if last is None:
+        raise UpstreamError("no healthy endpoint for budget forcing", status=503, code="no_healthy_backend")
+    last.headers["x-should-retry"] = "false"
+    raise last
+
+
+async def forced_chat(
+    state: GatewayState,
+    plan: list[tuple[Pool, Rendered]],
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    rid: str,
+    stream: bool,
+    want_usage: bool,
+    exclude: bool,
+    count: Callable[[str, str], None],
+    record: Callable[[int, int, int, bool], None],
+) -> Response:
+    check_forcing_request(body)
+    run, pool, endpoint, attempts = await _open(state, plan, rid)
+    headers["x-thinkgate-backend"] = pool.name
+    headers["x-thinkgate-attempts"] = str(attempts)
+    headers["x-thinkgate-budget-mode"] = "forcing"
+    model = pool.spec.model
+    if not stream:
+        try:
+            async for _ in run.events(stream=False):
+                pass
+        except (UpstreamFailure, UpstreamError) as exc:
+            count(pool.name, "upstream_error")
+            if isinstance(exc, UpstreamError):
+                exc.headers.update(headers)
+                raise
+            raise UpstreamError(
+                f"backend {pool.name!r}: {exc.message}", code=exc.kind, headers=headers
+            ) from None
+        finally:
+            endpoint.inflight -= 1
+        result = run.result
+        assert result is not None
+        headers["x-thinkgate-budget-hit"] = "true" if result.budget_hit else "false"
+        record(result.prompt_tokens, result.completion_tokens, result.reasoning_tokens, result.budget_hit)
+        count(pool.name, "ok")
+        return Response(
+            orjson.dumps(completion_body(result, model, exclude)),
+            media_type="application/json",
+            headers=headers,
+        )
+
+    async def relay() -> AsyncIterator[bytes]:
+        start = time.perf_counter()
+        outcome = "client_closed"
+        try:
+            async for data in forced_stream(
+                run, model=model, exclude=exclude, want_usage=want_usage, metrics=state.metrics
+            ):
+                yield data
+            outcome = "ok" if run.result is not None else "upstream_error"
+        finally:
+            endpoint.inflight -= 1
+            if run.result is not None:
+                r = run.result
+                record(r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.budget_hit)
+            count(pool.name, outcome)
+            del start
+
+    headers["cache-control"] = "no-cache"
+    return StreamingResponse(relay(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,351 @@
+"""Budget forcing by the gateway (Qwen's two-pass recipe, PROTOCOLS.md §2.7), for backends whose vLLM cannot
+enforce ``thinking_token_budget`` itself (or pools configured ``budget: forcing``).
+
+1. Render the chat prompt to token ids with the backend's own template (``POST /tokenize``).
+2. Generate up to the budget with ``POST /v1/completions`` (``return_token_ids``).
+3. If thinking did not end by itself, append the family's early-stop text (which closes the think block).
+4. Continue generation for the answer within what is left of ``max_tokens``.
+The client sees one chat completion (or one SSE stream); reasoning is split out with the family's tags and
+counted in tokens (the backend's own ids), usage adds up across the passes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gateway.backends.client import UpstreamFailure
+from gateway.backends.pool import Endpoint, Pool
+from gateway.errors import BadRequest, UpstreamError
+from gateway.metrics import GatewayMetrics
+from gateway.proxy.normalize import upstream_error
+from gateway.proxy.sse import DONE, SSEParser, encode_event
+from templates.family import Family
+from templates.forcing import next_forcing_step, think_tags_for
+from templates.reasoning import ThinkStreamSplitter, split_reasoning
+
+#: Sampling fields copied from the chat body to the completions passes.
+SAMPLING_FIELDS = (
+    "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty",
+    "seed", "stop", "stop_token_ids", "logit_bias", "ignore_eos",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Pass:
+    """One completions pass: text, token ids, finish reason."""
+
+    text: str = ""
+    ids: list[int] = field(default_factory=list)
+    finish: str | None = None
+
+
+@dataclass(slots=True)
+class ForcedResult:
+    reasoning: str | None
+    content: str | None
+    finish: str
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    budget_hit: bool
+
+
+class ForcingSession:
+    """The sequence of calls of one forced request, all on one endpoint."""
+
+    def __init__(
+        self, pool: Pool, endpoint: Endpoint, family: Family, body: dict[str, Any], rid: str
+    ) -> None:
+        self.pool = pool
+        self.endpoint = endpoint
+        self.family = family
+        self.tags = think_tags_for(family)
+        self.body = body
+        self.headers = {"content-type": "application/json", "x-request-id": rid}
+        self.sampling = {k: body[k] for k in SAMPLING_FIELDS if body.get(k) is not None}
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        self.max_total: int | None = limit if isinstance(limit, int) else None
+
+    async def _post_json(self, path: str, payload: dict[str, Any]) -> Any:
+        resp = await self.pool.client.request(
+            "POST", self.endpoint.url + path, body=orjson.dumps(payload), headers=self.headers
+        )
+        try:
+            raw = await resp.read()
+        finally:
+            resp.close()
+        if resp.status >= 400:
+            envelope, status = upstream_error(resp.status, raw, self.pool.name)
+            err = envelope["error"]
+            raise UpstreamError(err["message"], status=status, code=err["code"], type=err["type"])
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamFailure("protocol", f"{path} answered with a body that is not JSON") from None
+
+    async def prompt_ids(self) -> list[int]:
+        payload: dict[str, Any] = {
+            "model": self.body["model"],
+            "messages": self.body["messages"],
+            "add_generation_prompt": True,
+            "chat_template_kwargs": self.body.get("chat_template_kwargs") or {},
+        }
+        if self.body.get("tools"):
+            payload["tools"] = self.body["tools"]
+        data = await self._post_json("/tokenize", payload)
+        tokens = list(data["tokens"])
+        context = data.get("max_model_len")
+        if isinstance(context, int) and context > len(tokens):
+            # /v1/completions defaults max_tokens to 16: without a client limit, use what the context allows
+            room = context - len(tokens)
+            self.max_total = room if self.max_total is None else min(self.max_total, room)
+        return tokens
+
+    async def text_ids(self, text: str) -> list[int]:
+        data = await self._post_json(
+            "/tokenize", {"model": self.body["model"], "prompt": text, "add_special_tokens": False}
+        )
+        return list(data["tokens"])
+
+    def _completion_payload(self, prompt: list[int], max_tokens: int | None, stream: bool) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self.body["model"],
+            "prompt": prompt,
+            "return_token_ids": True,
+            **self.sampling,
+        }
+        if max_tokens is not None:
+            payload["max_tokens"] = max_tokens
+        if stream:
+            payload["stream"] = True
+        return payload
+
+    async def complete(self, prompt: list[int], max_tokens: int | None) -> Pass:
+        data = await self._post_json("/v1/completions", self._completion_payload(prompt, max_tokens, False))
+        choice = data["choices"][0]
+        ids = choice.get("token_ids")
+        text = choice.get("text") or ""
+        return Pass(
+            text, list(ids) if ids is not None else await self.text_ids(text), choice.get("finish_reason")
+        )
+
+    async def complete_stream(
+        self, prompt: list[int], max_tokens: int | None, out: Pass
+    ) -> AsyncIterator[str]:
+        """Yield text deltas; fill ``out`` with the whole pass."""
+        resp = await self.pool.client.request(
+            "POST",
+            self.endpoint.url + "/v1/completions",
+            body=orjson.dumps(self._completion_payload(prompt, max_tokens, True)),
+            headers=self.headers,
+        )
+        try:
+            if resp.status >= 400:
+                envelope, status = upstream_error(resp.status, await resp.read(), self.pool.name)
+                raise UpstreamError(
+                    envelope["error"]["message"], status=status, code=envelope["error"]["code"]
+                )
+            parser = SSEParser()
+            have_ids = True
+            async for raw in resp.chunks():
+                for event in parser.feed(raw):
+                    if event.data == "[DONE]":
+                        if not have_ids:
+                            out.ids = await self.text_ids(out.text)
+                        return
+                    chunk = orjson.loads(event.data)
+                    if "error" in chunk and not chunk.get("choices"):
+                        raise UpstreamFailure("upstream_event", str(chunk["error"]))
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("text") or ""
+                        ids = choice.get("token_ids")
+                        if ids is None:
+                            have_ids = False
+                        else:
+                            out.ids.extend(ids)
+                        out.finish = choice.get("finish_reason") or out.finish
+                        if delta:
+                            out.text += delta
+                            yield delta
+            raise UpstreamFailure("protocol", "upstream closed the completion stream before [DONE]")
+        finally:
+            resp.close()
+
+
+def _remaining(session: ForcingSession, used: int) -> int | None:
+    return None if session.max_total is None else max(0, session.max_total - used)
+
+
+async def _count_reasoning(session: ForcingSession, ids: list[int], reasoning: str | None) -> int:
+    """Reasoning tokens: the ids before the end tag, without a leading start tag (the backend's tokenizer)."""
+    start = await session.text_ids(session.tags.start)
+    end = await session.text_ids(session.tags.end)
+    if len(start) == 1 and len(end) == 1:
+        first = 1 if ids[:1] == start else 0
+        cut = ids.index(end[0]) if end[0] in ids else len(ids)
+        return max(0, cut - first)
+    return len(await session.text_ids(reasoning)) if reasoning else 0
+
+
+class ForcedRun:
+    """Runs the passes; :meth:`events` yields text pieces in order, then :attr:`result` is filled."""
+
+    def __init__(self, session: ForcingSession, budget: int) -> None:
+        self.session = session
+        self.budget = budget
+        self.result: ForcedResult | None = None
+        self.prompt: list[int] = []
+
+    async def start(self) -> None:
+        """The calls that may still be retried on another endpoint: tokenize the prompt."""
+        self.prompt = await self.session.prompt_ids()
+
+    async def events(self, stream: bool) -> AsyncIterator[str]:
+        s = self.session
+        allowance = self.budget + (
+            0 if s.family.opens_think else 1
+        )  # the model's own "<think>" is no thinking
+        first_max = allowance if s.max_total is None else min(allowance, s.max_total)
+        one = Pass()
+        if stream:
+            async for delta in s.complete_stream(self.prompt, first_max, one):
+                yield delta
+        else:
+            one = await s.complete(self.prompt, first_max)
+            yield one.text
+        thinking_so_far = max(0, len(one.ids) - (0 if s.family.opens_think else 1))
+        step = next_forcing_step(
+            s.tags,
+            one.text,
+            thinking_tokens=thinking_so_far,
+            budget=self.budget,
+            stopped=one.finish == "stop",
+        )
+        injected: list[int] = []
+        if step.append_text:
+            injected = await s.text_ids(step.append_text)
+            yield step.append_text
+        used = len(one.ids) + len(injected)
+        two = Pass()
+        left = _remaining(s, used)
+        if (
+            step.continue_generation
+            and (left is None or left > 0)
+            and (one.finish == "length" or step.append_text)
+        ):
+            prompt = self.prompt + one.ids + injected
+            if stream:
+                async for delta in s.complete_stream(prompt, left, two):
+                    yield delta
+            else:
+                two = await s.complete(prompt, left)
+                yield two.text
+        text = one.text + step.append_text + two.text
+        split = split_reasoning(
+            text, thinking=True, opens_think=s.family.opens_think, start=s.tags.start, end=s.tags.end
+        )
+        ids = one.ids + injected + two.ids
+        finish = two.finish or one.finish or "stop"
+        if not step.continue_generation or (left is not None and left == 0 and not two.ids):
+            finish = "length" if one.finish == "length" or left == 0 else finish
+        self.result = ForcedResult(
+            reasoning=split.reasoning,
+            content=split.content,
+            finish=finish,
+            prompt_tokens=len(self.prompt),
+            completion_tokens=len(ids),
+            reasoning_tokens=await _count_reasoning(s, ids, split.reasoning),
+            budget_hit=step.budget_exhausted,
+        )
+
+
+def usage_of(result: ForcedResult) -> dict[str, Any]:
+    return {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "total_tokens": result.prompt_tokens + result.completion_tokens,
+        "completion_tokens_details": {"reasoning_tokens": result.reasoning_tokens},
+    }
+
+
+def completion_body(result: ForcedResult, model: str, exclude: bool) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.content, "tool_calls": []}
+    if not exclude:
+        message["reasoning"] = result.reasoning
+        message["reasoning_content"] = result.reasoning
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish}],
+        "usage": usage_of(result),
+    }
+
+
+async def forced_stream(
+    run: ForcedRun, *, model: str, exclude: bool, want_usage: bool, metrics: GatewayMetrics
+) -> AsyncIterator[bytes]:
+    """SSE for a forced run: role chunk, reasoning and content deltas, finish, optional usage, [DONE]."""
+    s = run.session
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        body = {
+            "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }  # fmt: skip
+        return encode_event(orjson.dumps(body))
+
+    splitter = ThinkStreamSplitter(
+        thinking=True, opens_think=s.family.opens_think, start=s.tags.start, end=s.tags.end
+    )
+
+    def pieces(reasoning: str, content: str) -> list[bytes]:
+        out = []
+        if reasoning and not exclude:
+            out.append(chunk({"reasoning": reasoning, "reasoning_content": reasoning}))
+        if content:
+            out.append(chunk({"content": content}))
+        return out
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        async for text in run.events(stream=True):
+            for data in pieces(*splitter.feed(text)):
+                yield data
+        for data in pieces(*splitter.finish()):
+            yield data
+        assert run.result is not None
+        yield chunk({}, run.result.finish)
+        if want_usage:
+            usage = {
+                "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [], "usage": usage_of(run.result),
+            }  # fmt: skip
+            yield encode_event(orjson.dumps(usage))
+    except (UpstreamFailure, UpstreamError) as exc:
+        kind = exc.kind if isinstance(exc, UpstreamFailure) else "status"
+        metrics.upstream_errors.labels(s.pool.name, kind).inc()
+        message = exc.message
+        err = {"error": {"message": message, "type": "upstream_error", "param": None, "code": kind}}
+        yield encode_event(orjson.dumps(err))
+    yield DONE
+
+
+def check_forcing_request(body: dict[str, Any]) -> None:
+    """What budget forcing cannot do, said up front instead of done wrong."""
+    n = body.get("n")
+    if isinstance(n, int) and n > 1:
+        raise BadRequest(
+            "n > 1 is not supported where the gateway enforces the thinking budget (budget forcing)",
+            param="n",
+            code="unsupported_with_budget_forcing",
+        )

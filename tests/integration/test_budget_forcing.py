@@ -1,0 +1,135 @@
+"""Budget forcing by the gateway (pools with ``budget: forcing``), against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway.sim.config import SimConfig
+from gateway.sim.server import run_sim
+from tests.harness import make_policy, run_gateway
+
+USER = [{"role": "user", "content": "Work out how many weekdays are in March."}]
+EARLY_STOP_TOKENS = 24  # Qwen: "the early stopping text is 24 tokens"
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[tuple[str, str]]:
+    with run_sim(SimConfig(model="sim", mode="hybrid", reasoning_words=120)) as sim:
+        policy = make_policy(
+            {
+                "h": {
+                    "family": "qwen3",
+                    "mode": "hybrid",
+                    "model": "sim",
+                    "endpoints": [sim.url],
+                    "budget": "forcing",
+                }
+            },
+            {"auto": {"thinking": ["h"], "instruct": ["h"]}},
+            budgets={"minimal": 4, "low": 16, "medium": 64, "high": 100000},
+        )
+        with run_gateway(policy) as gw:
+            yield gw, sim.url
+
+
+def tokens(sim: str, text: str) -> int:
+    count: int = httpx.post(
+        sim + "/tokenize", json={"model": "sim", "prompt": text, "add_special_tokens": False}, timeout=10
+    ).json()["count"]
+    return count
+
+
+def stream(gw: str, body: dict[str, Any]) -> tuple[str | None, str | None, Any, str | None]:
+    reasoning = content = usage = finish = None
+    with httpx.stream("POST", gw + "/v1/chat/completions", json={**body, "stream": True}, timeout=30) as resp:
+        assert resp.status_code == 200
+        raw = b"".join(resp.iter_bytes())
+    blocks = [b[6:] for b in raw.split(b"\n\n") if b.startswith(b"data: ")]
+    assert blocks[-1] == b"[DONE]"
+    for block in blocks[:-1]:
+        ev = orjson.loads(block)
+        assert "error" not in ev, ev
+        usage = ev.get("usage") or usage
+        for ch in ev["choices"]:
+            d = ch["delta"]
+            if d.get("reasoning"):
+                assert d["reasoning"] == d["reasoning_content"]
+                reasoning = (reasoning or "") + d["reasoning"]
+            if d.get("content"):
+                content = (content or "") + d["content"]
+            finish = ch.get("finish_reason") or finish
+    return reasoning, content, usage, finish
+
+
+@pytest.mark.parametrize(("effort", "budget"), [("minimal", 4), ("low", 16), ("medium", 64)])
+def test_budget_cuts_and_answer_follows(env: tuple[str, str], effort: str, budget: int) -> None:
+    gw, sim = env
+    body = {"model": "auto", "messages": USER, "reasoning_effort": effort, "seed": 1}
+    resp = httpx.post(gw + "/v1/chat/completions", json=body, timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-thinkgate-budget-mode"] == "forcing"
+    assert resp.headers["x-thinkgate-budget-hit"] == "true"
+    data = resp.json()
+    msg = data["choices"][0]["message"]
+    usage = data["usage"]
+    reasoning_tokens = usage["completion_tokens_details"]["reasoning_tokens"]
+    assert reasoning_tokens <= budget + EARLY_STOP_TOKENS
+    assert tokens(sim, msg["reasoning"]) <= budget + EARLY_STOP_TOKENS
+    assert msg["reasoning"].endswith("give the solution based on the thinking directly now.")
+    assert msg["content"] and data["choices"][0]["finish_reason"] == "stop"
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert usage["completion_tokens"] > reasoning_tokens
+    # the same request streamed gives the same answer and the same usage
+    s_reasoning, s_content, s_usage, s_finish = stream(
+        gw, {**body, "stream_options": {"include_usage": True}}
+    )
+    assert (s_reasoning, s_content, s_finish) == (msg["reasoning"], msg["content"], "stop")
+    assert s_usage == usage
+
+
+def test_generous_budget_is_not_hit(env: tuple[str, str]) -> None:
+    gw, _ = env
+    resp = httpx.post(
+        gw + "/v1/chat/completions",
+        json={"model": "auto", "messages": USER, "reasoning_effort": "high"},
+        timeout=30,
+    )
+    assert resp.headers["x-thinkgate-budget-hit"] == "false"
+    msg = resp.json()["choices"][0]["message"]
+    assert "Considering the limited time" not in msg["reasoning"] and msg["content"]
+
+
+def test_max_tokens_bounds_the_whole_answer(env: tuple[str, str]) -> None:
+    gw, _ = env
+    body = {"model": "auto", "messages": USER, "reasoning_effort": "low", "max_tokens": 50}
+    data = httpx.post(gw + "/v1/chat/completions", json=body, timeout=30).json()
+    assert data["usage"]["completion_tokens"] <= 50
+    assert data["choices"][0]["finish_reason"] == "length"
+
+
+def test_effort_none_needs_no_forcing(env: tuple[str, str]) -> None:
+    gw, _ = env
+    resp = httpx.post(
+        gw + "/v1/chat/completions",
+        json={"model": "auto", "messages": USER, "reasoning_effort": "none"},
+        timeout=30,
+    )
+    assert "x-thinkgate-budget-mode" not in resp.headers
+    msg = resp.json()["choices"][0]["message"]
+    assert msg["reasoning"] is None and msg["content"]
+
+
+def test_n_above_one_is_refused(env: tuple[str, str]) -> None:
+    gw, _ = env
+    resp = httpx.post(
+        gw + "/v1/chat/completions",
+        json={"model": "auto", "messages": USER, "reasoning_effort": "low", "n": 2},
+        timeout=30,
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "unsupported_with_budget_forcing"
