@@ -84,3 +84,11 @@ def get_json(url: str) -> Any:
 
 async def async_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+def usage_view(usage: Any) -> Any:
+    """Usage without null fields: vLLM puts ``prompt_tokens_details: null`` in JSON bodies but leaves the key out
+    of the streamed usage chunk; both mean the same."""
+    if isinstance(usage, dict):
+        return {k: usage_view(v) for k, v in usage.items() if v is not None}
+    return usage

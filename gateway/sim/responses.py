@@ -121,14 +121,19 @@ def chat_token_chunk(
 
 
 def usage_chunk(env: Envelope, obj: str, prompt_tokens: int, gens: Sequence[Generation], chat: bool) -> bytes:
-    """The trailing `choices: []` chunk carrying usage (stream_options.include_usage)."""
+    """The trailing `choices: []` chunk carrying usage (stream_options.include_usage).
+
+    Real vLLM 0.32 leaves `prompt_tokens_details` out of the streamed usage (it is `null` in a JSON body).
+    """
+    streamed = usage(prompt_tokens, gens, reasoning_details=chat)
+    del streamed["prompt_tokens_details"]
     body = {
         "id": env.id,
         "object": obj,
         "created": env.created,
         "model": env.model,
         "choices": [],
-        "usage": usage(prompt_tokens, gens, reasoning_details=chat),
+        "usage": streamed,
     }
     return sse(body)
 

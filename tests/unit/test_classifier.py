@@ -1,0 +1,174 @@
+"""The packaged effort classifier: calibration sanity, determinism, obvious cases and the threshold rule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.classifier_artifact import load_classifier, read_artifact
+from router.classifier import ArtifactError, ClassifierThresholds, EffortClassifier, Prediction, choose_effort
+from router.effort import Effort
+from router.features import view_from_messages
+
+
+@pytest.fixture(scope="module")
+def clf() -> EffortClassifier:
+    return load_classifier()
+
+
+def _user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+GSM8K = (
+    "A baker made 48 muffins in the morning and half as many in the afternoon. She sold 3/4 of all the "
+    "muffins. How many muffins does she have left?"
+)
+FOLLOW_UP = [
+    {
+        "role": "user",
+        "content": "How many ways can 5 people sit at a round table if two of them refuse to sit together?",
+    },
+    {"role": "assistant", "content": "There are 12 ways."},
+    {"role": "user", "content": "now do it for n = 7"},
+]
+
+
+@pytest.mark.parametrize(
+    ("messages", "thinks"),
+    [
+        pytest.param(_user(GSM8K), True, id="gsm8k-word-problem"),
+        pytest.param(_user("Prove that the square root of 2 is irrational."), True, id="proof"),
+        pytest.param(
+            _user("Write a Python function that returns the n-th Fibonacci number in O(log n) time."),
+            True,
+            id="code",
+        ),
+        pytest.param(FOLLOW_UP, True, id="math-follow-up"),
+        pytest.param(
+            _user("Rewrite this sentence more formally: hey, the meeting moved to Friday."),
+            False,
+            id="rewrite",
+        ),
+        pytest.param(_user("Translate into French: I would like a coffee, please."), False, id="translate"),
+        pytest.param(_user("Write a short poem about autumn leaves."), False, id="poem"),
+        pytest.param(
+            _user(
+                "Summarize the following article in three bullet points.\n\n"
+                + "The council met today. " * 800
+            ),
+            False,
+            id="long-document-summary",
+        ),
+    ],
+)
+def test_obvious_cases(clf: EffortClassifier, messages: list[dict[str, Any]], thinks: bool) -> None:
+    effort, reason = choose_effort(clf.predict(view_from_messages(messages)), ClassifierThresholds())
+    assert effort.thinks is thinks, reason
+    assert reason
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        _user(GSM8K),
+        _user(""),
+        [],
+        FOLLOW_UP,
+        _user("Объясни, почему небо голубое."),
+        _user("x" * 100_000),
+        [{"role": "system", "content": "You are a math tutor."}, {"role": "user", "content": None}],
+    ],
+    ids=["gsm8k", "empty", "no-messages", "follow-up", "russian", "huge", "system-only"],
+)
+def test_calibration_sanity(clf: EffortClassifier, messages: list[dict[str, Any]]) -> None:
+    pred = clf.predict(view_from_messages(messages, tools=True))
+    assert 0.0 <= pred.p_think <= 1.0
+    assert set(pred.levels) == {"none", "low", "medium", "high"}
+    assert all(0.0 <= p <= 1.0 for p in pred.levels.values())
+    assert sum(pred.levels.values()) == pytest.approx(1.0)
+    assert pred.levels["none"] == pytest.approx(1.0 - pred.p_think)
+    assert sum(pred.thinking_share().values()) == pytest.approx(1.0)
+
+
+def test_empty_conversation_gets_the_prior(clf: EffortClassifier) -> None:
+    prior = read_artifact()["prior_think"]
+    assert clf.predict(view_from_messages([])).p_think == pytest.approx(prior)
+
+
+def test_predictions_are_deterministic(clf: EffortClassifier) -> None:
+    view = view_from_messages(FOLLOW_UP)
+    assert clf.predict(view) == clf.predict(view)
+    assert load_classifier().predict(view) == clf.predict(view)
+
+
+def test_context_raises_a_follow_up(clf: EffortClassifier) -> None:
+    alone = clf.predict(view_from_messages(FOLLOW_UP[-1:]))
+    threaded = clf.predict(view_from_messages(FOLLOW_UP))
+    assert threaded.p_think > alone.p_think
+
+
+def _pred(p: float, low: float, medium: float, high: float) -> Prediction:
+    return Prediction(
+        p_think=p, levels={"none": 1 - p, "low": p * low, "medium": p * medium, "high": p * high}
+    )
+
+
+@pytest.mark.parametrize(
+    ("pred", "thresholds", "expected"),
+    [
+        pytest.param(
+            _pred(0.2, 0.2, 0.3, 0.5), ClassifierThresholds(think=0.5), Effort.NONE, id="below-think"
+        ),
+        pytest.param(
+            _pred(0.5, 0.2, 0.3, 0.5), ClassifierThresholds(think=0.5), Effort.HIGH, id="at-think-high"
+        ),
+        pytest.param(_pred(0.9, 0.2, 0.5, 0.3), ClassifierThresholds(), Effort.MEDIUM, id="medium"),
+        pytest.param(_pred(0.9, 0.6, 0.3, 0.1), ClassifierThresholds(), Effort.LOW, id="low"),
+        pytest.param(
+            _pred(0.9, 0.6, 0.3, 0.1), ClassifierThresholds(medium=0.3), Effort.MEDIUM, id="medium-cut"
+        ),
+        pytest.param(_pred(0.9, 0.2, 0.5, 0.3), ClassifierThresholds(high=0.25), Effort.HIGH, id="high-cut"),
+        pytest.param(
+            _pred(0.01, 0.2, 0.3, 0.5), ClassifierThresholds(think=0.0), Effort.HIGH, id="always-think"
+        ),
+    ],
+)
+def test_choose_effort(pred: Prediction, thresholds: ClassifierThresholds, expected: Effort) -> None:
+    assert choose_effort(pred, thresholds)[0] is expected
+
+
+@pytest.mark.parametrize("bad", [{"think": 1.5}, {"think": -0.1}, {"medium": 2}, {"unknown": 0.5}], ids=repr)
+def test_thresholds_validate(bad: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        ClassifierThresholds.model_validate(bad)
+
+
+def test_thresholds_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        ClassifierThresholds().think = 0.9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda a: a.update(format="other"),
+        lambda a: a.update(version=99),
+        lambda a: a.update(dense_names=["x"]),
+        lambda a: a.update(dense_weights=[[0.0]]),
+        lambda a: a.update(vocab=[1, 2]),
+        lambda a: a["gram_weights"][0].pop(),
+        lambda a: a.update(calibration=None),
+        lambda a: a.update(prior_think=1.5),
+        lambda a: a.update(dense_mean="x"),
+    ],
+    ids=["format", "version", "names", "weights", "vocab", "gram-len", "calibration", "prior", "mean"],
+)
+def test_bad_artifacts_raise(mutate: Any) -> None:
+    data = json.loads(json.dumps(read_artifact()))
+    mutate(data)
+    with pytest.raises(ArtifactError):
+        EffortClassifier.from_artifact(data)

@@ -1,0 +1,223 @@
+"""Training, metrics and the classifier commands on small synthetic data (plus one real-data check)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.classifier_artifact import load_classifier, read_artifact, read_examples, write_artifact
+from gateway.commands import calibrate as calibrate_cmd
+from gateway.commands import eval as eval_cmd
+from gateway.commands import train as train_cmd
+from router.classifier import ClassifierThresholds, EffortClassifier, choose_effort
+from router.effort import Effort
+from router.train import DataError, Example, Metrics, TrainConfig, example_from_record, train_artifact
+
+REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "effort_train.jsonl"
+
+
+def _synthetic(n: int = 40, seed: int = 0) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        a, b, c = rng.randint(2, 90), rng.randint(2, 90), rng.randint(2, 9)
+        src = f"src{i % 3}"
+        rows.append(
+            {
+                "prompt": f"Tom has {a} apples and buys {b} more, then gives away {c}. How many are left?",
+                "effort": "low",
+                "think": True,
+                "source": src,
+            }
+        )
+        rows.append(
+            {
+                "prompt": f"Compute the sum of {a} * {b} + {c} and find the remainder mod 7.",
+                "effort": "medium",
+                "source": src,
+            }
+        )
+        rows.append(
+            {
+                "prompt": f"Rewrite this sentence politely: give me the report {a} now.",
+                "effort": "none",
+                "source": src,
+            }
+        )
+        rows.append(
+            {
+                "prompt": f"Translate into Spanish: the library opens at {c} tomorrow.",
+                "effort": "none",
+                "source": src,
+            }
+        )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def small_artifact() -> dict[str, Any]:
+    examples = [example_from_record(r) for r in _synthetic()]
+    return train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2))
+
+
+def test_trained_artifact_round_trips_and_separates(small_artifact: dict[str, Any]) -> None:
+    clf = EffortClassifier.from_artifact(json.loads(json.dumps(small_artifact)))
+    from router.features import view_from_messages
+
+    think = clf.predict(
+        view_from_messages([{"role": "user", "content": "Sam has 12 pens and buys 30 more. How many?"}])
+    )
+    plain = clf.predict(
+        view_from_messages([{"role": "user", "content": "Rewrite this sentence politely: go away."}])
+    )
+    assert think.p_think > plain.p_think
+    assert small_artifact["metadata"]["examples"] == 160
+
+
+def test_training_is_deterministic(small_artifact: dict[str, Any]) -> None:
+    examples = [example_from_record(r) for r in _synthetic()]
+    assert train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2)) == small_artifact
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"effort": "none"}, "needs 'prompt'"),
+        ({"prompt": "x"}, "needs 'effort'"),
+        ({"prompt": "x", "effort": "huge"}, "unknown effort"),
+        ({"prompt": "x", "effort": "xhigh"}, "not a classifier level"),
+        ({"prompt": "x", "effort": "low", "think": "yes"}, "'think' must be"),
+        ("not a mapping", "JSON object"),
+    ],
+)
+def test_bad_records(record: Any, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        example_from_record(record)
+
+
+def test_record_defaults_and_messages() -> None:
+    ex = example_from_record({"messages": [{"role": "user", "content": "hi"}], "effort": "medium"})
+    assert ex.think is True and ex.effort is Effort.MEDIUM and ex.source == "unknown"
+    assert ex.view.latest_user == "hi"
+    assert example_from_record({"prompt": "x", "effort": "none"}).think is False
+
+
+def test_training_needs_both_classes() -> None:
+    rows = [r for r in _synthetic() if r["effort"] == "none"]
+    with pytest.raises(DataError, match="both"):
+        train_artifact([example_from_record(r) for r in rows])
+
+
+def test_metrics() -> None:
+    m = Metrics()
+    budgets = {"none": 0, "low": 1024, "medium": 4096, "high": 16384}
+    m.add(True, Effort.MEDIUM, Effort.MEDIUM, budgets)
+    m.add(True, Effort.HIGH, Effort.NONE, budgets)
+    m.add(False, Effort.NONE, Effort.NONE, budgets)
+    m.add(False, Effort.NONE, Effort.LOW, budgets)
+    s = m.summary()
+    assert s["accuracy"] == 0.5
+    assert s["recall_think"] == 0.5
+    assert s["precision_nothink"] == 0.5
+    assert s["think_share"] == 0.5
+    assert s["ordinal_error"] == (0 + 3 + 0 + 1) / 4
+    assert s["budget_per_request"] == (4096 + 1024) / 4
+    assert m.confusion[3][0] == 1
+    assert math.isnan(Metrics().summary()["accuracy"])
+
+
+def test_propose_think_threshold() -> None:
+    scores = [0.1, 0.2, 0.3, 0.8, 0.9]
+    t = calibrate_cmd.propose_think_threshold(scores, 0.4)
+    assert sum(s >= t for s in scores) == 2
+    with pytest.raises(ValueError):
+        calibrate_cmd.propose_think_threshold(scores, 1.0)
+
+
+def _run(module: Any, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    result: int = module.run(parser.parse_args(argv))
+    return result
+
+
+def test_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _synthetic(20)) + "\n", encoding="utf-8")
+    out = tmp_path / "model.json.gz"
+    assert _run(train_cmd, ["--data", str(data), "--out", str(out), "--min-sources", "2"]) == 0
+    assert read_artifact(out)["metadata"]["examples"] == 80
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("budgets: {low: 100, medium: 200, high: 300}\nclassifier: {thresholds: {think: 0.5}}\n")
+    capsys.readouterr()
+    assert (
+        _run(eval_cmd, ["--data", str(data), "--artifact", str(out), "--policy", str(policy), "--json"]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["thresholds"]["think"] == 0.5
+    assert report["budgets"]["medium"] == 200
+    assert report["summary"]["n"] == 80
+    assert sum(map(sum, report["confusion"])) == 80
+
+    plot = tmp_path / "sweep.png"
+    assert _run(eval_cmd, ["--data", str(data), "--artifact", str(out), "--plot", str(plot)]) == 0
+    assert "confusion" in capsys.readouterr().out
+    assert plot.stat().st_size > 0
+
+    assert (
+        _run(calibrate_cmd, ["--data", str(data), "--artifact", str(out), "--target-think-share", "0.5"]) == 0
+    )
+    assert "thresholds:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json\n", "not valid JSON"), ('{"prompt": "x"}\n', "record 1"), ("[1]\n", "JSON object")],
+)
+def test_commands_reject_bad_files(
+    tmp_path: Path, content: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text(content, encoding="utf-8")
+    assert _run(train_cmd, ["--data", str(data), "--out", str(tmp_path / "x.json")]) == 2
+    assert message in capsys.readouterr().err
+    with pytest.raises(DataError):
+        read_examples(data)
+
+
+def test_bad_policy_thresholds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _synthetic(3)) + "\n", encoding="utf-8")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("classifier: {thresholds: {think: 3}}\n")
+    assert _run(eval_cmd, ["--data", str(data), "--policy", str(policy)]) == 2
+    assert "thresholds" in capsys.readouterr().err
+
+
+def test_write_plain_json(tmp_path: Path, small_artifact: dict[str, Any]) -> None:
+    path = tmp_path / "a.json"
+    write_artifact(small_artifact, path)
+    assert path.read_bytes()[:1] == b"{"
+    assert load_classifier(path).predict(example_from_record({"prompt": "hi", "effort": "none"}).view)
+
+
+@pytest.mark.skipif(not REAL_DATA.exists(), reason="labelled data not present (../shared/data)")
+def test_held_out_source_on_real_data() -> None:
+    """Train on a small subset of the other sources; a never-seen source must still be classified."""
+    examples = read_examples(REAL_DATA)
+    rng = random.Random(0)
+    train: list[Example] = [ex for ex in examples if ex.source not in ("svamp", "awesome_prompts")]
+    train = rng.sample(train, 600)
+    clf = EffortClassifier.from_artifact(train_artifact(train, TrainConfig(calibration_folds=3)))
+    th = ClassifierThresholds()
+    for source, thinks, floor in (("svamp", True, 0.9), ("awesome_prompts", False, 0.6)):
+        held = [ex for ex in examples if ex.source == source][:60]
+        right = sum(choose_effort(clf.predict(ex.view), th)[0].thinks is thinks for ex in held)
+        assert right / len(held) >= floor, source

@@ -1,0 +1,154 @@
+"""Feature extraction: robustness of the message reader and properties of the signals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from router.features import (
+    DENSE_NAMES,
+    HEAD_CHARS,
+    TAIL_CHARS,
+    ChatView,
+    followup_weight,
+    text_features,
+    tokens,
+    view_from_messages,
+    window,
+)
+
+LONG = "word " * 50_000
+
+
+@pytest.mark.parametrize(
+    ("messages", "latest"),
+    [
+        pytest.param([{"role": "user", "content": "Solve 2x + 3 = 7"}], "Solve 2x + 3 = 7", id="string"),
+        pytest.param(
+            [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}],
+            "a\nb",
+            id="parts",
+        ),
+        pytest.param(
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "x"}},
+                        {"type": "text", "text": "hi"},
+                    ],
+                }
+            ],
+            "hi",
+            id="image-ignored",
+        ),
+        pytest.param([{"role": "user", "content": None}], "", id="none"),
+        pytest.param([{"role": "user", "content": "  \n\t "}], "", id="whitespace"),
+        pytest.param([{"role": "user", "content": 42}], "", id="number-content"),
+        pytest.param([{"role": "user"}], "", id="missing-content"),
+        pytest.param([{"content": "no role"}, {"role": "user", "content": "ok"}], "ok", id="missing-role"),
+        pytest.param(["junk", None, 3, {"role": "user", "content": "ok"}], "ok", id="junk-items"),
+        pytest.param(
+            [{"role": "user", "content": [None, "raw", {"type": "text", "text": 5}]}], "raw", id="odd-parts"
+        ),
+        pytest.param(
+            [{"role": "user", "content": "已知函数 f(x)=x^2，求极值。"}],
+            "已知函数 f(x)=x^2，求极值。",
+            id="cjk",
+        ),
+        pytest.param(
+            [{"role": "user", "content": "def f(x):\n    return x"}], "def f(x):\n    return x", id="code"
+        ),
+        pytest.param([{"role": "user", "content": LONG}], LONG.strip(), id="long"),
+    ],
+)
+def test_view_reads_latest_user(messages: list[Any], latest: str) -> None:
+    view = view_from_messages(messages)
+    assert view.latest_user == latest
+    feats = text_features(view.latest_user)
+    assert len(feats.dense) == len(DENSE_NAMES)
+    assert all(v == v and abs(v) < 1e6 for v in feats.dense)  # finite
+
+
+@pytest.mark.parametrize("messages", [None, "a string", 5, {}, [], b"bytes"], ids=repr)
+def test_view_of_non_lists_is_empty(messages: Any) -> None:
+    assert view_from_messages(messages) == ChatView()
+
+
+def test_view_splits_system_turns_and_ignores_reasoning() -> None:
+    view = view_from_messages(
+        [
+            {"role": "system", "content": "You are terse."},
+            {"role": "developer", "content": "Use metric units."},
+            {"role": "user", "content": "q1"},
+            {"role": "assistant", "content": "a1", "reasoning_content": "SECRET THOUGHTS"},
+            {"role": "user", "content": "q2"},
+        ],
+        tools=True,
+    )
+    assert view.system == "You are terse.\n\nUse metric units."
+    assert view.turns == (("user", "q1"), ("assistant", "a1"), ("user", "q2"))
+    assert view.tools is True
+    assert view.latest_user == "q2"
+    assert "SECRET" not in view.context()
+    assert view.context().startswith("a1")
+
+
+def test_window_bounds_long_text() -> None:
+    text = "A" * 10_000 + "B" * 10_000
+    win = window(text)
+    assert len(win) <= HEAD_CHARS + TAIL_CHARS + 2
+    assert win.startswith("A") and win.endswith("B")
+    assert window("short") == "short"
+
+
+def test_length_feature_sees_full_text() -> None:
+    short, long = text_features("x " * 2_000), text_features("x " * 20_000)
+    i = DENSE_NAMES.index("len_chars")
+    assert long.dense[i] > short.dense[i]
+
+
+def test_tokens_normalise_numbers_and_split_cjk() -> None:
+    assert tokens("Add 12 and 3.5!") == ["add", "<n>", "and", "<n>", ".", "<n>", "!"]
+    assert tokens("求极值") == ["求", "极", "值"]
+
+
+def test_features_are_deterministic() -> None:
+    text = "Prove that sqrt(2) is irrational. Then compute 3 * 4 + 5."
+    assert text_features(text) == text_features(text)
+
+
+def test_empty_text_flags_empty() -> None:
+    feats = text_features("   ")
+    assert feats.dense[DENSE_NAMES.index("empty")] == 1.0
+    assert feats.grams == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("What is 17 * 23 + 4?", "arithmetic"),
+        ("Let $x^2 = \\frac{1}{2}$", "math_notation"),
+        ("def f(a):\n    return a[0]\n", "code_lines"),
+        ("Premises: all cats are animals. Conclusion: therefore ...", "logic_words"),
+        ("Rewrite this sentence more formally", "instruct_verbs"),
+        ("A) 12\nB) 14\nC) 16", "choices"),
+    ],
+)
+def test_signals_fire(text: str, signal: str) -> None:
+    assert text_features(text).dense[DENSE_NAMES.index(signal)] > 0
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        pytest.param((("user", "What is 2+2?"),), 0.0, id="single-turn"),
+        pytest.param((("user", "Solve x^2=4"), ("assistant", "x=2"), ("user", "now for 9")), 1.0, id="short"),
+        pytest.param(
+            (("user", "Solve x^2=4"), ("assistant", "x=2"), ("user", "word " * 300)), 0.0, id="long-new-topic"
+        ),
+    ],
+)
+def test_followup_weight(turns: tuple[tuple[str, str], ...], expected: float) -> None:
+    assert followup_weight(ChatView(turns=turns)) == pytest.approx(expected)
