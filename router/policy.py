@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from router.classifier import ClassifierThresholds
 from router.effort import Effort
 
 BackendMode = Literal["hybrid", "thinking", "instruct"]
@@ -80,10 +81,14 @@ class VirtualModel(_Frozen):
 
 
 class ClassifierPolicy(_Frozen):
-    """How classifier scores become an effort, and what to do when the classifier fails."""
+    """How classifier scores become an effort, and what to do when the classifier fails.
 
-    thresholds: dict[str, float] = Field(default_factory=dict)
+    ``artifact`` names a trained classifier file (``thinkgate train``); ``null`` uses the packaged one.
+    """
+
+    thresholds: ClassifierThresholds = ClassifierThresholds()
     on_error: Effort = Effort.HIGH
+    artifact: str | None = None
 
 
 class Budgets(_Frozen):

@@ -1,0 +1,65 @@
+"""``thinkgate train``: fit the effort classifier on a labelled JSONL file and write the artifact."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from gateway.classifier_artifact import read_examples, write_artifact
+from router.classifier import ArtifactError
+from router.train import DataError, TrainConfig, train_artifact
+
+DEFAULT_DATA = "../shared/data/effort_train.jsonl"
+DEFAULT_OUT = "router/artifacts/effort_classifier.json.gz"
+_DEFAULTS = TrainConfig()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the command's options."""
+    parser.add_argument("--data", default=DEFAULT_DATA, help=f"labelled JSONL file (default {DEFAULT_DATA})")
+    parser.add_argument(
+        "--out", default=DEFAULT_OUT, help=f"artifact to write, .json or .json.gz ({DEFAULT_OUT})"
+    )
+    parser.add_argument("--c", type=float, default=_DEFAULTS.c, help="inverse L2 strength of the think model")
+    parser.add_argument(
+        "--think-weight", type=float, default=_DEFAULTS.think_weight, help="weight of think=true examples"
+    )
+    parser.add_argument(
+        "--min-sources",
+        type=int,
+        default=_DEFAULTS.min_sources,
+        help="n-grams must occur in this many sources",
+    )
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Train and write the artifact; returns the exit status (2 on bad data)."""
+    started = time.perf_counter()
+    try:
+        examples = read_examples(ns.data)
+        config = TrainConfig(c=ns.c, think_weight=ns.think_weight, min_sources=ns.min_sources)
+        artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
+        size = write_artifact(artifact, Path(ns.out))
+    except (DataError, ArtifactError, OSError) as exc:
+        print(f"thinkgate train: {exc}", file=sys.stderr)
+        return 2
+    meta = artifact["metadata"]
+    print(
+        f"trained on {meta['examples']} examples from {len(meta['sources'])} sources "
+        f"(think-share {meta['think_share']:.3f}); vocabulary {len(artifact['vocab'])} n-grams; "
+        f"wrote {ns.out} ({size / 1024:.0f} KiB) in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m gateway.commands.train``)."""
+    parser = argparse.ArgumentParser(prog="thinkgate train", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

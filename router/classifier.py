@@ -1,0 +1,307 @@
+"""The effort classifier: a :class:`ChatView` → calibrated scores → an effort level (pure, no I/O).
+
+Two linear models share one feature set (:mod:`router.features`): a binary *think* model whose logit is
+Platt-calibrated into ``p_think``, and a three-way *level* model (low / medium / high) trained on the prompts
+that need thinking. The scores combine as ``levels = {none: 1 - p_think, low: p_think·q_low, ...}``.
+
+The latest user turn is scored first. When it leans on earlier turns (a short follow-up, see
+:func:`router.features.followup_weight`) and the context scores higher, the score moves towards the
+context's, so "now do it for n = 7" in a math thread still thinks.
+
+The artifact (a JSON mapping, built by :mod:`router.train`) holds the vocabulary, the weights, the feature
+scaling and the calibration; the gateway reads it and passes it to :meth:`EffortClassifier.from_artifact`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from router.effort import Effort
+from router.features import DENSE_NAMES, ChatView, TextFeatures, followup_weight, text_features
+
+ARTIFACT_FORMAT = "thinkgate-effort-classifier"
+ARTIFACT_VERSION = 1
+#: Standardised hand-built signals are clipped to ``[-CLIP, CLIP]`` (odd inputs cannot dominate the score).
+CLIP = 4.0
+#: The thinking levels the level model chooses among, in order.
+THINK_LEVELS: tuple[Effort, ...] = (Effort.LOW, Effort.MEDIUM, Effort.HIGH)
+
+
+class ArtifactError(ValueError):
+    """The classifier artifact is malformed or of an unknown format/version."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Calibrated classifier output.
+
+    ``p_think`` is the probability that the request needs thinking; ``levels`` maps ``none``, ``low``,
+    ``medium``, ``high`` to probabilities summing to 1 (``levels["none"] == 1 - p_think``). ``evidence`` lists
+    the strongest contributions to the think logit as ``(feature, contribution)``, largest first.
+    """
+
+    p_think: float
+    levels: dict[str, float]
+    evidence: tuple[tuple[str, float], ...] = ()
+
+    def thinking_share(self) -> dict[str, float]:
+        """The distribution over low/medium/high given that the request thinks (sums to 1)."""
+        total = sum(self.levels[e.value] for e in THINK_LEVELS)
+        if total <= 0.0:
+            return {e.value: 1.0 / len(THINK_LEVELS) for e in THINK_LEVELS}
+        return {e.value: self.levels[e.value] / total for e in THINK_LEVELS}
+
+
+class ClassifierThresholds(BaseModel):
+    """How a :class:`Prediction` becomes an effort (policy ``classifier.thresholds``).
+
+    * ``think``: thinking is on when ``p_think >= think``. Because ``p_think`` is calibrated, lowering it
+      raises the think-share (and recall on prompts that need thinking); ``thinkgate calibrate`` proposes a
+      value for a target think-share.
+    * ``medium`` and ``high`` pick the level among thinking efforts from the level distribution *given
+      thinking* (:meth:`Prediction.thinking_share`): ``high`` when ``P(high) >= high``, else ``medium`` when
+      ``P(medium) + P(high) >= medium``, else ``low``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    think: float = Field(default=0.35, ge=0.0, le=1.0)
+    medium: float = Field(default=0.5, ge=0.0, le=1.0)
+    high: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+def _describe(evidence: Sequence[tuple[str, float]], positive: bool) -> str:
+    picked = [name for name, value in evidence if (value > 0) == positive][:3]
+    return ", ".join(picked) if picked else "no strong signal"
+
+
+def choose_effort(pred: Prediction, thresholds: ClassifierThresholds) -> tuple[Effort, str]:
+    """The effort for a prediction under the thresholds, and a short reason naming the top features."""
+    if pred.p_think < thresholds.think:
+        why = _describe(pred.evidence, positive=False)
+        return Effort.NONE, f"p_think {pred.p_think:.2f} < {thresholds.think:.2f} ({why})"
+    share = pred.thinking_share()
+    if share["high"] >= thresholds.high:
+        effort = Effort.HIGH
+    elif share["medium"] + share["high"] >= thresholds.medium:
+        effort = Effort.MEDIUM
+    else:
+        effort = Effort.LOW
+    why = _describe(pred.evidence, positive=True)
+    return effort, f"p_think {pred.p_think:.2f} >= {thresholds.think:.2f}, {effort.value} ({why})"
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def _softmax(values: Sequence[float]) -> list[float]:
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _floats(data: Mapping[str, Any], key: str, length: int | None = None) -> list[float]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) for v in value):
+        raise ArtifactError(f"artifact field {key!r} must be a list of numbers")
+    if length is not None and len(value) != length:
+        raise ArtifactError(f"artifact field {key!r} has {len(value)} entries, expected {length}")
+    return [float(v) for v in value]
+
+
+def _number(data: Mapping[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArtifactError(f"artifact field {key!r} must be a number")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scores:
+    think: float
+    levels: tuple[float, float, float]
+    contributions: tuple[tuple[str, float], ...]
+
+
+class EffortClassifier:
+    """A loaded classifier; :meth:`predict` is pure and thread-safe (no mutable state)."""
+
+    __slots__ = (
+        "_cal_a",
+        "_cal_b",
+        "_dense_w",
+        "_follow_gain",
+        "_gram_w",
+        "_mean",
+        "_prior",
+        "_scale",
+        "_temperature",
+        "_tools_logit",
+        "metadata",
+    )
+
+    def __init__(
+        self,
+        *,
+        mean: Sequence[float],
+        scale: Sequence[float],
+        dense_weights: Sequence[Sequence[float]],
+        gram_weights: Mapping[str, tuple[float, float, float, float]],
+        calibration: tuple[float, float],
+        temperature: float,
+        prior_think: float,
+        follow_gain: float,
+        tools_logit: float,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Build from parts; most callers use :meth:`from_artifact`.
+
+        ``dense_weights`` has one row per output (think, low, medium, high) whose last entry is the bias;
+        ``gram_weights`` maps an n-gram to its four output weights.
+        """
+        n = len(DENSE_NAMES)
+        if len(mean) != n or len(scale) != n:
+            raise ArtifactError(f"dense scaling must have {n} entries")
+        if len(dense_weights) != 4 or any(len(row) != n + 1 for row in dense_weights):
+            raise ArtifactError(f"dense weights must be 4 rows of {n + 1} numbers")
+        if not 0.0 < prior_think < 1.0:
+            raise ArtifactError("prior_think must be strictly between 0 and 1")
+        if temperature <= 0:
+            raise ArtifactError("levels temperature must be positive")
+        self._mean = tuple(mean)
+        self._scale = tuple(s if s > 0 else 1.0 for s in scale)
+        self._dense_w = tuple(tuple(row) for row in dense_weights)
+        self._gram_w = dict(gram_weights)
+        self._cal_a, self._cal_b = calibration
+        self._temperature = temperature
+        self._prior = prior_think
+        self._follow_gain = follow_gain
+        self._tools_logit = tools_logit
+        self.metadata: dict[str, Any] = dict(metadata or {})
+
+    @classmethod
+    def from_artifact(cls, data: Mapping[str, Any]) -> EffortClassifier:
+        """Build from a parsed artifact mapping; raises :class:`ArtifactError` when it is malformed."""
+        if not isinstance(data, Mapping):
+            raise ArtifactError("artifact must be a JSON object")
+        if data.get("format") != ARTIFACT_FORMAT or data.get("version") != ARTIFACT_VERSION:
+            raise ArtifactError(
+                f"unsupported artifact format {data.get('format')!r} version {data.get('version')!r}; "
+                f"expected {ARTIFACT_FORMAT!r} version {ARTIFACT_VERSION}"
+            )
+        names = data.get("dense_names")
+        if names != list(DENSE_NAMES):
+            raise ArtifactError("artifact dense_names do not match this code's features; retrain it")
+        n = len(DENSE_NAMES)
+        dense = data.get("dense_weights")
+        if not isinstance(dense, list) or len(dense) != 4:
+            raise ArtifactError("artifact field 'dense_weights' must be 4 rows")
+        rows = [_floats({"row": row}, "row", n + 1) for row in dense]
+        vocab = data.get("vocab")
+        weights = data.get("gram_weights")
+        if not isinstance(vocab, list) or not all(isinstance(v, str) for v in vocab):
+            raise ArtifactError("artifact field 'vocab' must be a list of strings")
+        if not isinstance(weights, list) or len(weights) != 4:
+            raise ArtifactError("artifact field 'gram_weights' must be 4 lists")
+        columns = [_floats({"col": col}, "col", len(vocab)) for col in weights]
+        grams = {g: (columns[0][i], columns[1][i], columns[2][i], columns[3][i]) for i, g in enumerate(vocab)}
+        cal = data.get("calibration")
+        if not isinstance(cal, Mapping):
+            raise ArtifactError("artifact field 'calibration' must be an object")
+        meta = data.get("metadata")
+        return cls(
+            mean=_floats(data, "dense_mean", n),
+            scale=_floats(data, "dense_scale", n),
+            dense_weights=rows,
+            gram_weights=grams,
+            calibration=(_number(cal, "a"), _number(cal, "b")),
+            temperature=_number(cal, "levels_temperature"),
+            prior_think=_number(data, "prior_think"),
+            follow_gain=_number(data, "follow_gain"),
+            tools_logit=_number(data, "tools_logit"),
+            metadata=meta if isinstance(meta, Mapping) else None,
+        )
+
+    def _score(self, feats: TextFeatures, explain: bool) -> _Scores:
+        x = [
+            min(CLIP, max(-CLIP, (v - m) / s))
+            for v, m, s in zip(feats.dense, self._mean, self._scale, strict=True)
+        ]
+        out = [row[-1] + sum(w * xi for w, xi in zip(row, x, strict=False)) for row in self._dense_w]
+        present = [(g, w) for g in feats.grams if (w := self._gram_w.get(g)) is not None]
+        norm = 1.0 / math.sqrt(len(present)) if present else 0.0
+        for _g, w in present:
+            out[0] += w[0] * norm
+            out[1] += w[1] * norm
+            out[2] += w[2] * norm
+            out[3] += w[3] * norm
+        contributions: tuple[tuple[str, float], ...] = ()
+        if explain:
+            think_w = self._dense_w[0]
+            items = [
+                (name if x[i] >= 0 else f"low {name}", think_w[i] * x[i])
+                for i, name in enumerate(DENSE_NAMES)
+            ]
+            items.extend((f'"{g}"', w[0] * norm) for g, w in present)
+            items.sort(key=lambda item: abs(item[1]), reverse=True)
+            contributions = tuple((name, round(value, 3)) for name, value in items[:6])
+        return _Scores(out[0], (out[1], out[2], out[3]), contributions)
+
+    def think_logit(self, text: str) -> float:
+        """Uncalibrated think logit of one text on its own (used by training and diagnostics)."""
+        return self._score(text_features(text), explain=False).think
+
+    def predict(self, view: ChatView) -> Prediction:
+        """Calibrated scores for a conversation. Never raises on an odd view; an empty one gets the prior."""
+        latest = view.latest_user
+        context = view.context()
+        alpha = followup_weight(view) if context else 0.0
+        if not latest.strip():
+            if not context.strip():
+                return self._prior_prediction()
+            alpha = 1.0
+        own = self._score(text_features(latest), explain=True)
+        z, levels, evidence = own.think, own.levels, own.contributions
+        if alpha > 0.0:
+            ctx = self._score(text_features(context), explain=False)
+            if not latest.strip():
+                z, levels = ctx.think, ctx.levels
+                evidence = (("context", round(ctx.think, 3)),)
+            elif ctx.think > z:
+                shift = alpha * self._follow_gain * (ctx.think - z)
+                z += shift
+                levels = tuple(  # type: ignore[assignment]
+                    (1 - alpha) * a + alpha * b for a, b in zip(levels, ctx.levels, strict=True)
+                )
+                evidence = (("follow-up context", round(shift, 3)), *evidence)
+        if view.tools and self._tools_logit:
+            z += self._tools_logit
+            evidence = (*evidence, ("tools", self._tools_logit))
+        p = _sigmoid(self._cal_a * z + self._cal_b)
+        q = _softmax([v / self._temperature for v in levels])
+        return Prediction(p_think=p, levels=_levels(p, q), evidence=evidence)
+
+    def _prior_prediction(self) -> Prediction:
+        q = (1 / 3, 1 / 3, 1 / 3)
+        return Prediction(
+            p_think=self._prior, levels=_levels(self._prior, q), evidence=(("empty prompt", 0.0),)
+        )
+
+
+def _levels(p: float, q: Sequence[float]) -> dict[str, float]:
+    return {
+        Effort.NONE.value: 1.0 - p,
+        Effort.LOW.value: p * q[0],
+        Effort.MEDIUM.value: p * q[1],
+        Effort.HIGH.value: p * q[2],
+    }

@@ -1,0 +1,369 @@
+"""Conversation → features for the effort classifier (pure, no I/O).
+
+Two steps:
+
+1. :func:`view_from_messages` reads an OpenAI ``messages`` list into a :class:`ChatView` (system text, the
+   turns as ``(role, text)``, whether tools are offered). It never raises: parts it cannot read are skipped.
+2. :func:`text_features` turns one text into a :class:`TextFeatures`: a short vector of hand-built,
+   largely language-independent signals (:data:`DENSE_NAMES`) plus word n-grams for a learned vocabulary.
+
+Very long texts are read through a bounded window (the head and the tail, where instructions and questions
+sit), so the cost is bounded whatever the prompt length; only the length features see the full size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Characters read from the start and the end of a long text.
+HEAD_CHARS = 1000
+TAIL_CHARS = 1500
+#: Turns before the latest user turn that are read as context (most recent first).
+CONTEXT_TURNS = 4
+#: Characters read from each context turn (its tail; the system prompt's head).
+CONTEXT_CHARS = 600
+
+_USER_ROLES = frozenset({"user"})
+_SYSTEM_ROLES = frozenset({"system", "developer"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """What the classifier reads of a conversation.
+
+    ``system`` is the joined system/developer text, ``turns`` the other messages in order as ``(role, text)``
+    (assistant reasoning is not included), ``tools`` whether the request offers tools.
+    """
+
+    system: str = ""
+    turns: tuple[tuple[str, str], ...] = ()
+    tools: bool = False
+
+    @property
+    def latest_user(self) -> str:
+        """Text of the last user turn ('' if there is none)."""
+        for role, text in reversed(self.turns):
+            if role in _USER_ROLES:
+                return text
+        return ""
+
+    def context(self) -> str:
+        """Bounded text of what came before the latest user turn: recent turns (newest first), then system."""
+        idx = len(self.turns)
+        for i in range(len(self.turns) - 1, -1, -1):
+            if self.turns[i][0] in _USER_ROLES:
+                idx = i
+                break
+        pieces: list[str] = []
+        for _role, text in reversed(self.turns[max(0, idx - CONTEXT_TURNS) : idx]):
+            pieces.append(text[-CONTEXT_CHARS:])
+        if self.system:
+            pieces.append(self.system[:CONTEXT_CHARS])
+        return "\n\n".join(p for p in pieces if p)
+
+    @property
+    def earlier_user_turns(self) -> int:
+        """How many user turns come before the latest one."""
+        return max(0, sum(1 for role, _ in self.turns if role in _USER_ROLES) - 1)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
+        parts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping):
+                text = part.get("text")
+                if isinstance(text, str) and part.get("type", "text") in (
+                    "text",
+                    "input_text",
+                    "output_text",
+                ):
+                    parts.append(text)
+        return "\n".join(parts)
+    return ""
+
+
+def view_from_messages(messages: Any, *, tools: bool = False) -> ChatView:
+    """Read an OpenAI chat ``messages`` list; skip anything unreadable (never raises).
+
+    String content and lists of ``{"type": "text", "text": ...}`` parts are read; images, audio and other
+    parts are ignored; ``None`` or whitespace-only content gives an empty text. Assistant ``reasoning`` /
+    ``reasoning_content`` is ignored (it says how the model thought, not what was asked).
+    """
+    system: list[str] = []
+    turns: list[tuple[str, str]] = []
+    if isinstance(messages, Sequence) and not isinstance(messages, (str, bytes, bytearray)):
+        for msg in messages:
+            if not isinstance(msg, Mapping):
+                continue
+            role = msg.get("role")
+            if not isinstance(role, str):
+                continue
+            text = _content_text(msg.get("content")).strip()
+            if role in _SYSTEM_ROLES:
+                if text:
+                    system.append(text)
+            else:
+                turns.append((role, text))
+    return ChatView(system="\n\n".join(system), turns=tuple(turns), tools=bool(tools))
+
+
+def window(text: str) -> str:
+    """The head and tail of a long text (the whole text when it is short)."""
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + "\n\n" + text[-TAIL_CHARS:]
+
+
+# --- hand-built signals: one tokenisation pass, then set lookups (regex alternations are too slow) ---------
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CHOICE_LINE = re.compile(r"\s*\(?[A-Ea-e][).:]\s*\S")
+
+_OPERATORS = frozenset("+-*/×÷^=<>≤≥%")
+_MATH_SYMBOLS = frozenset("$\\∑∫√π∞≠±∈∀∃→⇒∂≈·∘")
+_CODE_PUNCT = frozenset("{};[]()`_#")
+_CODE_STARTS = (
+    "def ", "class ", "return", "import ", "from ", "for ", "while ", "if ", "elif ", "else", "try:",
+    "except", "public ", "private ", "static ", "void ", "int ", "const ", "let ", "var ", "function", "fn ",
+    "func ", "struct ", "select ", "#include", "print", "assert", "}", "//", "#!",
+)  # fmt: skip
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Unigram and bigram cue words per signal (lower-case tokens; bigrams joined by one space).
+_CUES: dict[str, frozenset[str]] = {
+    "math_words": _set(
+        "solve compute calculate calculating evaluate simplify find how_many how_much how_long equation "
+        "equations integer integers probability derivative integral sum product prime primes divisible "
+        "polynomial matrix matrices vector vectors theorem percent percentage ratio average total "
+        "remainder factor factors digit digits modulo expected estimate arithmetic operations obtain "
+        "equal equals minus plus times divided multiply multiplied fraction fractions decimal square cube "
+        "root mean median variance distance speed rate profit interest cost price how_old years_old "
+        "what_time which_year which_day what_day what_date hours hour minutes minute value area perimeter "
+        "volume angle triangle circle radius real function_f least greatest maximum minimum smallest "
+        "largest number numbers"
+    ),
+    "proof_words": _set("prove proof show_that demonstrate_that lemma iff if_and corollary"),
+    "logic_words": _set(
+        "premise premises conclusion therefore follows necessarily valid infer inference deduce deduction "
+        "implies imply entail entails at_least conclude which_of assume assuming unless none_of either "
+        "neither then must_be must_always true_, can_we logically consistent contradiction contradicts "
+        "uncertain if_someone"
+    ),
+    "puzzle_words": _set("puzzle riddle sudoku game_of brainteaser optimal strategy strategies moves steps"),
+    "code_words": _set(
+        "function functions implement implementation algorithm program code script debug bug compile "
+        "python java javascript c ++ sql regex complexity recursion recursive array list string api class "
+        "method test tests output refactor error compiler query loop variable returns"
+    ),
+    "reading": _set(
+        "passage article text review paragraph document context based_on according_to the_question "
+        "options sentence story summary the_following movie plot title"
+    ),
+    "instruct_verbs": _set(
+        "rewrite rephrase paraphrase summarize summarise summary translate classify categorize categorise "
+        "extract title headline proofread grammar sentiment tone story poem song essay letter email "
+        "speech tweet post blog description slogan haiku limerick bio joke lyrics describe suggest "
+        "recommend brainstorm generate compose draft tell_me write_a give_me list_some"
+    ),
+    "persona": _set("act_as act_like you_are pretend roleplay role want_you"),
+    "explain": _set("explain what_is what_are who_is who_was why_do definition meaning"),
+    "times_dates": _set(
+        "am pm january february march april may june july august september october november december "
+        "monday tuesday wednesday thursday friday saturday sunday date week month year years days"
+    ),
+}
+_CUE_INDEX: dict[str, tuple[str, ...]] = {}
+for _name, _words in _CUES.items():
+    for _w in _words:
+        _CUE_INDEX[_w.replace("_", " ")] = (*_CUE_INDEX.get(_w.replace("_", " "), ()), _name)
+_FOLLOWUP = _set(
+    "now again same instead what_about and_if what_if also then it that this above previous redo"
+)
+_FOLLOWUP_CUES = frozenset(w.replace("_", " ") for w in _FOLLOWUP)
+
+#: Names of the hand-built signals, in vector order.
+DENSE_NAMES: tuple[str, ...] = (
+    "len_chars",
+    "len_first_par",
+    "len_last_par",
+    "doc_chars",
+    "paragraphs",
+    "lines",
+    "numbers",
+    "digit_share",
+    "arithmetic",
+    "math_notation",
+    "math_words",
+    "proof_words",
+    "logic_words",
+    "puzzle_words",
+    "code_lines",
+    "code_tokens",
+    "code_words",
+    "choices",
+    "reading",
+    "question_numbers",
+    "times_dates",
+    "instruct_verbs",
+    "instruct_at_start",
+    "persona",
+    "explain",
+    "question_marks",
+    "question_at_end",
+    "empty",
+)
+_INDEX = {name: i for i, name in enumerate(DENSE_NAMES)}
+#: Signals measured as a rate (per ~400 characters read), so a long story is not "mathy" for a few numbers.
+_RATES = ("math_words", "proof_words", "logic_words", "puzzle_words", "times_dates", "explain", "reading")
+
+
+@dataclass(frozen=True, slots=True)
+class TextFeatures:
+    """Features of one text: the hand-built signals (in :data:`DENSE_NAMES` order) and its n-grams."""
+
+    dense: tuple[float, ...]
+    grams: frozenset[str]
+
+
+def _log(n: float) -> float:
+    return math.log1p(n)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased tokens: words, numbers as ``<n>``, CJK runs split into characters, each symbol alone."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(text.lower()):
+        if tok.isdigit():
+            out.append("<n>")
+        elif len(tok) > 1 and _CJK_CHAR.match(tok):
+            out.extend(tok)
+        else:
+            out.append(tok)
+    return out
+
+
+def grams(toks: Sequence[str]) -> frozenset[str]:
+    """Unigrams and bigrams (joined by a space) of a token list."""
+    out = set(toks)
+    out.update(map(" ".join, itertools.pairwise(toks)))
+    return frozenset(out)
+
+
+def _line_signals(win: str) -> tuple[int, int]:
+    code = choices = 0
+    for line in win.splitlines():
+        stripped = line.lstrip()
+        if not stripped:
+            continue
+        if (
+            (len(line) - len(stripped) >= 2 and len(line) > 3)
+            or stripped.lower().startswith(_CODE_STARTS)
+            or stripped[-1] in "{};"
+        ):
+            code += 1
+        if _CHOICE_LINE.match(line):
+            choices += 1
+    return code, choices
+
+
+def text_features(text: str) -> TextFeatures:
+    """Hand-built signals and n-grams of one text (bounded cost for any length)."""
+    text = text.strip()
+    values = [0.0] * len(DENSE_NAMES)
+    if not text:
+        values[_INDEX["empty"]] = 1.0
+        return TextFeatures(tuple(values), frozenset())
+    win = window(text)
+    toks = tokens(win)
+    bag = grams(toks)
+    counts = dict.fromkeys(_CUES, 0)
+    for tok in toks:
+        for name in _CUE_INDEX.get(tok, ()):
+            counts[name] += 1
+    for gram in bag:
+        if " " in gram:
+            for name in _CUE_INDEX.get(gram, ()):
+                counts[name] += 1
+    numbers = arith = notation = code_tokens = 0
+    prev = ""
+    for tok in toks:
+        if tok == "<n>":
+            numbers += 1
+            if prev in _OPERATORS:
+                arith += 1
+        elif tok in _OPERATORS:
+            if prev == "<n>" or prev == ")" or (len(prev) == 1 and prev.isalpha()):
+                arith += 1
+        elif tok in _MATH_SYMBOLS:
+            notation += 1
+        if tok in _CODE_PUNCT or "_" in tok:
+            code_tokens += 1
+        prev = tok
+    code_lines, choices = _line_signals(win)
+    pars = [p for p in win.split("\n\n") if p.strip()]
+    first_par = pars[0] if pars else win
+    last_par = pars[-1] if pars else win
+    n_chars = len(win)
+    share = 400.0 / (n_chars + 400.0)
+    head = toks[:12]
+    v = values
+    v[_INDEX["len_chars"]] = _log(len(text))
+    v[_INDEX["len_first_par"]] = _log(len(first_par))
+    v[_INDEX["len_last_par"]] = _log(len(last_par))
+    v[_INDEX["doc_chars"]] = _log(max(0, len(text) - len(first_par) - len(last_par)))
+    v[_INDEX["paragraphs"]] = _log(len(pars))
+    v[_INDEX["lines"]] = _log(win.count("\n"))
+    v[_INDEX["numbers"]] = _log(numbers)
+    v[_INDEX["digit_share"]] = sum(map(str.isdigit, win)) / n_chars
+    v[_INDEX["arithmetic"]] = _log(arith)
+    v[_INDEX["math_notation"]] = _log(notation)
+    v[_INDEX["code_lines"]] = _log(code_lines)
+    v[_INDEX["code_tokens"]] = _log(code_tokens)
+    v[_INDEX["choices"]] = _log(choices)
+    v[_INDEX["question_numbers"]] = _log(
+        last_par[-600:].count(" ") and sum(c.isdigit() for c in last_par[-600:])
+    )
+    for name, count in counts.items():
+        v[_INDEX[name]] = _log(count * share) if name in _RATES else _log(count)
+    v[_INDEX["instruct_at_start"]] = (
+        1.0 if any("instruct_verbs" in _CUE_INDEX.get(t, ()) for t in head) else 0.0
+    )
+    v[_INDEX["persona"]] = _log(sum(1 for t in ("act as", "act like", "want you", "you are") if t in bag))
+    v[_INDEX["question_marks"]] = _log(win.count("?"))
+    v[_INDEX["question_at_end"]] = 1.0 if "?" in win[-120:] else 0.0
+    return TextFeatures(tuple(values), bag)
+
+
+def followup_weight(view: ChatView) -> float:
+    """How much the latest user turn leans on earlier turns, in [0, 1].
+
+    0 when there is no earlier turn. Otherwise 1 for a short turn (a follow-up such as "now do it for n = 7")
+    falling towards 0 for a long, self-contained one; referential words ("now", "same", "instead",
+    "what if") keep it up for medium-length turns.
+    """
+    if len(view.turns) < 2:
+        return 0.0
+    latest = view.latest_user
+    n_words = latest.count(" ", 0, 2000) + 1
+    base = 1.0 if n_words <= 12 else max(0.0, 1.0 - (n_words - 12) / 100.0)
+    if base < 0.6 and n_words <= 60:
+        head = latest[:200].lower().split()
+        pairs = {" ".join(p) for p in itertools.pairwise(head)}
+        if any(w in _FOLLOWUP_CUES for w in head) or pairs & _FOLLOWUP_CUES:
+            base = 0.6
+    return base

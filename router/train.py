@@ -1,0 +1,419 @@
+"""Training, cross-validation and metrics for the effort classifier (pure: data in, artifact mapping out).
+
+The gateway reads the JSONL file and passes the parsed records in; nothing here touches disk. scikit-learn
+(optional extra ``train``) is imported lazily inside the fitting functions, so importing this module and
+using :func:`example_from_record` or :class:`Metrics` needs only the runtime dependencies.
+
+Recipe (see docs/classifier.md):
+
+* features of the latest user turn (:func:`router.features.text_features`): standardised hand-built signals
+  plus unigrams/bigrams from a vocabulary that keeps only n-grams seen in at least ``min_sources`` sources
+  (so one source's template words cannot dominate), each sample's n-grams scaled to unit norm;
+* a logistic regression for think/no-think, sample-weighted so every source counts about equally
+  (``1/sqrt(n_source)``) and thinking prompts count ``think_weight`` times (recall first);
+* a multinomial logistic regression for low/medium/high on the thinking prompts;
+* calibration on out-of-fold logits from folds grouped by source: Platt scaling of the think logit and a
+  temperature for the level logits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from router.classifier import (
+    ARTIFACT_FORMAT,
+    ARTIFACT_VERSION,
+    CLIP,
+    ClassifierThresholds,
+    EffortClassifier,
+    Prediction,
+    choose_effort,
+)
+from router.effort import CLASSIFIER_LEVELS, Effort
+from router.features import DENSE_NAMES, ChatView, TextFeatures, text_features, view_from_messages
+
+FloatArray = npt.NDArray[np.float64]
+_LEVEL_INDEX = {e: i for i, e in enumerate(CLASSIFIER_LEVELS)}
+
+
+class DataError(ValueError):
+    """A training record is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled conversation."""
+
+    view: ChatView
+    think: bool
+    effort: Effort
+    source: str = "unknown"
+
+
+def example_from_record(record: Mapping[str, Any]) -> Example:
+    """Parse one JSONL record: ``prompt`` (string) or ``messages`` (chat list), ``effort`` (none/low/
+    medium/high), optional ``think`` (bool; default ``effort != none``) and ``source``. Raises
+    :class:`DataError`.
+    """
+    if not isinstance(record, Mapping):
+        raise DataError("record must be a JSON object")
+    if isinstance(record.get("messages"), list):
+        view = view_from_messages(record["messages"], tools=bool(record.get("tools")))
+    elif isinstance(record.get("prompt"), str):
+        view = ChatView(turns=(("user", record["prompt"]),))
+    else:
+        raise DataError("record needs 'prompt' (string) or 'messages' (list)")
+    raw_effort = record.get("effort")
+    if not isinstance(raw_effort, str):
+        raise DataError("record needs 'effort' (one of none, low, medium, high)")
+    try:
+        effort = Effort(raw_effort.strip().lower())
+    except ValueError:
+        raise DataError(f"unknown effort {raw_effort!r}; expected none, low, medium or high") from None
+    if effort not in CLASSIFIER_LEVELS:
+        raise DataError(f"effort {raw_effort!r} is not a classifier level (none, low, medium, high)")
+    think = record.get("think", effort is not Effort.NONE)
+    if not isinstance(think, bool):
+        raise DataError("'think' must be true or false")
+    source = record.get("source", "unknown")
+    return Example(view=view, think=think, effort=effort, source=str(source))
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Training hyper-parameters (defaults are what the shipped artifact uses)."""
+
+    c: float = 2.0
+    levels_c: float = 0.5
+    min_sources: int = 3
+    min_count: int = 3
+    max_vocab: int = 20000
+    think_weight: float = 1.5
+    dense_gain: float = 0.5
+    calibration_folds: int = 5
+    follow_gain: float = 0.8
+    tools_logit: float = 0.4
+    seed: int = 0
+
+
+# --- model fitting ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    vocab: list[str]
+    mean: FloatArray
+    scale: FloatArray
+    think_coef: FloatArray  # dense + vocab, then bias
+    level_coef: FloatArray  # 3 x (dense + vocab + bias)
+
+
+def _vocabulary(feats: Sequence[TextFeatures], sources: Sequence[str], cfg: TrainConfig) -> list[str]:
+    seen_in: dict[str, set[str]] = defaultdict(set)
+    count: Counter[str] = Counter()
+    for tf, src in zip(feats, sources, strict=True):
+        count.update(tf.grams)
+        for g in tf.grams:
+            seen_in[g].add(src)
+    need_sources = min(cfg.min_sources, len(set(sources)))
+    kept = [g for g, n in count.items() if n >= cfg.min_count and len(seen_in[g]) >= need_sources]
+    kept.sort(key=lambda g: (-count[g], g))
+    return sorted(kept[: cfg.max_vocab])
+
+
+def _matrix(feats: Sequence[TextFeatures], vocab: Sequence[str], mean: FloatArray, scale: FloatArray) -> Any:
+    """Rows = samples; columns = standardised dense signals, then vocabulary n-grams (unit norm per row)."""
+    from scipy import sparse
+
+    index = {g: i for i, g in enumerate(vocab)}
+    dense = np.clip((np.array([tf.dense for tf in feats], dtype=np.float64) - mean) / scale, -CLIP, CLIP)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for r, tf in enumerate(feats):
+        present = [index[g] for g in tf.grams if g in index]
+        if not present:
+            continue
+        norm = 1.0 / math.sqrt(len(present))
+        rows.extend([r] * len(present))
+        cols.extend(present)
+        vals.extend([norm] * len(present))
+    grams = sparse.csr_matrix((vals, (rows, cols)), shape=(len(feats), len(vocab)))
+    return sparse.hstack([sparse.csr_matrix(dense), grams], format="csr")
+
+
+def _weights(examples: Sequence[Example], cfg: TrainConfig) -> FloatArray:
+    sizes = Counter(ex.source for ex in examples)
+    w = np.array(
+        [(cfg.think_weight if ex.think else 1.0) / math.sqrt(sizes[ex.source]) for ex in examples],
+        dtype=np.float64,
+    )
+    scaled: FloatArray = w * (len(w) / float(w.sum()))
+    return scaled
+
+
+def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: TrainConfig) -> _Raw:
+    from sklearn.linear_model import LogisticRegression
+
+    vocab = _vocabulary(feats, [ex.source for ex in examples], cfg)
+    dense = np.array([tf.dense for tf in feats], dtype=np.float64)
+    mean = dense.mean(axis=0)
+    scale = dense.std(axis=0)
+    scale[scale <= 1e-9] = 1.0
+    scale = scale / cfg.dense_gain
+    x = _matrix(feats, vocab, mean, scale)
+    y = np.array([ex.think for ex in examples], dtype=np.int64)
+    w = _weights(examples, cfg)
+    if len(set(y.tolist())) < 2:
+        raise DataError("training data needs both think=true and think=false examples")
+    think = LogisticRegression(C=cfg.c, solver="liblinear", max_iter=2000)
+    think.fit(x, y, sample_weight=w)
+    think_coef = np.concatenate([think.coef_[0], think.intercept_])
+
+    mask = np.array([ex.think for ex in examples])
+    levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
+    keep = mask & (levels >= 0)
+    level_coef = np.zeros((3, x.shape[1] + 1))
+    present = sorted(set(levels[keep].tolist()))
+    if len(present) >= 2:
+        lv = LogisticRegression(C=cfg.levels_c, solver="newton-cg", max_iter=500)
+        lv.fit(x[keep], levels[keep], sample_weight=w[keep])
+        for row, cls in enumerate(lv.classes_.tolist()):
+            coef = lv.coef_[row] if len(lv.classes_) > 2 else lv.coef_[0] * (1 if row else -1) / 2
+            level_coef[cls, :-1] = coef
+            level_coef[cls, -1] = lv.intercept_[row] if len(lv.classes_) > 2 else 0.0
+        for cls in set(range(3)) - set(present):
+            level_coef[cls, -1] = -10.0
+    elif present:
+        level_coef[:, -1] = -10.0
+        level_coef[present[0], -1] = 0.0
+    return _Raw(vocab, mean, scale, think_coef, level_coef)
+
+
+def _raw_logits(raw: _Raw, feats: Sequence[TextFeatures]) -> tuple[FloatArray, FloatArray]:
+    x = _matrix(feats, raw.vocab, raw.mean, raw.scale)
+    think = x @ raw.think_coef[:-1] + raw.think_coef[-1]
+    levels = x @ raw.level_coef[:, :-1].T + raw.level_coef[:, -1]
+    return np.asarray(think, dtype=np.float64), np.asarray(levels, dtype=np.float64)
+
+
+def _group_folds(sources: Sequence[str], k: int) -> list[list[int]]:
+    groups = sorted(set(sources), key=lambda s: (-sources.count(s), s))
+    folds: list[list[int]] = [[] for _ in range(min(k, len(groups)))]
+    sizes = [0] * len(folds)
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(sources):
+        members[s].append(i)
+    for g in groups:  # greedy balance: biggest source into the smallest fold
+        j = sizes.index(min(sizes))
+        folds[j].extend(members[g])
+        sizes[j] += len(members[g])
+    return folds
+
+
+def _calibrate(think_logits: FloatArray, y: FloatArray, level_logits: FloatArray, lv: FloatArray) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    platt = LogisticRegression(C=100.0, max_iter=1000)
+    platt.fit(think_logits.reshape(-1, 1), y)
+    a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    best_t, best_nll = 1.0, math.inf
+    if len(lv):
+        for t in np.linspace(0.3, 4.0, 38):
+            z = level_logits / t
+            z = z - z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            nll = -float(logp[np.arange(len(lv)), lv.astype(np.int64)].mean())
+            if nll < best_nll:
+                best_t, best_nll = float(t), nll
+    return a, b, best_t
+
+
+def train_artifact(
+    examples: Sequence[Example],
+    config: TrainConfig | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the classifier on labelled examples and return the artifact mapping (JSON-serialisable).
+
+    Raises :class:`DataError` when the data cannot train a model (one class only, too few examples).
+    """
+    cfg = config or TrainConfig()
+    if len(examples) < 10:
+        raise DataError(f"need at least 10 labelled examples, got {len(examples)}")
+    if len({ex.think for ex in examples}) < 2:
+        raise DataError("training data needs both think=true and think=false examples")
+    feats = [text_features(ex.view.latest_user) for ex in examples]
+    sources = [ex.source for ex in examples]
+    folds = _group_folds(sources, cfg.calibration_folds)
+    if len(folds) < 2:  # a single source: plain k-fold
+        order = np.random.default_rng(cfg.seed).permutation(len(examples)).tolist()
+        folds = [order[i :: cfg.calibration_folds] for i in range(cfg.calibration_folds)]
+    oof_think = np.zeros(len(examples))
+    oof_levels = np.zeros((len(examples), 3))
+    for n, held in enumerate(folds, 1):
+        held_set = set(held)
+        train_idx = [i for i in range(len(examples)) if i not in held_set]
+        if progress is not None:
+            progress(f"calibration fold {n}/{len(folds)}")
+        sub = [examples[i] for i in train_idx]
+        if len({ex.think for ex in sub}) < 2:
+            continue
+        raw = _fit_raw(sub, [feats[i] for i in train_idx], cfg)
+        t, lv = _raw_logits(raw, [feats[i] for i in held])
+        oof_think[held] = t
+        oof_levels[held] = lv
+    y = np.array([float(ex.think) for ex in examples])
+    level_y = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
+    keep = y.astype(bool) & (level_y >= 0)
+    a, b, temp = _calibrate(oof_think, y, oof_levels[keep], level_y[keep].astype(np.float64))
+    if progress is not None:
+        progress("final fit")
+    raw = _fit_raw(examples, feats, cfg)
+    n_dense = len(DENSE_NAMES)
+    dense_rows = [np.concatenate([raw.think_coef[:n_dense], raw.think_coef[-1:]])]
+    dense_rows.extend(np.concatenate([raw.level_coef[c, :n_dense], raw.level_coef[c, -1:]]) for c in range(3))
+    gram_cols = [raw.think_coef[n_dense:-1], *(raw.level_coef[c, n_dense:-1] for c in range(3))]
+    keep_gram = np.max(np.abs(np.vstack(gram_cols)), axis=0) >= 1e-3
+    vocab = [g for g, k in zip(raw.vocab, keep_gram.tolist(), strict=True) if k]
+    return {
+        "format": ARTIFACT_FORMAT,
+        "version": ARTIFACT_VERSION,
+        "dense_names": list(DENSE_NAMES),
+        "dense_mean": _round(raw.mean),
+        "dense_scale": _round(raw.scale),
+        "dense_weights": [_round(row) for row in dense_rows],
+        "vocab": vocab,
+        "gram_weights": [_round(col[keep_gram]) for col in gram_cols],
+        "calibration": {"a": round(a, 5), "b": round(b, 5), "levels_temperature": round(temp, 4)},
+        "prior_think": round(float(np.clip(y.mean(), 0.01, 0.99)), 4),
+        "follow_gain": cfg.follow_gain,
+        "tools_logit": cfg.tools_logit,
+        "metadata": {
+            "examples": len(examples),
+            "sources": sorted(set(sources)),
+            "think_share": round(float(y.mean()), 4),
+            "config": {k: getattr(cfg, k) for k in cfg.__slots__},
+        },
+    }
+
+
+def _round(values: FloatArray) -> list[float]:
+    return [round(float(v), 5) for v in values]
+
+
+# --- evaluation -------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Metrics:
+    """Running evaluation metrics over (label, prediction) pairs."""
+
+    n: int = 0
+    correct: int = 0
+    true_think: int = 0
+    true_think_hit: int = 0
+    pred_nothink: int = 0
+    pred_nothink_right: int = 0
+    pred_think: int = 0
+    rank_error: int = 0
+    confusion: list[list[int]] = field(default_factory=lambda: [[0] * 4 for _ in range(4)])
+    budget_pred: float = 0.0
+    budget_true: float = 0.0
+
+    def add(self, think: bool, effort: Effort, chosen: Effort, budgets: Mapping[str, int | None]) -> None:
+        """Record one example: its labels and the effort chosen for it."""
+        self.n += 1
+        thinks = chosen.thinks
+        self.correct += thinks == think
+        self.pred_think += thinks
+        if think:
+            self.true_think += 1
+            self.true_think_hit += thinks
+        if not thinks:
+            self.pred_nothink += 1
+            self.pred_nothink_right += not think
+        t, p = _LEVEL_INDEX[effort], _LEVEL_INDEX.get(chosen, 3)
+        self.rank_error += abs(t - p)
+        self.confusion[t][p] += 1
+        self.budget_pred += _budget(chosen, budgets)
+        self.budget_true += _budget(effort if think else Effort.NONE, budgets)
+
+    def summary(self) -> dict[str, float]:
+        """Accuracy, recall on think=true, precision on think=false, ordinal error, think-share, budgets."""
+        return {
+            "n": self.n,
+            "accuracy": _ratio(self.correct, self.n),
+            "recall_think": _ratio(self.true_think_hit, self.true_think),
+            "precision_nothink": _ratio(self.pred_nothink_right, self.pred_nothink),
+            "ordinal_error": _ratio(self.rank_error, self.n),
+            "think_share": _ratio(self.pred_think, self.n),
+            "true_think_share": _ratio(self.true_think, self.n),
+            "budget_per_request": _ratio(self.budget_pred, self.n),
+            "label_budget_per_request": _ratio(self.budget_true, self.n),
+        }
+
+
+DEFAULT_BUDGETS: dict[str, int | None] = {"none": 0, "low": 1024, "medium": 4096, "high": 16384}
+
+
+def _budget(effort: Effort, budgets: Mapping[str, int | None]) -> float:
+    if effort is Effort.NONE:
+        return 0.0
+    value = budgets.get(effort.value)
+    return float(value) if value is not None else math.nan
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else math.nan
+
+
+def evaluate(
+    clf: EffortClassifier,
+    examples: Iterable[Example],
+    thresholds: ClassifierThresholds,
+    budgets: Mapping[str, int | None] = DEFAULT_BUDGETS,
+) -> tuple[Metrics, list[Prediction]]:
+    """Run the classifier over examples; return metrics and the predictions (in order)."""
+    metrics = Metrics()
+    preds: list[Prediction] = []
+    for ex in examples:
+        pred = clf.predict(ex.view)
+        chosen, _ = choose_effort(pred, thresholds)
+        metrics.add(ex.think, ex.effort, chosen, budgets)
+        preds.append(pred)
+    return metrics, preds
+
+
+def cross_validate(
+    examples: Sequence[Example],
+    config: TrainConfig | None = None,
+    thresholds: ClassifierThresholds | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Leave-one-source-out: for each source, train on the others and score it. Keys: sources and ``overall``
+    (all held-out predictions pooled)."""
+    th = thresholds or ClassifierThresholds()
+    results: dict[str, dict[str, float]] = {}
+    overall = Metrics()
+    for source in sorted({ex.source for ex in examples}):
+        if progress is not None:
+            progress(source)
+        train = [ex for ex in examples if ex.source != source]
+        test = [ex for ex in examples if ex.source == source]
+        clf = EffortClassifier.from_artifact(train_artifact(train, config))
+        metrics, _ = evaluate(clf, test, th)
+        for ex, pred in zip(test, _, strict=True):
+            overall.add(ex.think, ex.effort, choose_effort(pred, th)[0], DEFAULT_BUDGETS)
+        results[source] = metrics.summary()
+    results["overall"] = overall.summary()
+    return results
