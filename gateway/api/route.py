@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gateway.api.chat import make_decision
-from gateway.api.common import budget_label, gateway_state, read_body, request_id
+from gateway.api.common import budget_label, gateway_state, read_body
 from gateway.protocol import parse_json_object, validate_chat
+from gateway.state import GatewayState
 
 router = APIRouter()
 
 
-@router.post("/v1/route")
-async def route(request: Request) -> Response:
-    state = gateway_state(request)
-    body = parse_json_object(await read_body(request, state.settings.max_body_bytes))
+def decision_report(state: GatewayState, body: dict[str, Any], header: str | None) -> dict[str, Any]:
+    """Effort, budget, source, reason, scores and the pool that would serve ``body`` (first healthy one)."""
     req = validate_chat(body)
-    decision = make_decision(state, body, req.model, request.headers.get("x-thinkgate-effort"))
-    target = state.target(req.model)
-    plan = state.plan(target, decision.effort)
+    decision = make_decision(state, body, req.model, header)
+    plan = state.plan(state.target(req.model), decision.effort)
     chosen = next((p for p in plan if p.any_healthy()), plan[0])
-    out = {
+    return {
         "model": req.model,
         "effort": decision.effort.value,
         "budget": decision.budget,
@@ -35,5 +35,11 @@ async def route(request: Request) -> Response:
         "backend_model": chosen.spec.model,
         "plan": [p.name for p in plan],
     }
-    headers = {"x-request-id": request_id(request)}
-    return Response(orjson.dumps(out), media_type="application/json", headers=headers)
+
+
+@router.post("/v1/route")
+async def route(request: Request) -> Response:
+    state = gateway_state(request)
+    body = parse_json_object(await read_body(request, state.settings.max_body_bytes))
+    report = decision_report(state, body, request.headers.get("x-thinkgate-effort"))
+    return Response(orjson.dumps(report), media_type="application/json")

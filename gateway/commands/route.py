@@ -1,0 +1,80 @@
+"""``thinkgate route "text"`` / ``thinkgate route --file chat.json``: the decision, offline.
+
+Uses the policy given with ``--config`` (default: the demo policy) and its classifier; prints the same
+fields as ``POST /v1/route``, without contacting any backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.api.route import decision_report
+from gateway.backends.pool import Pool
+from gateway.classifier_loader import load_default_classifier
+from gateway.config import PolicyFileError, load_policy, parse_policy_text
+from gateway.demo_policy import demo_policy_yaml
+from gateway.errors import GatewayError
+from gateway.metrics import GatewayMetrics
+from gateway.settings import Settings
+from gateway.state import GatewayState
+from router.policy import Policy
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", nargs="?", help="a user prompt (or use --file)")
+    parser.add_argument("--file", help="a chat-completions JSON body, or a JSON list of messages")
+    parser.add_argument("--config", help="policy YAML (default: the demo policy)")
+    parser.add_argument(
+        "--model", default=None, help="virtual model (default: the body's model, else 'auto')"
+    )
+    parser.add_argument("--effort-header", default=None, help="simulate an x-thinkgate-effort header")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _body(ns: argparse.Namespace) -> dict[str, Any]:
+    if ns.file:
+        data = json.loads(Path(ns.file).read_text(encoding="utf-8"))
+        body: dict[str, Any] = {"messages": data} if isinstance(data, list) else dict(data)
+    elif ns.text is not None:
+        body = {"messages": [{"role": "user", "content": ns.text}]}
+    else:
+        raise ValueError("give a prompt text or --file")
+    body["model"] = ns.model or body.get("model") or "auto"
+    return body
+
+
+def explain(policy: Policy, body: dict[str, Any], header: str | None = None) -> dict[str, Any]:
+    """The decision for ``body`` under ``policy``, as ``POST /v1/route`` reports it."""
+    state = GatewayState(settings=Settings(), policy=policy, metrics=GatewayMetrics())
+    state.pools = {name: Pool.build(name, spec) for name, spec in policy.backends.items()}
+    state.classifier = load_default_classifier(policy)
+    return decision_report(state, body, header)
+
+
+def run(ns: argparse.Namespace) -> int:
+    try:
+        policy = (
+            load_policy(ns.config)
+            if ns.config
+            else parse_policy_text(demo_policy_yaml("http://a", "http://b", "http://c"))
+        )
+        out = explain(policy, _body(ns), ns.effort_header)
+    except (PolicyFileError, ValueError, OSError) as exc:
+        print(f"thinkgate route: {exc}", file=sys.stderr)
+        return 2
+    except GatewayError as exc:
+        print(f"thinkgate route: {exc.message}", file=sys.stderr)
+        return 2
+    if ns.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    budget = "unlimited" if out["budget"] is None else out["budget"]
+    print(f"effort  {out['effort']}   budget {budget}   source {out['source']}   backend {out['backend']}")
+    print(f"reason  {out['reason']}")
+    if out["scores"]:
+        print("scores  " + "  ".join(f"{k}={v:.3f}" for k, v in out["scores"].items()))
+    return 0
