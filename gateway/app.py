@@ -20,6 +20,7 @@ from gateway.probes import probe_all, probe_forever
 from gateway.render import check_backend_family
 from gateway.settings import Settings
 from gateway.state import GatewayState
+from gateway.tokens import QWEN_TOKENIZER_FAMILIES, LocalCounter
 from router.policy import Policy
 
 
@@ -37,6 +38,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.classifier = load_default_classifier(policy)
+        if any(spec.family in QWEN_TOKENIZER_FAMILIES for spec in policy.backends.values()):
+            state.local_counter = LocalCounter.qwen3()
         for pool in state.pools.values():
             await pool.client.start()
         await probe_all(list(state.pools.values()), state.metrics)

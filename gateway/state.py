@@ -11,6 +11,7 @@ from gateway.backends.pool import Pool
 from gateway.errors import BadRequest, NotFound
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
+from gateway.tokens import LocalCounter, ReasoningCounter, counter_for
 from router.effort import Effort
 from router.policy import EffortSetting, Policy
 
@@ -41,6 +42,7 @@ class GatewayState:
     metrics: GatewayMetrics
     pools: dict[str, Pool] = field(default_factory=dict)
     classifier: Classifier | None = None
+    local_counter: LocalCounter | None = None
     started: int = field(default_factory=lambda: int(time.time()))
 
     def target(self, model: str) -> Target:
@@ -67,6 +69,12 @@ class GatewayState:
                 code="effort_not_supported",
             )
         return [self.pools[n] for n in names]
+
+    def reasoning_counter(self, pool: Pool) -> ReasoningCounter | None:
+        """A counter for pools whose vLLM may not report reasoning tokens (< 0.28 or not yet known)."""
+        if pool.vllm_version is not None and pool.vllm_version >= (0, 28, 0):
+            return None
+        return counter_for(pool, self.local_counter)
 
     def classify(self, messages: list[Any], tools: bool) -> tuple[Effort, dict[str, float], str]:
         if self.classifier is None:

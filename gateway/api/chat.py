@@ -13,6 +13,7 @@ from gateway.api.common import decision_headers, gateway_state, read_body, reque
 from gateway.api.forced import forced_chat
 from gateway.errors import BadRequest, UpstreamError
 from gateway.protocol import parse_json_object, validate_chat
+from gateway.proxy.accounting import fill_completion
 from gateway.proxy.dispatch import open_upstream
 from gateway.proxy.normalize import UsageTally, normalize_completion, upstream_error
 from gateway.proxy.relay import relay_stream
@@ -134,6 +135,9 @@ async def chat_completions(request: Request) -> Response:
             raise UpstreamError(
                 f"backend {pool!r} returned a body that is not a JSON object", headers=headers
             )
+        counter = state.reasoning_counter(opened.pool)
+        if counter is not None:
+            await fill_completion(data, counter)
         normalize_completion(data, exclude=exclude, tally=tally)
         hit = rendered.native_budget is not None and tally.seen and tally.reasoning >= rendered.native_budget
         if rendered.native_budget is not None and tally.seen:
@@ -164,6 +168,7 @@ async def chat_completions(request: Request) -> Response:
         tally=tally,
         on_first_chunk=first_chunk,
         on_done=done,
+        counter=state.reasoning_counter(opened.pool),
     )
     headers["cache-control"] = "no-cache"
     headers["x-accel-buffering"] = "no"

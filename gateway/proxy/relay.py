@@ -16,9 +16,11 @@ import orjson
 from gateway.backends.client import UpstreamFailure
 from gateway.errors import error_envelope
 from gateway.metrics import GatewayMetrics
+from gateway.proxy.accounting import count_texts, lacks_reasoning_count, set_reasoning_count
 from gateway.proxy.dispatch import Opened
 from gateway.proxy.normalize import UsageTally, normalize_chunk
 from gateway.proxy.sse import DONE, SSEEvent, encode_event
+from gateway.tokens import ReasoningCounter
 
 ChunkHook = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -36,13 +38,19 @@ async def relay_stream(
     tally: UsageTally,
     on_first_chunk: Callable[[], None],
     on_done: Callable[[str], None],
+    counter: ReasoningCounter | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yield SSE bytes for the client; ``on_done`` gets the outcome (ok, upstream_error, client_closed)."""
+    """Yield SSE bytes for the client; ``on_done`` gets the outcome (ok, upstream_error, client_closed).
+
+    When the backend's usage lacks the reasoning-token count, the reasoning deltas are kept and counted with
+    ``counter`` before the usage chunk goes out.
+    """
     outcome = "client_closed"
     first = True
     saw_done = False
+    reasoning_parts: list[str] = []
 
-    def handle(event: SSEEvent) -> bytes | None:
+    async def handle(event: SSEEvent) -> bytes | None:
         nonlocal saw_done
         if event.data == "[DONE]":
             saw_done = True
@@ -59,15 +67,25 @@ async def relay_stream(
             raise UpstreamFailure(
                 "upstream_event", f"backend {opened.pool.name!r} failed mid-stream: {message}"
             )
+        if counter is not None:
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if isinstance(delta, dict):
+                    text = delta.get("reasoning") or delta.get("reasoning_content")
+                    if isinstance(text, str):
+                        reasoning_parts.append(text)
+            if lacks_reasoning_count(chunk.get("usage")):
+                count = await count_texts(["".join(reasoning_parts)], counter)
+                set_reasoning_count(chunk["usage"], count)
         out = normalize_chunk(chunk, exclude=exclude_reasoning, want_usage=want_usage, tally=tally)
         return None if out is None else encode_event(orjson.dumps(out))
 
-    def batch(events: list[SSEEvent]) -> bytes:
+    async def batch(events: list[SSEEvent]) -> bytes:
         """The client bytes for the events of one upstream read, sent as one piece (never delays an event:
         a batch holds only what has already arrived; one send per read halves the relay's CPU)."""
         out = []
         for event in events:
-            data = handle(event)
+            data = await handle(event)
             if data is not None:
                 out.append(data)
             if saw_done:
@@ -76,14 +94,14 @@ async def relay_stream(
 
     try:
         try:
-            data = batch(opened.first_events)
+            data = await batch(opened.first_events)
             if data:
                 first = False
                 on_first_chunk()
                 yield data
             if not saw_done and not opened.ended:
                 async for raw in opened.response.chunks():
-                    data = batch(opened.parser.feed(raw))
+                    data = await batch(opened.parser.feed(raw))
                     if data:
                         if first:
                             first = False
