@@ -6,7 +6,9 @@ virtual model and pool names come from the policy, effort and source from fixed 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
@@ -53,10 +55,18 @@ class GatewayMetrics:
             registry=r,
         )
         self.inflight = Gauge(
-            "thinkgate_inflight_requests", "Requests in flight per endpoint", ["pool", "endpoint"], registry=r
+            "thinkgate_inflight_requests",
+            "Requests in flight per endpoint",
+            ["pool", "endpoint"],
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.endpoint_up = Gauge(
-            "thinkgate_endpoint_up", "1 if the endpoint is healthy, else 0", ["pool", "endpoint"], registry=r
+            "thinkgate_endpoint_up",
+            "1 if the endpoint is healthy, else 0",
+            ["pool", "endpoint"],
+            registry=r,
+            multiprocess_mode="min",
         )
         self.budget_hits = Counter(
             "thinkgate_budget_hits",
@@ -72,4 +82,9 @@ class GatewayMetrics:
         )
 
     def render(self) -> bytes:
+        """The exposition text; with several workers (``PROMETHEUS_MULTIPROC_DIR`` set) the sum over all."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
         return generate_latest(self.registry)

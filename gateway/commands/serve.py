@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import uvicorn
 
@@ -29,6 +32,11 @@ def run(ns: argparse.Namespace) -> int:
         print(f"thinkgate: {exc}", file=sys.stderr)
         return 2
     os.environ["THINKGATE_CONFIG"] = os.path.abspath(ns.config)
+    if ns.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # several worker processes: prometheus-client's multiprocess mode sums their metrics in /metrics
+        metrics_dir = tempfile.mkdtemp(prefix="thinkgate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, True)
     uvicorn.run(
         "gateway.asgi:app_from_env",
         factory=True,
