@@ -17,7 +17,7 @@ from gateway.errors import install_handlers
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestIdMiddleware
 from gateway.probes import probe_all, probe_forever
-from gateway.render import check_backend_family
+from gateway.render import check_families
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from gateway.tokens import QWEN_TOKENIZER_FAMILIES, LocalCounter
@@ -30,8 +30,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
         if settings.config is None:
             raise ValueError("no policy: pass one or set THINKGATE_CONFIG / --config")
         policy = load_policy(settings.config)
-    for name, spec in policy.backends.items():
-        check_backend_family(name, spec)
+    check_families(policy)
     state = GatewayState(settings=settings, policy=policy, metrics=GatewayMetrics())
     state.pools = {name: Pool.build(name, spec) for name, spec in policy.backends.items()}
 

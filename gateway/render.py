@@ -10,7 +10,7 @@ import orjson
 from gateway.backends.pool import Pool
 from gateway.errors import BadRequest
 from router.decision import Decision
-from router.policy import BackendSpec
+from router.policy import BackendSpec, Policy
 from templates.errors import TemplatesError, UnknownFamilyError
 from templates.family import Mode
 from templates.registry import get_family
@@ -46,6 +46,12 @@ def check_backend_family(name: str, spec: BackendSpec) -> None:
             f"backends.{name}: family {spec.family!r} is a {family.mode.value} model but the backend says "
             f"mode {spec.mode!r}"
         )
+
+
+def check_families(policy: Policy) -> None:
+    """Every backend of ``policy`` passes :func:`check_backend_family`; raises ``ValueError`` otherwise."""
+    for name, spec in policy.backends.items():
+        check_backend_family(name, spec)
 
 
 def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream: bool) -> Rendered:

@@ -15,8 +15,9 @@ from gateway.errors import BadRequest, UpstreamError
 from gateway.protocol import parse_json_object, validate_chat
 from gateway.proxy.accounting import fill_completion
 from gateway.proxy.dispatch import open_upstream
-from gateway.proxy.normalize import UsageTally, normalize_completion, upstream_error
+from gateway.proxy.normalize import UsageTally, normalize_completion
 from gateway.proxy.relay import relay_stream
+from gateway.proxy.respond import error_passthrough, read_json_object
 from gateway.render import render_chat
 from gateway.state import GatewayState
 from router.decide import decide
@@ -109,32 +110,11 @@ async def chat_completions(request: Request) -> Response:
         headers["x-thinkgate-applied-effort"] = rendered.applied_effort
 
     if opened.response.status >= 400:
-        raw = await opened.response.read()
-        opened.release(state.metrics)
-        envelope, status = upstream_error(opened.response.status, raw, pool)
-        count(pool, "client_error")
-        return Response(
-            orjson.dumps(envelope), status_code=status, media_type="application/json", headers=headers
-        )
+        return await error_passthrough(opened, state.metrics, headers, count)
 
     tally = UsageTally()
     if not req.stream:
-        try:
-            raw = await opened.response.read()
-        finally:
-            opened.release(state.metrics)
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            count(pool, "upstream_error")
-            raise UpstreamError(
-                f"backend {pool!r} returned a body that is not JSON", headers=headers
-            ) from None
-        if not isinstance(data, dict):
-            count(pool, "upstream_error")
-            raise UpstreamError(
-                f"backend {pool!r} returned a body that is not a JSON object", headers=headers
-            )
+        data = await read_json_object(opened, state.metrics, headers, count)
         counter = state.reasoning_counter(opened.pool)
         if counter is not None:
             await fill_completion(data, counter)

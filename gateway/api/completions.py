@@ -12,8 +12,9 @@ from gateway.api.common import gateway_state, read_body, request_id
 from gateway.errors import UpstreamError
 from gateway.protocol import parse_json_object, validate_completion
 from gateway.proxy.dispatch import open_upstream
-from gateway.proxy.normalize import UsageTally, normalize_completion, upstream_error
+from gateway.proxy.normalize import UsageTally, normalize_completion
 from gateway.proxy.relay import relay_stream
+from gateway.proxy.respond import error_passthrough, read_json_object
 
 router = APIRouter()
 
@@ -64,28 +65,11 @@ async def completions(request: Request) -> Response:
     pool = opened.pool.name
     headers["x-thinkgate-backend"] = pool
     if opened.response.status >= 400:
-        raw = await opened.response.read()
-        opened.release(state.metrics)
-        envelope, status = upstream_error(opened.response.status, raw, pool)
-        count(pool, "client_error")
-        return Response(
-            orjson.dumps(envelope), status_code=status, media_type="application/json", headers=headers
-        )
+        return await error_passthrough(opened, state.metrics, headers, count)
     tally = UsageTally()
     if not req.stream:
-        try:
-            raw = await opened.response.read()
-        finally:
-            opened.release(state.metrics)
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            count(pool, "upstream_error")
-            raise UpstreamError(
-                f"backend {pool!r} returned a body that is not JSON", headers=headers
-            ) from None
-        if isinstance(data, dict):
-            normalize_completion(data, exclude=False, tally=tally)
+        data = await read_json_object(opened, state.metrics, headers, count)
+        normalize_completion(data, exclude=False, tally=tally)
         count(pool, "ok")
         return Response(orjson.dumps(data), media_type="application/json", headers=headers)
     want_usage = bool(req.stream_options and req.stream_options.include_usage)

@@ -12,7 +12,7 @@ import tempfile
 import uvicorn
 
 from gateway.config import PolicyFileError, load_policy
-from gateway.render import check_backend_family
+from gateway.render import check_families
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     try:
         policy = load_policy(ns.config)
-        for name, spec in policy.backends.items():
-            check_backend_family(name, spec)
+        check_families(policy)
     except (PolicyFileError, ValueError) as exc:
         print(f"thinkgate: {exc}", file=sys.stderr)
         return 2

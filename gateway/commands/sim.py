@@ -1,4 +1,4 @@
-"""`thinkgate sim`: serve a simulated vLLM 0.32 (qwen3 reasoning parser) on one port."""
+"""`thinkgate sim`: serve a simulated vLLM (default 0.32.0, qwen3 reasoning parser) on one port."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="sim-qwen3", help="served model name")
     parser.add_argument("--mode", choices=("hybrid", "thinking", "instruct"), default="hybrid")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--vllm-version",
+        default="0.32.0",
+        help="vLLM release whose API behaviour to simulate (default 0.32.0)",
+    )
     parser.add_argument("--max-model-len", type=int, default=4096)
     parser.add_argument("--reasoning-words", type=int, default=48)
     parser.add_argument("--answer-words", type=int, default=24)
@@ -40,6 +45,7 @@ def config_from_args(ns: argparse.Namespace) -> SimConfig:
         model=ns.model,
         mode=ns.mode,
         seed=ns.seed,
+        vllm_version=ns.vllm_version,
         max_model_len=ns.max_model_len,
         reasoning_words=ns.reasoning_words,
         answer_words=ns.answer_words,

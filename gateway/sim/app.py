@@ -1,4 +1,4 @@
-"""FastAPI app of the vLLM simulator: real vLLM 0.32 OpenAI routes plus `/sim/*` test hooks."""
+"""FastAPI app of the vLLM simulator: OpenAI routes as of `SimConfig.vllm_version`, plus `/sim/*` hooks."""
 
 from __future__ import annotations
 
@@ -13,14 +13,7 @@ from pydantic import ValidationError
 
 from gateway.sim.config import FaultSettings, SimConfig
 from gateway.sim.faults import Fault
-from gateway.sim.protocol import (
-    ChatRequest,
-    CompletionRequest,
-    DetokenizeRequest,
-    SimError,
-    TokenizeRequest,
-    parse_body,
-)
+from gateway.sim.protocol import DetokenizeRequest, SimError, TokenizeRequest, parse_body
 from gateway.sim.serving import Job, SimServing
 from gateway.sim.tokenizer import SimTokenizer
 
@@ -64,12 +57,12 @@ def create_sim_app(config: SimConfig, tokenizer: SimTokenizer | None = None) -> 
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        return await generation(request, lambda raw, t: serving.prepare_chat(parse_body(ChatRequest, raw), t))
+        return await generation(request, lambda raw, t: serving.prepare_chat(serving.parse_chat(raw), t))
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
         return await generation(
-            request, lambda raw, t: serving.prepare_completion(parse_body(CompletionRequest, raw), t)
+            request, lambda raw, t: serving.prepare_completion(serving.parse_completion(raw), t)
         )
 
     @app.post("/tokenize")

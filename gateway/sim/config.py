@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.sim.versions import VersionError, parse_version
 
 SimMode = Literal["hybrid", "thinking", "instruct"]
 
@@ -33,6 +35,7 @@ class FaultSettings(BaseModel):
 class SimConfig(BaseModel):
     """Everything one simulated vLLM server needs (immutable).
 
+    * `vllm_version`: the release whose request/response behaviour is simulated (see `versions`).
     * `mode`: `hybrid` (Qwen3: thinks unless `enable_thinking` is false), `thinking`
       (Qwen3-Thinking-2507: prompt ends in `<think>\\n`, always thinks), `instruct` (never thinks).
     * Latency: TTFT = `slow_first_byte_ms` (fault) + queueing + `ttft_ms` + prefill, then one token
@@ -57,6 +60,15 @@ class SimConfig(BaseModel):
     hang_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     slow_first_byte_ms: float = Field(default=0.0, ge=0.0)
+
+    @field_validator("vllm_version")
+    @classmethod
+    def _version_parses(cls, value: str) -> str:
+        try:
+            parse_version(value)
+        except VersionError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _faults_valid(self) -> SimConfig:

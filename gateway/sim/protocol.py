@@ -126,14 +126,19 @@ class DetokenizeRequest(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_body(model: type[M], raw: bytes) -> M:
-    """Decode a JSON body into `model`, raising a 400 `SimError` with a readable message."""
+def decode_body(raw: bytes) -> dict[str, Any]:
+    """Decode a JSON object body, raising a 400 `SimError` for anything else."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise SimError(400, f"Invalid JSON body: {exc}") from exc
     if not isinstance(data, dict):
         raise SimError(400, "Request body must be a JSON object")
+    return data
+
+
+def validate_body(model: type[M], data: dict[str, Any]) -> M:
+    """Validate a decoded body into `model`, raising a 400 `SimError` with a readable message."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -144,3 +149,8 @@ def parse_body(model: type[M], raw: bytes) -> M:
             for e in exc.errors()
         )
         raise SimError(400, msg, param=loc or None) from exc
+
+
+def parse_body(model: type[M], raw: bytes) -> M:
+    """Decode a JSON body into `model`, raising a 400 `SimError` with a readable message."""
+    return validate_body(model, decode_body(raw))

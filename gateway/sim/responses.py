@@ -1,4 +1,8 @@
-"""JSON shapes of vLLM 0.32 responses and stream chunks (chat and completions)."""
+"""JSON shapes of vLLM responses and stream chunks (chat and completions), as of the simulated release.
+
+The release-dependent parts (reasoning key names, qwen3 parser generation, usage details) come from the
+`VersionProfile`; everything else is the vLLM 0.32 shape.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from typing import Any
 import orjson
 
 from gateway.sim.generation import Generation, Phase
+from gateway.sim.parser import message_parts, stream_phase
+from gateway.sim.versions import VersionProfile
 
 DONE = b"data: [DONE]\n\n"
 
@@ -40,23 +46,34 @@ def usage(prompt_tokens: int, gens: Sequence[Generation], reasoning_details: boo
     }
 
 
+def _message(gen: Generation, include_reasoning: bool, profile: VersionProfile) -> dict[str, Any]:
+    reasoning, content = message_parts(gen, profile.parser_needs_both_tags)
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": content,
+        "refusal": None,
+        "annotations": None,
+        "audio": None,
+        "function_call": None,
+        "tool_calls": [],
+    }
+    for key in profile.reasoning_keys:
+        message[key] = reasoning if include_reasoning else None
+    return message
+
+
 def chat_body(
-    env: Envelope, gens: Sequence[Generation], prompt_tokens: int, include_reasoning: bool
+    env: Envelope,
+    gens: Sequence[Generation],
+    prompt_tokens: int,
+    include_reasoning: bool,
+    profile: VersionProfile,
 ) -> dict[str, Any]:
     """Non-streaming `chat.completion`."""
     choices: list[dict[str, Any]] = [
         {
             "index": i,
-            "message": {
-                "role": "assistant",
-                "content": g.content(),
-                "refusal": None,
-                "annotations": None,
-                "audio": None,
-                "function_call": None,
-                "tool_calls": [],
-                "reasoning": g.reasoning() if include_reasoning else None,
-            },
+            "message": _message(g, include_reasoning, profile),
             "logprobs": None,
             "finish_reason": g.finish_reason,
             "stop_reason": g.stop_reason,
@@ -72,7 +89,7 @@ def chat_body(
         "choices": choices,
         "service_tier": None,
         "system_fingerprint": None,
-        "usage": usage(prompt_tokens, gens, reasoning_details=True),
+        "usage": usage(prompt_tokens, gens, reasoning_details=profile.reasoning_tokens_details),
         "prompt_logprobs": None,
         "prompt_token_ids": None,
         "kv_transfer_params": None,
@@ -101,13 +118,13 @@ def chat_role_chunk(env: Envelope, index: int) -> bytes:
 
 
 def chat_token_chunk(
-    env: Envelope, index: int, gen: Generation, step: int, include_reasoning: bool
+    env: Envelope, index: int, gen: Generation, step: int, include_reasoning: bool, profile: VersionProfile
 ) -> bytes | None:
     """The chunk for token `step` of a choice (None when it adds nothing and is not the last one)."""
-    piece, phase = gen.pieces[step], gen.phases[step]
+    piece, phase = gen.pieces[step], stream_phase(gen, step, profile.parser_needs_both_tags)
     delta: dict[str, Any] = {}
     if phase is Phase.REASONING and piece and include_reasoning:
-        delta = {"reasoning": piece}
+        delta = dict.fromkeys(profile.reasoning_keys, piece)
     elif phase is Phase.CONTENT and piece:
         delta = {"content": piece}
     last = step == len(gen.token_ids) - 1
@@ -120,12 +137,14 @@ def chat_token_chunk(
     return sse(_chat_chunk(env, choice))
 
 
-def usage_chunk(env: Envelope, obj: str, prompt_tokens: int, gens: Sequence[Generation], chat: bool) -> bytes:
+def usage_chunk(
+    env: Envelope, obj: str, prompt_tokens: int, gens: Sequence[Generation], reasoning_details: bool
+) -> bytes:
     """The trailing `choices: []` chunk carrying usage (stream_options.include_usage).
 
     Real vLLM 0.32 leaves `prompt_tokens_details` out of the streamed usage (it is `null` in a JSON body).
     """
-    streamed = usage(prompt_tokens, gens, reasoning_details=chat)
+    streamed = usage(prompt_tokens, gens, reasoning_details=reasoning_details)
     del streamed["prompt_tokens_details"]
     body = {
         "id": env.id,

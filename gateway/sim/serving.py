@@ -1,4 +1,7 @@
-"""Request handling of the simulator: validation as vLLM does it, generation, timing, faults, accounting."""
+"""Request handling of the simulator: validation as vLLM does it, generation, timing, faults, accounting.
+
+Release-dependent request handling goes through `compat` with the `VersionProfile` of `config.vllm_version`.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +17,25 @@ import orjson
 from starlette.types import Send
 
 from gateway.sim import responses as shapes
+from gateway.sim.compat import adapt_chat_body, adapt_completion_body, filter_history
 from gateway.sim.config import SimConfig
 from gateway.sim.engine import Engine
 from gateway.sim.faults import Fault, FaultInjector
 from gateway.sim.generation import Generation, GenerationRequest, generate
 from gateway.sim.metrics import SimMetrics
 from gateway.sim.prompting import render_chat_prompt
-from gateway.sim.protocol import ChatRequest, CompletionRequest, SimError, TokenizeRequest
+from gateway.sim.protocol import (
+    ChatRequest,
+    CompletionRequest,
+    SimError,
+    TokenizeRequest,
+    decode_body,
+    validate_body,
+)
 from gateway.sim.stats import SimStats
 from gateway.sim.tokenizer import ChatTemplateError, SimTokenizer
 from gateway.sim.transport import Dropped, Outcome, WatchedResponse
+from gateway.sim.versions import VersionProfile
 
 _DROP_AFTER_CHUNKS = 3
 
@@ -50,6 +62,7 @@ class SimServing:
 
     def __init__(self, config: SimConfig, tokenizer: SimTokenizer) -> None:
         self.config = config
+        self.profile = VersionProfile.for_version(config.vllm_version)
         self.tokenizer = tokenizer
         self.metrics = SimMetrics(config.model)
         self.engine = Engine(config, self.metrics)
@@ -58,6 +71,14 @@ class SimServing:
         self.created = int(time.time())
 
     # ---- validation shared by chat and completions -------------------------------------------
+
+    def parse_chat(self, raw: bytes) -> ChatRequest:
+        """Decode and validate a chat body as the simulated release would (raises `SimError`)."""
+        return validate_body(ChatRequest, adapt_chat_body(self.profile, decode_body(raw)))
+
+    def parse_completion(self, raw: bytes) -> CompletionRequest:
+        """Decode and validate a completion body as the simulated release would (raises `SimError`)."""
+        return validate_body(CompletionRequest, adapt_completion_body(self.profile, decode_body(raw)))
 
     def check_model(self, model: str | None) -> None:
         if model is not None and model != self.config.model:
@@ -119,12 +140,12 @@ class SimServing:
             prompt = render_chat_prompt(
                 self.tokenizer,
                 self.config.mode,
-                req.messages,
+                filter_history(self.profile.history_chat, req.messages),
                 tools=req.tools,
                 add_generation_prompt=req.add_generation_prompt and not req.continue_final_message,
                 continue_final_message=req.continue_final_message,
                 template_kwargs=req.chat_template_kwargs,
-                reasoning_effort=req.reasoning_effort,
+                reasoning_effort=req.reasoning_effort if self.profile.effort_sets_thinking else None,
             )
         except ChatTemplateError as exc:
             raise SimError(400, str(exc), "messages") from exc
@@ -184,7 +205,7 @@ class SimServing:
                 text = render_chat_prompt(
                     self.tokenizer,
                     self.config.mode,
-                    req.messages,
+                    filter_history(self.profile.history_tokenize, req.messages),
                     tools=req.tools,
                     add_generation_prompt=req.add_generation_prompt and not req.continue_final_message,
                     continue_final_message=req.continue_final_message,
@@ -251,7 +272,9 @@ class SimServing:
             async for _ in steps:
                 pass
         if job.chat:
-            body = shapes.chat_body(job.env, job.gens, len(job.prompt_ids), job.include_reasoning)
+            body = shapes.chat_body(
+                job.env, job.gens, len(job.prompt_ids), job.include_reasoning, self.profile
+            )
         else:
             body = shapes.completion_body(job.env, job.gens, job.prompt_ids, job.return_token_ids)
         data = orjson.dumps(body)
@@ -285,7 +308,9 @@ class SimServing:
                     if step >= len(gen.token_ids):
                         continue
                     if job.chat:
-                        chunk = shapes.chat_token_chunk(job.env, i, gen, step, job.include_reasoning)
+                        chunk = shapes.chat_token_chunk(
+                            job.env, i, gen, step, job.include_reasoning, self.profile
+                        )
                     else:
                         ids = job.prompt_ids if job.return_token_ids else None
                         chunk = shapes.completion_token_chunk(job.env, i, gen, step, ids)
@@ -297,7 +322,8 @@ class SimServing:
             raise Dropped()
         if job.include_usage:
             obj = "chat.completion.chunk" if job.chat else "text_completion"
-            await emit(shapes.usage_chunk(job.env, obj, len(job.prompt_ids), job.gens, job.chat))
+            details = job.chat and self.profile.reasoning_tokens_details
+            await emit(shapes.usage_chunk(job.env, obj, len(job.prompt_ids), job.gens, details))
         await send({"type": "http.response.body", "body": shapes.DONE, "more_body": False})
 
     def _on_done(self, job: Job) -> Callable[[Outcome], None]:
