@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,14 @@ def installed_model_dir() -> Path:
     return model_dir
 
 
-def server_command(python: Path, model_dir: Path, port: int, served_name: str) -> list[str]:
+def server_command(
+    python: Path,
+    model_dir: Path,
+    port: int,
+    served_name: str,
+    reasoning_parser: str = "qwen3",
+    extra_args: Sequence[str] = (),
+) -> list[str]:
     """The command line that launches the OpenAI-compatible server."""
     return [
         str(python),
@@ -78,7 +86,7 @@ def server_command(python: Path, model_dir: Path, port: int, served_name: str) -
         "--served-model-name",
         served_name,
         "--reasoning-parser",
-        "qwen3",
+        reasoning_parser,
         "--max-model-len",
         "2048",
         "--host",
@@ -86,6 +94,7 @@ def server_command(python: Path, model_dir: Path, port: int, served_name: str) -
         "--port",
         str(port),
         "--enforce-eager",
+        *extra_args,
     ]
 
 
@@ -121,6 +130,8 @@ def start_vllm(
     served_name: str = "tiny-qwen3",
     log_path: Path | None = None,
     timeout: float = 240.0,
+    reasoning_parser: str = "qwen3",
+    extra_args: Sequence[str] = (),
 ) -> VllmServer:
     """Launch vLLM on 127.0.0.1:``port`` and wait until ``/health`` answers 200.
 
@@ -134,7 +145,7 @@ def start_vllm(
     tmp_dir = Path(tempfile.mkdtemp(prefix="thinkgate-vllm-"))
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            server_command(python, model_dir, port, served_name),
+            server_command(python, model_dir, port, served_name, reasoning_parser, extra_args),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -19,7 +19,7 @@ from gateway.proxy.normalize import UsageTally, normalize_completion
 from gateway.proxy.relay import relay_stream
 from gateway.proxy.respond import error_passthrough, read_json_object
 from gateway.render import render_chat
-from gateway.state import GatewayState
+from gateway.state import GatewayState, session_of
 from router.decide import decide
 from router.decision import Decision
 from router.signals import SignalConflict, SignalError, reasoning_excluded
@@ -57,12 +57,17 @@ async def chat_completions(request: Request) -> Response:
     req = validate_chat(body)
     decision = make_decision(state, body, req.model, request.headers.get("x-thinkgate-effort"))
     target = state.target(req.model)
-    plan = state.plan(target, decision.effort)
+    # routing (issue 5): effort shedding under load, then the failover chain of (pool, decision) steps
+    decision, shed = state.apply_shedding(target, decision)
+    steps = state.route(target, decision)
+    plan = [step.pool for step in steps]
     effort = decision.effort.value
     state.metrics.decisions.labels(effort, decision.source.value).inc()
     headers = decision_headers(decision, rid)
+    if shed is not None:
+        headers["x-thinkgate-shed"] = shed
 
-    renders = {pool.name: render_chat(pool, body, decision, stream=req.stream) for pool in plan}
+    renders = {s.pool.name: render_chat(s.pool, body, s.decision, stream=req.stream) for s in steps}
     exclude = reasoning_excluded(body)
     want_usage = bool(req.stream_options and req.stream_options.include_usage)
 
@@ -97,6 +102,7 @@ async def chat_completions(request: Request) -> Response:
             stream=req.stream,
             max_attempts=state.settings.max_attempts,
             metrics=state.metrics,
+            session=session_of(request.headers.get("x-session-id"), body),
         )
     except UpstreamError as exc:
         exc.headers.update(headers)
@@ -105,6 +111,7 @@ async def chat_completions(request: Request) -> Response:
     pool = opened.pool.name
     headers["x-thinkgate-backend"] = pool
     headers["x-thinkgate-attempts"] = str(opened.attempts)
+    headers.update(state.failover_headers(plan, opened.pool))  # routing (issue 5)
     rendered = renders[pool]
     if rendered.applied_effort != effort:
         headers["x-thinkgate-applied-effort"] = rendered.applied_effort
@@ -115,9 +122,7 @@ async def chat_completions(request: Request) -> Response:
     tally = UsageTally()
     if not req.stream:
         data = await read_json_object(opened, state.metrics, headers, count)
-        counter = state.reasoning_counter(opened.pool)
-        if counter is not None:
-            await fill_completion(data, counter)
+        await fill_completion(data, state.reasoning_counter(opened.pool))
         normalize_completion(data, exclude=exclude, tally=tally)
         hit = rendered.native_budget is not None and tally.seen and tally.reasoning >= rendered.native_budget
         if rendered.native_budget is not None and tally.seen:

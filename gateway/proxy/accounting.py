@@ -1,4 +1,6 @@
-"""Fill ``usage.completion_tokens_details.reasoning_tokens`` where the backend leaves it out (vLLM < 0.28)."""
+"""Fill ``usage.completion_tokens_details.reasoning_tokens`` where the backend leaves it out (vLLM < 0.28) or
+gets it wrong: vLLM 0.32 reports 0 when the chat template itself opened ``<think>`` (Qwen3-Thinking-2507,
+DeepSeek-R1), although the parser returned the reasoning."""
 
 from __future__ import annotations
 
@@ -7,11 +9,15 @@ from typing import Any
 from gateway.tokens import ReasoningCounter
 
 
-def lacks_reasoning_count(usage: Any) -> bool:
+def lacks_reasoning_count(usage: Any, has_reasoning: bool = False) -> bool:
+    """True when usage has no reasoning count, or says 0 although there is reasoning text."""
     if not isinstance(usage, dict):
         return False
     details = usage.get("completion_tokens_details")
-    return not (isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int))
+    reported = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    if not isinstance(reported, int):
+        return True
+    return reported == 0 and has_reasoning
 
 
 def set_reasoning_count(usage: dict[str, Any], count: int) -> None:
@@ -28,15 +34,15 @@ async def count_texts(texts: list[str], counter: ReasoningCounter) -> int:
 async def fill_completion(body: dict[str, Any], counter: ReasoningCounter) -> bool:
     """Count the reasoning of a non-streamed completion if the backend did not; True if it filled it in."""
     usage = body.get("usage")
-    if not lacks_reasoning_count(usage):
-        return False
-    assert isinstance(usage, dict)
     texts = []
     for choice in body.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
         if isinstance(message, dict):
             text = message.get("reasoning") or message.get("reasoning_content")
-            if isinstance(text, str):
+            if isinstance(text, str) and text:
                 texts.append(text)
+    if not lacks_reasoning_count(usage, bool(texts)):
+        return False
+    assert isinstance(usage, dict)
     set_reasoning_count(usage, await count_texts(texts, counter))
     return True

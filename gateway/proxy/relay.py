@@ -74,7 +74,7 @@ async def relay_stream(
                     text = delta.get("reasoning") or delta.get("reasoning_content")
                     if isinstance(text, str):
                         reasoning_parts.append(text)
-            if lacks_reasoning_count(chunk.get("usage")):
+            if lacks_reasoning_count(chunk.get("usage"), bool(reasoning_parts)):
                 count = await count_texts(["".join(reasoning_parts)], counter)
                 set_reasoning_count(chunk["usage"], count)
         out = normalize_chunk(chunk, exclude=exclude_reasoning, want_usage=want_usage, tally=tally)

@@ -66,3 +66,32 @@ def vllm_server() -> Iterator[VllmServer]:
     finally:
         if server.process is not None:
             _release()
+
+
+THINKING_SERVED_NAME = "tiny-qwen3-thinking"
+
+
+@pytest.fixture(scope="session")
+def vllm_thinking_server() -> Iterator[VllmServer]:
+    """A second real vLLM serving the same tiny model as a Qwen3-Thinking-2507-style model: our
+    ``templates/jinja/qwen3-thinking-2507.jinja`` (the prompt opens ``<think>``) and the ``deepseek_r1``
+    parser, as Qwen's model card prescribes. ``THINKGATE_VLLM_THINKING_URL`` reuses a running one."""
+    url = os.environ.get("THINKGATE_VLLM_THINKING_URL")
+    if url:
+        yield VllmServer(url.rstrip("/"), THINKING_SERVED_NAME, None)
+        return
+    template = E2E_DIR.parent.parent / "templates" / "jinja" / "qwen3-thinking-2507.jinja"
+    try:
+        server = start_vllm(
+            installed_model_dir(),
+            _free_port(),
+            THINKING_SERVED_NAME,
+            reasoning_parser="deepseek_r1",
+            extra_args=["--chat-template", str(template)],
+        )
+    except VllmSetupError as exc:
+        pytest.fail(f"real vLLM is required for the e2e tests: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        stop_vllm(server)

@@ -55,3 +55,18 @@ async def test_fill_keeps_the_backend_count(qwen: LocalCounter) -> None:
     }
     assert await fill_completion(body, qwen) is False
     assert body["usage"]["completion_tokens_details"] == {"reasoning_tokens": 7}
+
+
+async def test_zero_reported_with_reasoning_is_recounted(qwen: LocalCounter) -> None:
+    # vLLM 0.32 + deepseek_r1 parser + a template that opens <think> reports 0 for real reasoning
+    body = {
+        "choices": [{"message": {"reasoning": "Hello"}}],
+        "usage": {"completion_tokens_details": {"reasoning_tokens": 0}},
+    }
+    assert await fill_completion(body, qwen) is True
+    assert body["usage"]["completion_tokens_details"] == {"reasoning_tokens": 1}
+    no_reasoning = {
+        "choices": [{"message": {"reasoning": None}}],
+        "usage": {"completion_tokens_details": {"reasoning_tokens": 0}},
+    }
+    assert await fill_completion(no_reasoning, qwen) is False
