@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from gateway.api import chat, completions, health, models, route
+from gateway.auth import KeyStore
 from gateway.backends.pool import Pool
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
@@ -32,6 +34,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
         policy = load_policy(settings.config)
     check_families(policy)
     state = GatewayState(settings=settings, policy=policy, metrics=GatewayMetrics())
+    state.keys = KeyStore(policy.auth, os.environ)
     state.pools = {name: Pool.build(name, spec) for name, spec in policy.backends.items()}
 
     @asynccontextmanager

@@ -57,6 +57,8 @@ def parse_policy_text(text: str, source: str = "<policy>") -> Policy:
             path = ".".join(str(p) for p in loc) or "(top level)"
             lines.append(f"{where}: {path}: {err['msg']}")
         raise PolicyFileError("invalid policy:\n  " + "\n  ".join(lines)) from None
+    except ValueError as exc:
+        raise PolicyFileError(f"invalid policy:\n  {source}: {exc}") from None
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.auth import KeyStore
 from gateway.backends.pool import Pool
 from gateway.errors import BadRequest, NotFound
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 from gateway.tokens import LocalCounter, ReasoningCounter, counter_for
+from router.auth import AuthPolicy
 from router.decision import Decision, Source
 from router.effort import Effort
 from router.policy import EffortSetting, Policy
@@ -62,6 +64,7 @@ class GatewayState:
     pools: dict[str, Pool] = field(default_factory=dict)
     classifier: Classifier | None = None
     local_counter: LocalCounter | None = None
+    keys: KeyStore = field(default_factory=lambda: KeyStore(AuthPolicy(), {}))
     started: int = field(default_factory=lambda: int(time.time()))
 
     def target(self, model: str) -> Target:
@@ -118,15 +121,17 @@ class GatewayState:
                 add(target.thinking, "thinking", least)
         return steps
 
-    def failover_headers(self, plan: Sequence[Pool], served: Pool) -> dict[str, str]:
-        """``x-thinkgate-failover: first->…->served`` and the failover metric, when ``served`` is not the
-        first pool of the plan; nothing otherwise."""
+    def routing_headers(self, plan: Sequence[Pool], served: Pool, endpoint: str) -> dict[str, str]:
+        """``x-thinkgate-endpoint`` (the endpoint that answered) and, when ``served`` is not the first pool of
+        the plan, ``x-thinkgate-failover: first->…->served`` plus the failover metric."""
+        headers = {"x-thinkgate-endpoint": endpoint}
         if not plan or served is plan[0]:
-            return {}
+            return headers
         names = [p.name for p in plan]
         chain = names[: names.index(served.name) + 1] if served.name in names else [names[0], served.name]
         self.metrics.failovers.labels(chain[0], served.name).inc()
-        return {"x-thinkgate-failover": "->".join(chain)}
+        headers["x-thinkgate-failover"] = "->".join(chain)
+        return headers
 
     def apply_shedding(self, target: Target, decision: Decision) -> tuple[Decision, str | None]:
         """Lower a thinking decision when the pool it would go to is shedding.

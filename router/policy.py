@@ -2,7 +2,8 @@
 
 The gateway reads the file and passes the parsed mapping in (:func:`parse_policy`); nothing here touches disk.
 Top-level keys follow DESIGN.md: ``version``, ``backends``, ``models``, ``classifier``, ``budgets``,
-``shedding``, ``state``, ``auth``, ``limits``, ``upstream``.
+``shedding``, ``failover``, ``state``, ``auth``, ``limits``, ``upstream``. Per-pool ``routing``, ``health``
+and ``shedding`` live under each backend.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from router.auth import AuthPolicy
 from router.classifier import ClassifierThresholds
 from router.effort import Effort
 
@@ -34,8 +36,86 @@ class Timeouts(_Frozen):
     total: float = Field(default=900.0, gt=0)
 
 
+class ScoreWeights(_Frozen):
+    """Weights of the load score (see :class:`EndpointRouting`)."""
+
+    queue: float = Field(default=2.0, ge=0, description="per request waiting in vLLM's queue")
+    kv: float = Field(default=4.0, ge=0, description="times KV-cache usage (0..1)")
+    failure: float = Field(default=4.0, ge=0, description="per consecutive failed attempt")
+
+
+class EndpointRouting(_Frozen):
+    """How a pool chooses among its endpoints.
+
+    ``load`` (default): power of two choices on a score per endpoint,
+    ``requests + queue*waiting + kv*kv_usage + failure*consecutive_failures``, where ``requests`` is the
+    scraped ``running + waiting`` corrected by the gateway's in-flight change since the scrape (never below
+    the gateway's own in-flight count) and the other terms come from vLLM's ``/metrics``, scraped every
+    ``scrape_interval`` seconds (older than three intervals = ignored, only in-flight counts).
+    ``least_inflight``: the gateway's own in-flight count only. ``round_robin``: in turn (benchmark baseline).
+    ``sticky``: requests with an ``x-session-id`` header or a ``user`` field go to the endpoint that
+    rendezvous hashing picks among healthy ones (prefix-cache reuse), unless its score exceeds the best one
+    by more than ``sticky_max_excess``.
+    """
+
+    strategy: Literal["load", "least_inflight", "round_robin"] = "load"
+    scrape_interval: float = Field(default=2.0, gt=0)
+    weights: ScoreWeights = ScoreWeights()
+    sticky: bool = False
+    sticky_max_excess: float = Field(default=4.0, ge=0)
+
+
+class HealthPolicy(_Frozen):
+    """Endpoint health, with Envoy outlier-detection defaults for the passive part.
+
+    Passive: ``consecutive_failures`` failed attempts in a row (connect error, timeout, HTTP >= 500, stream
+    dead before its first event) eject the endpoint for ``base_ejection_seconds`` times the number of its
+    ejections (capped at ``max_ejection_seconds``; the count restarts after ``max_ejection_seconds`` without
+    an ejection). At most ``max_ejection_percent`` of a pool is ejected at once, but always at least one
+    endpoint. Active: ``unhealthy_probes`` failed ``/health`` probes in a row take an endpoint out,
+    ``healthy_probes`` passing ones bring it back (probes run every ``THINKGATE_HEALTH_INTERVAL`` seconds).
+    """
+
+    consecutive_failures: int = Field(default=5, ge=1)
+    base_ejection_seconds: float = Field(default=30.0, gt=0)
+    max_ejection_seconds: float = Field(default=300.0, gt=0)
+    max_ejection_percent: int = Field(default=10, ge=0, le=100)
+    unhealthy_probes: int = Field(default=1, ge=1)
+    healthy_probes: int = Field(default=1, ge=1)
+
+
+class LoadThresholds(_Frozen):
+    """A load level of a pool: mean vLLM queue per healthy endpoint and mean KV-cache usage (0..1)."""
+
+    queue_per_endpoint: float = Field(ge=0)
+    kv_usage: float = Field(ge=0, le=1)
+
+
+class PoolShedding(_Frozen):
+    """When a pool sheds effort: one more step each time the load is at or above ``engage`` (either
+    threshold), one step less each time it is at or below ``disengage`` (both thresholds); at least
+    ``dwell_seconds`` between two changes; at most ``max_steps`` steps."""
+
+    engage: LoadThresholds = LoadThresholds(queue_per_endpoint=4, kv_usage=0.9)
+    disengage: LoadThresholds = LoadThresholds(queue_per_endpoint=1, kv_usage=0.7)
+    dwell_seconds: float = Field(default=10.0, ge=0)
+    max_steps: int = Field(default=2, ge=1, le=6)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> PoolShedding:
+        if self.disengage.queue_per_endpoint > self.engage.queue_per_endpoint:
+            raise ValueError("disengage.queue_per_endpoint must not exceed engage.queue_per_endpoint")
+        if self.disengage.kv_usage > self.engage.kv_usage:
+            raise ValueError("disengage.kv_usage must not exceed engage.kv_usage")
+        return self
+
+
 class BackendSpec(_Frozen):
-    """A named pool of vLLM endpoints serving one model of one family."""
+    """A named pool of vLLM endpoints serving one model of one family.
+
+    ``routing`` chooses endpoints, ``health`` ejects and restores them, ``shedding`` (absent = never) says
+    when the pool's load lowers thinking effort.
+    """
 
     family: str
     mode: BackendMode
@@ -44,6 +124,9 @@ class BackendSpec(_Frozen):
     budget: BudgetMode = "auto"
     timeouts: Timeouts = Timeouts()
     max_connections: int = Field(default=256, ge=1)
+    routing: EndpointRouting = EndpointRouting()
+    health: HealthPolicy = HealthPolicy()
+    shedding: PoolShedding | None = None
 
     @field_validator("endpoints")
     @classmethod
@@ -109,6 +192,33 @@ class Budgets(_Frozen):
         return value
 
 
+ShedSource = Literal["classifier", "policy", "explicit", "virtual-model"]
+
+
+class SheddingPolicy(_Frozen):
+    """Which decisions a loaded pool may lower, and how far.
+
+    ``sources``: decision sources that may be shed (explicit client requests and fixed-effort virtual models
+    are honoured unless listed). ``floor``: the lowest effort shedding reaches; ``none`` turns thinking off
+    (the request then goes to the model's instruct pools; without any, the floor is ``minimal``).
+    """
+
+    sources: tuple[ShedSource, ...] = ("classifier", "policy")
+    floor: Effort = Effort.LOW
+
+
+class FailoverPolicy(_Frozen):
+    """Cross-shape failover before the first byte, after the model's own pool lists.
+
+    Effort ``none``: hybrid pools of the ``thinking`` list with thinking off, then (``instruct_to_thinking``)
+    thinking pools at the smallest budget. A thinking effort: hybrid pools of the ``instruct`` list at the
+    same effort, then (``thinking_to_instruct``) instruct pools without thinking.
+    """
+
+    instruct_to_thinking: bool = True
+    thinking_to_instruct: bool = False
+
+
 class StatePolicy(_Frozen):
     redis_url: str | None = None
     on_redis_error: Literal["open", "closed"] = "open"
@@ -122,9 +232,10 @@ class Policy(_Frozen):
     models: dict[str, VirtualModel] = Field(default_factory=dict)
     classifier: ClassifierPolicy = ClassifierPolicy()
     budgets: Budgets = Budgets()
-    shedding: dict[str, Any] = Field(default_factory=dict)
+    shedding: SheddingPolicy = SheddingPolicy()
+    failover: FailoverPolicy = FailoverPolicy()
     state: StatePolicy = StatePolicy()
-    auth: dict[str, Any] = Field(default_factory=dict)
+    auth: AuthPolicy = AuthPolicy()
     limits: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -152,6 +263,18 @@ class Policy(_Frozen):
         return self
 
 
+def _check_tenant_models(policy: Policy) -> None:
+    for name, tenant in policy.auth.tenants.items():
+        for model in tenant.models:
+            if model not in policy.models:
+                known = ", ".join(sorted(policy.models))
+                raise ValueError(
+                    f"auth.tenants.{name}.models: unknown virtual model {model!r}; known: {known}"
+                )
+
+
 def parse_policy(data: Mapping[str, Any]) -> Policy:
-    """Validate a parsed policy mapping; raises :class:`pydantic.ValidationError`."""
-    return Policy.model_validate(data)
+    """Validate a parsed policy mapping; raises :class:`pydantic.ValidationError` or ``ValueError``."""
+    policy = Policy.model_validate(data)
+    _check_tenant_models(policy)
+    return policy

@@ -12,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.api.common import decision_headers, gateway_state, read_body, request_id
 from gateway.api.forced import forced_chat
 from gateway.errors import BadRequest, UpstreamError
+from gateway.logs import access_trace
 from gateway.protocol import parse_json_object, validate_chat
 from gateway.proxy.accounting import fill_completion
 from gateway.proxy.dispatch import open_upstream
@@ -20,14 +21,16 @@ from gateway.proxy.relay import relay_stream
 from gateway.proxy.respond import error_passthrough, read_json_object
 from gateway.render import render_chat
 from gateway.state import GatewayState, session_of
-from router.decide import decide
+from router.decide import Caps, decide
 from router.decision import Decision
 from router.signals import SignalConflict, SignalError, reasoning_excluded
 
 router = APIRouter()
 
 
-def make_decision(state: GatewayState, body: dict[str, Any], model: str, header: str | None) -> Decision:
+def make_decision(
+    state: GatewayState, body: dict[str, Any], model: str, header: str | None, caps: Caps | None = None
+) -> Decision:
     target = state.target(model)
     messages = body["messages"]
     tools = bool(body.get("tools"))
@@ -41,6 +44,7 @@ def make_decision(state: GatewayState, body: dict[str, Any], model: str, header:
             budgets=state.policy.budgets,
             classify=lambda: state.classify(messages, tools),
             on_classifier_error=state.policy.classifier.on_error,
+            caps=caps,
         )
     except SignalConflict as exc:
         raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None
@@ -53,10 +57,14 @@ async def chat_completions(request: Request) -> Response:
     state = gateway_state(request)
     start = time.perf_counter()
     rid = request_id(request)
+    principal = state.keys.authenticate(request.headers.get("authorization"))
     body = parse_json_object(await read_body(request, state.settings.max_body_bytes))
     req = validate_chat(body)
-    decision = make_decision(state, body, req.model, request.headers.get("x-thinkgate-effort"))
     target = state.target(req.model)
+    principal.check_model(req.model, target.virtual)
+    decision = make_decision(
+        state, body, req.model, request.headers.get("x-thinkgate-effort"), principal.caps
+    )
     # routing (issue 5): effort shedding under load, then the failover chain of (pool, decision) steps
     decision, shed = state.apply_shedding(target, decision)
     steps = state.route(target, decision)
@@ -70,11 +78,14 @@ async def chat_completions(request: Request) -> Response:
     renders = {s.pool.name: render_chat(s.pool, body, s.decision, stream=req.stream) for s in steps}
     exclude = reasoning_excluded(body)
     want_usage = bool(req.stream_options and req.stream_options.include_usage)
+    trace = access_trace(request, decision, body, start)  # access log: one JSON line per request
 
+    @trace.counts
     def count(pool: str, outcome: str) -> None:
         state.metrics.requests.labels("chat", req.model, effort, decision.source.value, pool, outcome).inc()
         state.metrics.request_seconds.labels("chat", effort, pool).observe(time.perf_counter() - start)
 
+    @trace.tokens
     def record(prompt: int, completion: int, reasoning: int, hit: bool) -> None:
         state.metrics.tokens.labels(effort, "prompt").inc(prompt)
         state.metrics.tokens.labels(effort, "completion").inc(completion)
@@ -111,7 +122,7 @@ async def chat_completions(request: Request) -> Response:
     pool = opened.pool.name
     headers["x-thinkgate-backend"] = pool
     headers["x-thinkgate-attempts"] = str(opened.attempts)
-    headers.update(state.failover_headers(plan, opened.pool))  # routing (issue 5)
+    headers.update(state.routing_headers(plan, opened.pool, opened.endpoint.url))  # routing (issue 5)
     rendered = renders[pool]
     if rendered.applied_effort != effort:
         headers["x-thinkgate-applied-effort"] = rendered.applied_effort

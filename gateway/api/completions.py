@@ -24,9 +24,11 @@ async def completions(request: Request) -> Response:
     state = gateway_state(request)
     start = time.perf_counter()
     rid = request_id(request)
+    principal = state.keys.authenticate(request.headers.get("authorization"))
     body = parse_json_object(await read_body(request, state.settings.max_body_bytes))
     req = validate_completion(body)
     target = state.target(req.model)
+    principal.check_model(req.model, target.virtual)
     names = target.instruct or target.thinking
     plan = [state.pools[n] for n in names]
     headers = {"x-request-id": rid, "x-thinkgate-source": "passthrough"}

@@ -14,8 +14,12 @@ router = APIRouter()
 @router.get("/v1/models")
 async def list_models(request: Request) -> Response:
     state = gateway_state(request)
+    principal = state.keys.authenticate(request.headers.get("authorization"))
+    allowed = principal.policy.models
     data = []
     for name, vm in state.policy.models.items():
+        if allowed and name not in allowed:
+            continue
         data.append(
             {
                 "id": name,
@@ -27,7 +31,7 @@ async def list_models(request: Request) -> Response:
         )
     seen: set[str] = set()
     for pool in state.pools.values():
-        if pool.spec.model in seen:
+        if allowed or pool.spec.model in seen:
             continue
         seen.add(pool.spec.model)
         data.append(

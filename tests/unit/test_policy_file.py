@@ -58,6 +58,27 @@ def test_demo_policy_is_valid() -> None:
         pytest.param("version: 1\nbackends: [\n", "invalid YAML", id="yaml-syntax"),
         pytest.param("- just a list\n", "must be a YAML mapping", id="not-a-mapping"),
         pytest.param(GOOD + "surprise: 1\n", "surprise: Extra inputs are not permitted", id="unknown-key"),
+        pytest.param(
+            GOOD + "auth:\n  keys: [{name: k, tenant: t, sha256: abc}]\n  tenants: {t: {}}\n",
+            "sha256 must be 64 lowercase hex",
+            id="auth-bad-digest",
+        ),
+        pytest.param(
+            GOOD + "auth:\n  keys: [{name: k, tenant: nobody, env: X}]\n",
+            "unknown tenant 'nobody'",
+            id="auth-unknown-tenant",
+        ),
+        pytest.param(
+            GOOD + "auth:\n  keys: [{name: k, tenant: t, env: X, sha256: " + "a" * 64 + "}]\n  tenants: {t: {}}\n",
+            "exactly one of 'sha256' or 'env'",
+            id="auth-two-sources",
+        ),
+        pytest.param(GOOD + "auth: {enabled: true}\n", "auth.keys is empty", id="auth-on-without-keys"),
+        pytest.param(
+            GOOD + "auth:\n  tenants: {t: {models: [auto, gpt-9]}}\n",
+            "unknown virtual model 'gpt-9'",
+            id="auth-tenant-unknown-model",
+        ),
     ],
 )
 def test_invalid_policies(text: str, needle: str) -> None:
