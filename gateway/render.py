@@ -30,6 +30,14 @@ class Rendered:
     native_budget: int | None
     forcing_budget: int | None
     notes: tuple[str, ...]
+    opens_think: bool = False
+
+    def budget_hit(self, reasoning_tokens: int) -> bool:
+        """Whether vLLM's native budget cut the thinking. When the template opens ``<think>\n`` itself, vLLM
+        counts that newline against the budget, so the model generates one token less (seen on vLLM 0.32)."""
+        if self.native_budget is None:
+            return False
+        return reasoning_tokens >= self.native_budget - (1 if self.opens_think else 0)
 
 
 _MODE_FOR = {"hybrid": Mode.HYBRID, "thinking": Mode.THINKING_ONLY, "instruct": Mode.INSTRUCT_ONLY}
@@ -82,4 +90,5 @@ def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream:
         native_budget=result.budget,
         forcing_budget=result.forcing_budget,
         notes=result.notes,
+        opens_think=get_family(pool.spec.family).opens_think,
     )

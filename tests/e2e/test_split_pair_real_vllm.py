@@ -101,6 +101,8 @@ def test_budgets_on_thinking_2507(
     headers, got = call(gateway, {"model": model, "messages": USER, "reasoning_effort": effort}, streamed)
     forcing = model == "forced"
     assert headers.get("x-thinkgate-budget-mode") == ("forcing" if forcing else None)
+    if not streamed:
+        assert headers["x-thinkgate-budget-hit"] == "true"
     allowed = budget + (24 if forcing else 0)
     assert 0 < got["usage"]["completion_tokens_details"]["reasoning_tokens"] <= allowed
     count = httpx.post(
