@@ -31,8 +31,8 @@ test-e2e: $(STAMP) vllm
 	$(BIN)/pytest tests/e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway router templates tests benchmarks scripts
-	$(BIN)/ruff format --check gateway router templates tests benchmarks scripts
+	$(BIN)/ruff check gateway router templates tests benchmarks scripts deploy
+	$(BIN)/ruff format --check gateway router templates tests benchmarks scripts deploy
 	$(BIN)/mypy --strict
 	$(BIN)/lint-imports
 

@@ -80,6 +80,37 @@ class GatewayMetrics:
             ["pool"],
             registry=r,
         )
+        # routing (issue 5): load-aware choice, health, failover, effort shedding
+        self.endpoint_score = Gauge(
+            "thinkgate_endpoint_load_score",
+            "Load score of an endpoint at the last /metrics scrape (lower is preferred)",
+            ["pool", "endpoint"],
+            registry=r,
+        )
+        self.ejections = Counter(
+            "thinkgate_endpoint_ejections",
+            "Passive ejections of an endpoint after consecutive failed attempts",
+            ["pool", "endpoint"],
+            registry=r,
+        )
+        self.failovers = Counter(
+            "thinkgate_failovers",
+            "Requests served by another pool than the first of their plan",
+            ["from_pool", "to_pool"],
+            registry=r,
+        )
+        self.shed = Counter(
+            "thinkgate_shed",
+            "Requests whose effort was lowered because the thinking pool was loaded",
+            ["from_effort", "to_effort"],
+            registry=r,
+        )
+        self.shedding_level = Gauge(
+            "thinkgate_shedding_level",
+            "Effort steps a pool currently sheds (0 = not shedding)",
+            ["pool"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The exposition text; with several workers (``PROMETHEUS_MULTIPROC_DIR`` set) the sum over all."""

@@ -135,7 +135,7 @@ async def chat_completions(request: Request) -> Response:
         data = await read_json_object(opened, state.metrics, headers, count)
         await fill_completion(data, state.reasoning_counter(opened.pool))
         normalize_completion(data, exclude=exclude, tally=tally)
-        hit = rendered.native_budget is not None and tally.seen and tally.reasoning >= rendered.native_budget
+        hit = tally.seen and rendered.budget_hit(tally.reasoning)
         if rendered.native_budget is not None and tally.seen:
             headers["x-thinkgate-budget-hit"] = "true" if hit else "false"
         record(tally.prompt, tally.completion, tally.reasoning, hit)
@@ -147,13 +147,7 @@ async def chat_completions(request: Request) -> Response:
 
     def done(outcome: str) -> None:
         if tally.seen:
-            budget = rendered.native_budget
-            record(
-                tally.prompt,
-                tally.completion,
-                tally.reasoning,
-                budget is not None and tally.reasoning >= budget,
-            )
+            record(tally.prompt, tally.completion, tally.reasoning, rendered.budget_hit(tally.reasoning))
         count(pool, outcome)
 
     stream = relay_stream(

@@ -139,3 +139,13 @@ class UpstreamClient:
                     return resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamFailure("probe", f"GET {url} failed: {exc}") from None
+
+    async def get_text(self, url: str, *, timeout: float = 2.0) -> str:
+        """GET a small text body (``/metrics``); :class:`UpstreamFailure` on any failure or non-200."""
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.session.get(url) as resp:
+                    resp.raise_for_status()
+                    return await resp.text(errors="replace")
+        except (TimeoutError, aiohttp.ClientError, UnicodeDecodeError) as exc:
+            raise UpstreamFailure("probe", f"GET {url} failed: {exc}") from None

@@ -1,8 +1,13 @@
-"""A backend pool: its endpoints, their in-flight counts and health, and the choice of an endpoint.
+"""A backend pool: its endpoints, their load and health, and the choice of an endpoint.
 
-Choice: among healthy endpoints, the one with the fewest in-flight requests from this gateway (ties broken at
-random). Passive health: ``eject_after`` consecutive failures eject an endpoint for ``eject_seconds``.
-Active health: an endpoint whose ``/health`` probe fails is skipped until a probe passes again.
+Choice (``spec.routing.strategy``): ``load`` = power of two choices on the score of
+:mod:`gateway.backends.load`, optionally sticky per session; ``least_inflight``; ``round_robin``. The chosen
+endpoint comes first, the other healthy ones follow by score (the retry order).
+
+Health (``spec.health``): passive ejection after consecutive failed attempts, Envoy-style (growing ejection
+time, a cap on the ejected share of the pool); active ``/health`` probes take an endpoint out after
+``unhealthy_probes`` failures and back after ``healthy_probes`` passes. An endpoint is healthy when it is
+neither ejected nor probed down.
 """
 
 from __future__ import annotations
@@ -12,47 +17,87 @@ import time
 from dataclasses import dataclass, field
 
 from gateway.backends.client import UpstreamClient
+from gateway.backends.load import rendezvous, score, two_choices
+from gateway.backends.scrape import ScrapedLoad
 from router.policy import BackendSpec
+from router.shedding import PoolLoad, ShedLevel
+
+#: A scrape older than this many scrape intervals is ignored.
+STALE_INTERVALS = 3.0
 
 
 @dataclass(slots=True)
 class Endpoint:
+    """One vLLM endpoint of a pool and what the gateway knows about it."""
+
     url: str
     inflight: int = 0
-    failures: int = 0
+    failures: int = 0  # consecutive failed attempts (passive health)
     ejected_until: float = 0.0
-    probed_ok: bool | None = None  # result of the last active probe, None before the first
+    ejections: int = 0  # ejections so far; multiplies the ejection time
+    last_ejection: float | None = None
+    probed_ok: bool | None = None  # active health state, None before the first probe
+    probe_streak: int = 0  # consecutive probe results that disagree with probed_ok
+    load: ScrapedLoad | None = None
+    inflight_at_scrape: int = 0
+    scraped_at: float = 0.0
 
     def healthy(self, now: float) -> bool:
         return now >= self.ejected_until and self.probed_ok is not False
 
+    def ejected(self, now: float) -> bool:
+        return now < self.ejected_until
+
 
 @dataclass(slots=True)
 class Pool:
-    """One named pool of the policy, with its upstream client and version facts."""
+    """One named pool of the policy, with its upstream client, version facts and shed level."""
 
     name: str
     spec: BackendSpec
     client: UpstreamClient
     endpoints: list[Endpoint] = field(default_factory=list)
     vllm_version: tuple[int, int, int] | None = None
-    eject_after: int = 3
-    eject_seconds: float = 10.0
+    shed: ShedLevel = field(default_factory=ShedLevel)
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
+    _turn: int = 0
 
     @classmethod
     def build(cls, name: str, spec: BackendSpec) -> Pool:
         client = UpstreamClient(spec.timeouts, spec.max_connections)
         return cls(name=name, spec=spec, client=client, endpoints=[Endpoint(u) for u in spec.endpoints])
 
-    def candidates(self, exclude: set[str]) -> list[Endpoint]:
-        """Endpoints to try in order: healthy ones by load, then ejected ones as a last resort."""
+    @property
+    def stale_after(self) -> float:
+        return STALE_INTERVALS * self.spec.routing.scrape_interval
+
+    def score(self, endpoint: Endpoint, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        return score(endpoint, self.spec.routing.weights, now, self.stale_after)
+
+    def candidates(self, exclude: set[str], session: str | None = None) -> list[Endpoint]:
+        """Healthy endpoints not in ``exclude``, in the order to try them (first = the choice)."""
         now = time.monotonic()
-        usable = [e for e in self.endpoints if e.url not in exclude]
-        healthy = [e for e in usable if e.healthy(now)]
-        self._rng.shuffle(healthy)
-        healthy.sort(key=lambda e: e.inflight)
-        return healthy
+        healthy = [e for e in self.endpoints if e.url not in exclude and e.healthy(now)]
+        if len(healthy) <= 1:
+            return healthy
+        routing = self.spec.routing
+        if routing.strategy == "round_robin":
+            start = self._turn % len(healthy)
+            self._turn += 1
+            return healthy[start:] + healthy[:start]
+        self._rng.shuffle(healthy)  # random tie-breaks
+        if routing.strategy == "least_inflight":
+            healthy.sort(key=lambda e: e.inflight)
+            return healthy
+        scores = {e.url: self.score(e, now) for e in healthy}
+        ordered = sorted(healthy, key=lambda e: scores[e.url])
+        first = two_choices(healthy, lambda e: scores[e.url], self._rng)
+        if routing.sticky and session:
+            home = rendezvous(healthy, session, lambda e: e.url)
+            if scores[home.url] <= scores[ordered[0].url] + routing.sticky_max_excess:
+                first = home
+        return [first, *(e for e in ordered if e is not first)]
 
     def any_healthy(self) -> bool:
         now = time.monotonic()
@@ -60,14 +105,69 @@ class Pool:
 
     def record_success(self, endpoint: Endpoint) -> None:
         endpoint.failures = 0
-        endpoint.ejected_until = 0.0
 
-    def record_failure(self, endpoint: Endpoint) -> None:
+    def record_failure(self, endpoint: Endpoint) -> bool:
+        """A failed attempt (passive health). Returns True if it ejected the endpoint."""
+        now = time.monotonic()
         endpoint.failures += 1
-        if endpoint.failures >= self.eject_after:
-            endpoint.ejected_until = time.monotonic() + self.eject_seconds
+        health = self.spec.health
+        if endpoint.failures < health.consecutive_failures or endpoint.ejected(now):
+            return False
+        if not self._may_eject(now):
+            return False
+        last = endpoint.last_ejection
+        if last is not None and now - last > health.base_ejection_seconds + health.max_ejection_seconds:
+            endpoint.ejections = 0  # a long healthy spell forgives earlier ejections
+        endpoint.ejections += 1
+        endpoint.last_ejection = now
+        duration = min(health.base_ejection_seconds * endpoint.ejections, health.max_ejection_seconds)
+        endpoint.ejected_until = now + duration
+        endpoint.failures = 0
+        return True
+
+    def _may_eject(self, now: float) -> bool:
+        percent = self.spec.health.max_ejection_percent
+        if percent == 0:
+            return False
+        allowed = max(1, len(self.endpoints) * percent // 100)
+        return sum(1 for e in self.endpoints if e.ejected(now)) < allowed
 
     def record_probe(self, endpoint: Endpoint, ok: bool) -> None:
-        """An active probe result. A passing probe does not end a passive ejection early: an endpoint whose
-        ``/health`` is fine can still fail every request (Envoy's outlier detection behaves the same)."""
-        endpoint.probed_ok = ok
+        """An active probe result, applied after ``unhealthy_probes`` / ``healthy_probes`` in a row.
+
+        A passing probe does not end a passive ejection early: an endpoint whose ``/health`` is fine can
+        still fail every request (Envoy's outlier detection behaves the same)."""
+        if endpoint.probed_ok is None:
+            endpoint.probed_ok = ok
+            endpoint.probe_streak = 0
+            return
+        if ok == endpoint.probed_ok:
+            endpoint.probe_streak = 0
+            return
+        endpoint.probe_streak += 1
+        needed = self.spec.health.healthy_probes if ok else self.spec.health.unhealthy_probes
+        if endpoint.probe_streak >= needed:
+            endpoint.probed_ok = ok
+            endpoint.probe_streak = 0
+
+    def record_scrape(self, endpoint: Endpoint, load: ScrapedLoad | None) -> None:
+        """A ``/metrics`` scrape result (``None`` = the scrape failed; the old one goes stale)."""
+        if load is None:
+            return
+        endpoint.load = load
+        endpoint.inflight_at_scrape = endpoint.inflight
+        endpoint.scraped_at = time.monotonic()
+
+    def current_load(self, now: float | None = None) -> PoolLoad | None:
+        """Mean queue and KV usage over healthy endpoints with a fresh scrape; ``None`` if there is none."""
+        now = time.monotonic() if now is None else now
+        fresh = [
+            e.load
+            for e in self.endpoints
+            if e.healthy(now) and e.load is not None and now - e.scraped_at <= self.stale_after
+        ]
+        if not fresh:
+            return None
+        queue = sum(load.waiting or 0.0 for load in fresh) / len(fresh)
+        kv = sum(load.kv_usage or 0.0 for load in fresh) / len(fresh)
+        return PoolLoad(queue_per_endpoint=queue, kv_usage=kv)

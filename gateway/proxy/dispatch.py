@@ -2,7 +2,8 @@
 
 A failed attempt (cannot connect, no headers in time, HTTP ≥ 500, stream ended before its first event) moves
 to the next endpoint of the pool, then to the next pool of the plan, up to ``max_attempts``. A 4xx is the
-client's problem and is returned as is (normalised).
+client's problem and is returned as is (normalised). Every failed attempt counts toward the endpoint's passive
+health (:meth:`Pool.record_failure`); pools without a healthy endpoint are skipped without an attempt.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from gateway.backends.client import UpstreamFailure, UpstreamResponse
 from gateway.backends.pool import Endpoint, Pool
 from gateway.errors import GatewayError, UpstreamError
 from gateway.metrics import GatewayMetrics
+from gateway.probes import publish_health
 from gateway.proxy.normalize import upstream_error
 from gateway.proxy.sse import SSEEvent, SSEParser
 
@@ -112,14 +114,17 @@ async def open_upstream(
     stream: bool,
     max_attempts: int,
     metrics: GatewayMetrics,
+    session: str | None = None,
 ) -> Opened:
-    """Open the first exchange that succeeds; raise the last error (502/503/504) if none does."""
+    """Open the first exchange that succeeds; raise the last error (502/503/504) if none does.
+
+    ``session`` (an ``x-session-id`` or ``user``) lets sticky pools keep a conversation on one endpoint."""
     last: GatewayError | None = None
     attempts = 0
     tried: set[str] = set()
     for pool in plan:
         body = render(pool)
-        for endpoint in pool.candidates(tried):
+        for endpoint in pool.candidates(tried, session):
             if attempts >= max_attempts:
                 break
             attempts += 1
@@ -127,7 +132,9 @@ async def open_upstream(
             try:
                 opened = await _attempt(pool, endpoint, path, body, headers, stream, attempts, metrics)
             except _Retryable as retry:
-                pool.record_failure(endpoint)
+                if pool.record_failure(endpoint):
+                    metrics.ejections.labels(pool.name, endpoint.url).inc()
+                    publish_health(pool, metrics)
                 metrics.upstream_errors.labels(pool.name, retry.kind).inc()
                 if attempts > 1:
                     metrics.retries.labels(pool.name).inc()

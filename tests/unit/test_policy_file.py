@@ -69,7 +69,10 @@ def test_demo_policy_is_valid() -> None:
             id="auth-unknown-tenant",
         ),
         pytest.param(
-            GOOD + "auth:\n  keys: [{name: k, tenant: t, env: X, sha256: " + "a" * 64 + "}]\n  tenants: {t: {}}\n",
+            GOOD
+            + "auth:\n  keys: [{name: k, tenant: t, env: X, sha256: "
+            + "a" * 64
+            + "}]\n  tenants: {t: {}}\n",
             "exactly one of 'sha256' or 'env'",
             id="auth-two-sources",
         ),

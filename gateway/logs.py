@@ -1,0 +1,234 @@
+"""Structured access log: one JSON line per request on the ``thinkgate.access`` logger.
+
+The line carries the request id, the decision (virtual model, effort, source), the backend pool, the outcome,
+token counts and the latency. Prompt and completion text are left out unless ``THINKGATE_ACCESS_LOG_TEXT`` is
+true; then every match of the ``THINKGATE_ACCESS_LOG_REDACT`` pattern is replaced before the text is written.
+
+An endpoint hooks in with :func:`access_trace` and two decorators on the closures it already has::
+
+    trace = access_trace(request, decision, body, start)
+
+    @trace.counts        # def count(pool, outcome): the request is finished -> one line
+    @trace.tokens        # def record(prompt, completion, reasoning, budget_hit)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.requests import Request
+
+from router.decision import Decision
+
+ACCESS_LOGGER = "thinkgate.access"
+
+#: e-mail addresses, bearer/API-key-like tokens, and runs of 9+ digits (card, phone and account numbers)
+DEFAULT_REDACT = (
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+    r"|\b(?:sk|pk|rk|hf|ghp|xox[abp])[-_][A-Za-z0-9_-]{8,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|\d(?:[ -]?\d){8,}"
+)
+
+CountFn = Callable[[str, str], None]
+RecordFn = Callable[[int, int, int, bool], None]
+
+
+class AccessLogSettings(BaseSettings):
+    """Access-log switches (environment, prefix ``THINKGATE_ACCESS_LOG_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="THINKGATE_ACCESS_LOG_", frozen=True)
+
+    enabled: bool = True
+    text: bool = Field(default=False, description="log prompt and completion text (redacted); off by default")
+    redact: str = Field(default=DEFAULT_REDACT, description="regular expression whose matches are replaced")
+    redact_with: str = "[REDACTED]"
+    max_text_chars: int = Field(default=4000, ge=0, description="longer text is cut (after redaction)")
+
+    @field_validator("redact")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"THINKGATE_ACCESS_LOG_REDACT: not a valid regular expression: {exc}") from None
+        return value
+
+
+@dataclass
+class AccessRecord:
+    """What one request did; serialised as one JSON object."""
+
+    request_id: str
+    endpoint: str
+    model: str
+    effort: str
+    source: str
+    pool: str = ""
+    outcome: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    budget_hit: bool = False
+    latency_ms: float = 0.0
+    prompt: str | None = None
+    completion: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AccessLog:
+    """Turns :class:`AccessRecord` objects into redacted JSON lines on a logger."""
+
+    def __init__(self, settings: AccessLogSettings, logger: logging.Logger | None = None) -> None:
+        self.settings = settings
+        self.logger = logger or logging.getLogger(ACCESS_LOGGER)
+        self._pattern = re.compile(settings.redact)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every match of the redaction pattern replaced, cut to ``max_text_chars``."""
+        out = self._pattern.sub(self.settings.redact_with, text)
+        limit = self.settings.max_text_chars
+        return out if len(out) <= limit else out[:limit] + "…"
+
+    def line(self, record: AccessRecord) -> str:
+        """The JSON line for ``record``; text fields only when enabled, and then redacted."""
+        data = asdict(record)
+        extra = data.pop("extra")
+        data["latency_ms"] = round(record.latency_ms, 3)
+        for key in ("prompt", "completion"):
+            value = data.pop(key)
+            if self.settings.text and value is not None:
+                data[key] = self.redact(value)
+        data.update({k: v for k, v in extra.items() if k not in data})
+        return orjson.dumps({"event": "request", **data}).decode()
+
+    def emit(self, record: AccessRecord) -> None:
+        if self.settings.enabled:
+            self.logger.info(self.line(record))
+
+    def trace(
+        self,
+        *,
+        request_id: str,
+        endpoint: str,
+        model: str,
+        decision: Decision,
+        start: float,
+        prompt: str | None,
+    ) -> RequestTrace:
+        """Start the record of one request; ``prompt`` is kept only when text logging is on."""
+        record = AccessRecord(
+            request_id=request_id,
+            endpoint=endpoint,
+            model=model,
+            effort=decision.effort.value,
+            source=decision.source.value,
+            prompt=prompt if self.settings.text else None,
+        )
+        return RequestTrace(self, record, start)
+
+
+class RequestTrace:
+    """Collects one request's tokens and emits its line when the outcome is counted (once)."""
+
+    def __init__(self, log: AccessLog, record: AccessRecord, start: float) -> None:
+        self.log = log
+        self.record = record
+        self.start = start
+        self.emitted = False
+
+    def finish(self, pool: str, outcome: str) -> None:
+        if self.emitted:
+            return
+        self.emitted = True
+        self.record.pool = pool
+        self.record.outcome = outcome
+        self.record.latency_ms = (time.perf_counter() - self.start) * 1000
+        self.log.emit(self.record)
+
+    def counts(self, fn: CountFn) -> CountFn:
+        """Decorate ``count(pool, outcome)``: call it, then write the line."""
+
+        def wrapped(pool: str, outcome: str) -> None:
+            fn(pool, outcome)
+            self.finish(pool, outcome)
+
+        return wrapped
+
+    def tokens(self, fn: RecordFn) -> RecordFn:
+        """Decorate ``record(prompt, completion, reasoning, budget_hit)``: call it and keep the numbers."""
+
+        def wrapped(prompt: int, completion: int, reasoning: int, hit: bool) -> None:
+            fn(prompt, completion, reasoning, hit)
+            r = self.record
+            r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.budget_hit = (
+                prompt,
+                completion,
+                reasoning,
+                hit,
+            )
+
+        return wrapped
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    """The chat messages as ``role: text`` lines (text parts only), for the optional prompt field."""
+    lines = []
+    for msg in body.get("messages") or ():
+        if not isinstance(msg, dict):
+            continue
+        content = msg.get("content")
+        if isinstance(content, list):
+            content = " ".join(
+                str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+            )
+        lines.append(f"{msg.get('role', '?')}: {content if isinstance(content, str) else ''}")
+    return "\n".join(lines)
+
+
+def install_handler(logger: logging.Logger) -> None:
+    """Let ``logger`` pass INFO (unless a level was set) and give it a bare stdout handler (message only)
+    unless the operator configured one."""
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def access_log_for(request: Request) -> AccessLog:
+    """The app's access log, built from the environment on first use and kept on ``app.state``."""
+    log = getattr(request.app.state, "access_log", None)
+    if not isinstance(log, AccessLog):
+        log = AccessLog(AccessLogSettings())
+        install_handler(log.logger)
+        request.app.state.access_log = log
+    return log
+
+
+def access_trace(
+    request: Request, decision: Decision, body: dict[str, Any], start: float, endpoint: str = "chat"
+) -> RequestTrace:
+    """A trace for this request; see the module docstring for the two decorators."""
+    log = access_log_for(request)
+    rid = getattr(request.state, "request_id", None)
+    return log.trace(
+        request_id=rid if isinstance(rid, str) else "",
+        endpoint=endpoint,
+        model=str(body.get("model", "")),
+        decision=decision,
+        start=start,
+        prompt=prompt_text(body) if log.settings.text else None,
+    )
