@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast test-e2e vllm lint format bench clean
+.PHONY: venv demo test test-fast test-e2e vllm redis lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,11 +20,14 @@ demo: $(STAMP)
 vllm:
 	bash scripts/vllm/setup.sh
 
+redis:
+	bash scripts/ensure_redis.sh
+
 # The whole suite: unit, integration (simulator), e2e (real vLLM on CPU; `make vllm` sets it up).
-test: $(STAMP) vllm
+test: $(STAMP) vllm redis
 	$(BIN)/pytest tests
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) redis
 	$(BIN)/pytest tests/unit tests/integration
 
 test-e2e: $(STAMP) vllm
