@@ -42,6 +42,18 @@ class GatewayMetrics:
         self.decisions = Counter(
             "thinkgate_decisions", "Effort decisions by effort and source", ["effort", "source"], registry=r
         )
+        self.decision_seconds = Histogram(
+            "thinkgate_decision_duration_seconds",
+            "Time to decide effort and budget (signals, classifier, caps)",
+            buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025),
+            registry=r,
+        )
+        self.classifier_p_think = Histogram(
+            "thinkgate_classifier_p_think",
+            "Distribution of the classifier's calibrated probability that a request needs thinking",
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "thinkgate_upstream_errors",
             "Upstream failures by pool and kind (connect, timeout, idle, protocol, status_5xx, status_4xx)",

@@ -34,8 +34,9 @@ def make_decision(
     target = state.target(model)
     messages = body["messages"]
     tools = bool(body.get("tools"))
+    began = time.perf_counter()
     try:
-        return decide(
+        decision = decide(
             body,
             model=model,
             header_effort=header,
@@ -50,6 +51,10 @@ def make_decision(
         raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None
     except SignalError as exc:
         raise BadRequest(str(exc), param=exc.param, code="invalid_thinking_signal") from None
+    state.metrics.decision_seconds.observe(time.perf_counter() - began)
+    if "p_think" in decision.scores:
+        state.metrics.classifier_p_think.observe(decision.scores["p_think"])
+    return decision
 
 
 @router.post("/v1/chat/completions")
