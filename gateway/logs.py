@@ -19,7 +19,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -101,7 +101,7 @@ class AccessLog:
 
     def line(self, record: AccessRecord) -> str:
         """The JSON line for ``record``; text fields only when enabled, and then redacted."""
-        data = asdict(record)
+        data = {f.name: getattr(record, f.name) for f in fields(record)}  # shallow: asdict deep-copies
         extra = data.pop("extra")
         data["latency_ms"] = round(record.latency_ms, 3)
         for key in ("prompt", "completion"):
