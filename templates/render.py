@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from templates.effort import EffortLevel, require_effort
 from templates.errors import InvalidRequestError
 from templates.family import Family, Switch
@@ -57,7 +59,7 @@ def render_chat(
         raise InvalidRequestError(f"request body must be a JSON object, got {type(body).__name__}")
 
     plan = plan_effort(fam, level, budget, version, native_budget=native_budget)
-    out: dict[str, Any] = copy.deepcopy(dict(body))
+    out = _independent_copy(body)
     notes = list(plan.notes)
     _apply_kwargs(fam, out, plan.thinking, notes)
     _apply_reasoning_effort(fam, out, plan, version, notes)
@@ -74,6 +76,16 @@ def render_chat(
         forcing_budget=plan.forcing_budget,
         notes=tuple(notes),
     )
+
+
+def _independent_copy(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy sharing nothing with the client's body. Request bodies are JSON, so an orjson round trip does
+    it several times faster than ``copy.deepcopy``; anything else falls back to deepcopy."""
+    try:
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(body))
+    except TypeError:
+        copied = copy.deepcopy(dict(body))
+    return copied
 
 
 def _apply_kwargs(family: Family, out: dict[str, Any], thinking: bool, notes: list[str]) -> None:
