@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import chat, completions, health, models, route
+from gateway.api import admin, chat, completions, health, models, route
 from gateway.auth import KeyStore
 from gateway.backends.pool import Pool
 from gateway.classifier_loader import load_default_classifier
@@ -22,12 +22,14 @@ from gateway.probes import probe_all, probe_forever
 from gateway.render import check_families
 from gateway.settings import Settings
 from gateway.state import GatewayState
+from gateway.store.shared import SharedState
 from gateway.tokens import QWEN_TOKENIZER_FAMILIES, LocalCounter
 from router.policy import Policy
 
 
 def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     """Build the gateway app for a policy (or the file named by ``settings.config``)."""
+    watch = settings.config if policy is None else None  # shared state (issue 6): hot reload of the file
     if policy is None:
         if settings.config is None:
             raise ValueError("no policy: pass one or set THINKGATE_CONFIG / --config")
@@ -36,6 +38,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     state = GatewayState(settings=settings, policy=policy, metrics=GatewayMetrics())
     state.keys = KeyStore(policy.auth, os.environ)
     state.pools = {name: Pool.build(name, spec) for name, spec in policy.backends.items()}
+    shared = SharedState.build(state, watch)  # shared state (issue 6): limits, quotas, policy reload
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,9 +51,11 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
         task = asyncio.create_task(
             probe_forever(list(state.pools.values()), state.metrics, settings.health_interval)
         )
+        await shared.start()  # shared state (issue 6)
         try:
             yield
         finally:
+            await shared.stop()  # shared state (issue 6)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -59,8 +64,9 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
 
     app = FastAPI(title="thinkgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = state
+    app.state.shared = shared
     install_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for module in (chat, completions, models, route, health):
+    for module in (chat, completions, models, route, health, admin):
         app.include_router(module.router)
     return app

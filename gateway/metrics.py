@@ -123,6 +123,42 @@ class GatewayMetrics:
             ["pool"],
             registry=r,
         )
+        # shared state (issue 6): rate limits, thinking quotas, Redis health, policy reloads
+        self.ratelimit_rejections = Counter(
+            "thinkgate_ratelimit_rejections",
+            "Requests rejected with 429 by limit kind (requests, tokens, thinking)",
+            ["kind"],
+            registry=r,
+        )
+        self.quota_exhausted = Counter(
+            "thinkgate_quota_exhausted",
+            "Requests served with thinking off because the key's thinking-token quota was spent",
+            registry=r,
+        )
+        self.redis_up = Gauge(
+            "thinkgate_redis_up",
+            "1 if the last Redis call succeeded, 0 if it failed or the circuit breaker is open",
+            registry=r,
+            multiprocess_mode="min",
+        )
+        self.redis_errors = Counter(
+            "thinkgate_redis_errors",
+            "Redis calls that failed or were skipped by the open circuit breaker, by operation",
+            ["op"],
+            registry=r,
+        )
+        self.policy_version = Gauge(
+            "thinkgate_policy_version",
+            "Version number of the policy in use",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.policy_reloads = Counter(
+            "thinkgate_policy_reloads",
+            "Policy changes by origin (file, admin, rollback, pubsub), outcome (applied, invalid, refused)",
+            ["origin", "outcome"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The exposition text; with several workers (``PROMETHEUS_MULTIPROC_DIR`` set) the sum over all."""

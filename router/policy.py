@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from router.auth import AuthPolicy
 from router.classifier import ClassifierThresholds
 from router.effort import Effort
+from router.limits import LimitsPolicy
 
 BackendMode = Literal["hybrid", "thinking", "instruct"]
 BudgetMode = Literal["native", "forcing", "auto"]
@@ -220,8 +221,20 @@ class FailoverPolicy(_Frozen):
 
 
 class StatePolicy(_Frozen):
+    """Where shared state lives: ``redis_url: null`` = in this process only (the default).
+
+    With Redis: ``on_redis_error`` ``open`` serves without limits while Redis is unusable (counted in
+    ``thinkgate_redis_errors_total``), ``closed`` answers 503. Each Redis call waits at most ``timeout``
+    seconds; ``breaker_failures`` failures in a row open the circuit breaker for ``breaker_reset`` seconds
+    (no Redis calls), then one probe call decides. ``prefix`` starts every Redis key and channel name.
+    """
+
     redis_url: str | None = None
     on_redis_error: Literal["open", "closed"] = "open"
+    timeout: float = Field(default=0.25, gt=0, le=10)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_reset: float = Field(default=1.0, gt=0)
+    prefix: str = Field(default="thinkgate", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class Policy(_Frozen):
@@ -236,7 +249,7 @@ class Policy(_Frozen):
     failover: FailoverPolicy = FailoverPolicy()
     state: StatePolicy = StatePolicy()
     auth: AuthPolicy = AuthPolicy()
-    limits: dict[str, Any] = Field(default_factory=dict)
+    limits: LimitsPolicy = LimitsPolicy()
 
     @model_validator(mode="after")
     def _references(self) -> Policy:

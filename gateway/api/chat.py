@@ -12,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.api.common import decision_headers, gateway_state, read_body, request_id
 from gateway.api.forced import forced_chat
 from gateway.errors import BadRequest, UpstreamError
+from gateway.limits import admit_request, merge_caps
 from gateway.logs import access_trace
 from gateway.protocol import parse_json_object, validate_chat
 from gateway.proxy.accounting import fill_completion
@@ -67,9 +68,9 @@ async def chat_completions(request: Request) -> Response:
     req = validate_chat(body)
     target = state.target(req.model)
     principal.check_model(req.model, target.virtual)
-    decision = make_decision(
-        state, body, req.model, request.headers.get("x-thinkgate-effort"), principal.caps
-    )
+    grant = await admit_request(request, principal.key_name, principal.tenant, body)  # limits (issue 6)
+    caps = merge_caps(principal.caps, grant.caps)
+    decision = make_decision(state, body, req.model, request.headers.get("x-thinkgate-effort"), caps)
     # routing (issue 5): effort shedding under load, then the failover chain of (pool, decision) steps
     decision, shed = state.apply_shedding(target, decision)
     steps = state.route(target, decision)
@@ -77,6 +78,7 @@ async def chat_completions(request: Request) -> Response:
     effort = decision.effort.value
     state.metrics.decisions.labels(effort, decision.source.value).inc()
     headers = decision_headers(decision, rid)
+    headers.update(grant.headers)  # x-ratelimit-*, x-thinkgate-quota (issue 6)
     if shed is not None:
         headers["x-thinkgate-shed"] = shed
 
@@ -97,6 +99,7 @@ async def chat_completions(request: Request) -> Response:
         state.metrics.tokens.labels(effort, "reasoning").inc(reasoning)
         if hit:
             state.metrics.budget_hits.labels(effort).inc()
+        grant.account(prompt, completion, reasoning)  # limits (issue 6): actual usage, thinking quota
 
     first = renders[plan[0].name]
     if first.thinking and first.forcing_budget is not None:

@@ -10,6 +10,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.api.common import gateway_state, read_body, request_id
 from gateway.errors import UpstreamError
+from gateway.limits import admit_request
 from gateway.protocol import parse_json_object, validate_completion
 from gateway.proxy.dispatch import open_upstream
 from gateway.proxy.normalize import UsageTally, normalize_completion
@@ -29,9 +30,10 @@ async def completions(request: Request) -> Response:
     req = validate_completion(body)
     target = state.target(req.model)
     principal.check_model(req.model, target.virtual)
+    grant = await admit_request(request, principal.key_name, principal.tenant, body)  # limits (issue 6)
     names = target.instruct or target.thinking
     plan = [state.pools[n] for n in names]
-    headers = {"x-request-id": rid, "x-thinkgate-source": "passthrough"}
+    headers = {"x-request-id": rid, "x-thinkgate-source": "passthrough", **grant.headers}
 
     def render(pool: object) -> bytes:
         out = dict(body)
@@ -72,6 +74,7 @@ async def completions(request: Request) -> Response:
     if not req.stream:
         data = await read_json_object(opened, state.metrics, headers, count)
         normalize_completion(data, exclude=False, tally=tally)
+        grant.account(tally.prompt, tally.completion, tally.reasoning)  # limits (issue 6)
         count(pool, "ok")
         return Response(orjson.dumps(data), media_type="application/json", headers=headers)
     want_usage = bool(req.stream_options and req.stream_options.include_usage)
