@@ -128,6 +128,9 @@ def window(text: str) -> str:
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b", re.ASCII)
+# Few matches, so cheap (long match lists are what makes ``findall`` slow).
+_INNER_CAPITAL = re.compile(r"[a-z0-9],? +[A-Z]")
 _CHOICE_LINE = re.compile(r"\s*\(?[A-Ea-e][).:]\s*\S")
 
 _OPERATORS = frozenset("+-*/×÷^=<>≤≥%")
@@ -191,6 +194,7 @@ _CUE_INDEX: dict[str, tuple[str, ...]] = {}
 for _name, _words in _CUES.items():
     for _w in _words:
         _CUE_INDEX[_w.replace("_", " ")] = (*_CUE_INDEX.get(_w.replace("_", " "), ()), _name)
+_DIALOGUE = _set("i me my mine we us our you your yours")
 _FOLLOWUP = _set(
     "now again same instead what_about and_if what_if also then it that this above previous redo"
 )
@@ -225,6 +229,11 @@ DENSE_NAMES: tuple[str, ...] = (
     "explain",
     "question_marks",
     "question_at_end",
+    "years",
+    "proper_nouns",
+    "word_length",
+    "word_variety",
+    "dialogue_words",
     "empty",
 )
 _INDEX = {name: i for i, name in enumerate(DENSE_NAMES)}
@@ -281,6 +290,14 @@ def _line_signals(win: str) -> tuple[int, int]:
     return code, choices
 
 
+def _proper_noun_share(win: str, words: int) -> float:
+    """Share of words that are capitalised inside a sentence (names, places, acronyms: factual prose).
+
+    One regex: a capital right after a lower-case word (or number, or comma) and spaces.
+    """
+    return min(1.0, len(_INNER_CAPITAL.findall(win)) / words) if words else 0.0
+
+
 def text_features(text: str) -> TextFeatures:
     """Hand-built signals and n-grams of one text (bounded cost for any length)."""
     text = text.strip()
@@ -299,10 +316,13 @@ def text_features(text: str) -> TextFeatures:
         if " " in gram:
             for name in _CUE_INDEX.get(gram, ()):
                 counts[name] += 1
-    numbers = arith = notation = code_tokens = 0
+    numbers = arith = notation = code_tokens = words = letters = 0
     prev = ""
     for tok in toks:
-        if tok == "<n>":
+        if tok.isalpha():
+            words += 1
+            letters += len(tok)
+        elif tok == "<n>":
             numbers += 1
             if prev in _OPERATORS:
                 arith += 1
@@ -344,6 +364,11 @@ def text_features(text: str) -> TextFeatures:
         1.0 if any("instruct_verbs" in _CUE_INDEX.get(t, ()) for t in head) else 0.0
     )
     v[_INDEX["persona"]] = _log(sum(1 for t in ("act as", "act like", "want you", "you are") if t in bag))
+    v[_INDEX["years"]] = _log(len(_YEAR.findall(win)))
+    v[_INDEX["proper_nouns"]] = _proper_noun_share(win, words)
+    v[_INDEX["word_length"]] = letters / words if words else 0.0
+    v[_INDEX["word_variety"]] = len(set(toks[:150])) / len(toks[:150])
+    v[_INDEX["dialogue_words"]] = sum(1 for t in toks if t in _DIALOGUE) / len(toks)
     v[_INDEX["question_marks"]] = _log(win.count("?"))
     v[_INDEX["question_at_end"]] = 1.0 if "?" in win[-120:] else 0.0
     return TextFeatures(tuple(values), bag)

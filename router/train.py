@@ -9,8 +9,8 @@ Recipe (see docs/classifier.md):
 * features of the latest user turn (:func:`router.features.text_features`): standardised hand-built signals
   plus unigrams/bigrams from a vocabulary that keeps only n-grams seen in at least ``min_sources`` sources
   (so one source's template words cannot dominate), each sample's n-grams scaled to unit norm;
-* a logistic regression for think/no-think, sample-weighted so every source counts about equally
-  (``1/sqrt(n_source)``) and thinking prompts count ``think_weight`` times (recall first);
+* a logistic regression for think/no-think, sample-weighted so every source counts equally
+  (``1/n_source ** source_power``, power 1) and thinking prompts count ``think_weight`` times (recall first);
 * a multinomial logistic regression for low/medium/high on the thinking prompts;
 * calibration on out-of-fold logits from folds grouped by source: Platt scaling of the think logit and a
   temperature for the level logits.
@@ -90,12 +90,13 @@ def example_from_record(record: Mapping[str, Any]) -> Example:
 class TrainConfig:
     """Training hyper-parameters (defaults are what the shipped artifact uses)."""
 
-    c: float = 2.0
+    c: float = 0.5
     levels_c: float = 0.5
     min_sources: int = 3
     min_count: int = 3
     max_vocab: int = 20000
     think_weight: float = 1.5
+    source_power: float = 1.0
     dense_gain: float = 0.5
     calibration_folds: int = 5
     follow_gain: float = 0.8
@@ -149,10 +150,12 @@ def _matrix(feats: Sequence[TextFeatures], vocab: Sequence[str], mean: FloatArra
     return sparse.hstack([sparse.csr_matrix(dense), grams], format="csr")
 
 
-def _weights(examples: Sequence[Example], cfg: TrainConfig) -> FloatArray:
+def sample_weights(examples: Sequence[Example], cfg: TrainConfig) -> FloatArray:
+    """Per-example training weights, mean 1: ``think_weight`` for thinking prompts, divided by
+    ``n_source ** source_power`` (power 1: every source weighs the same in total, whatever its size)."""
     sizes = Counter(ex.source for ex in examples)
     w = np.array(
-        [(cfg.think_weight if ex.think else 1.0) / math.sqrt(sizes[ex.source]) for ex in examples],
+        [(cfg.think_weight if ex.think else 1.0) / sizes[ex.source] ** cfg.source_power for ex in examples],
         dtype=np.float64,
     )
     scaled: FloatArray = w * (len(w) / float(w.sum()))
@@ -170,7 +173,7 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
     scale = scale / cfg.dense_gain
     x = _matrix(feats, vocab, mean, scale)
     y = np.array([ex.think for ex in examples], dtype=np.int64)
-    w = _weights(examples, cfg)
+    w = sample_weights(examples, cfg)
     if len(set(y.tolist())) < 2:
         raise DataError("training data needs both think=true and think=false examples")
     think = LogisticRegression(C=cfg.c, solver="liblinear", max_iter=2000)

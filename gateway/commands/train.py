@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--think-weight", type=float, default=_DEFAULTS.think_weight, help="weight of think=true examples"
     )
     parser.add_argument(
+        "--source-power",
+        type=float,
+        default=_DEFAULTS.source_power,
+        help="each example weighs 1/n_source**power (1 = every source counts equally, 0 = every example)",
+    )
+    parser.add_argument(
         "--min-sources",
         type=int,
         default=_DEFAULTS.min_sources,
@@ -39,7 +45,9 @@ def run(ns: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         examples = read_examples(ns.data)
-        config = TrainConfig(c=ns.c, think_weight=ns.think_weight, min_sources=ns.min_sources)
+        config = TrainConfig(
+            c=ns.c, think_weight=ns.think_weight, source_power=ns.source_power, min_sources=ns.min_sources
+        )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))
     except (DataError, ArtifactError, OSError) as exc:

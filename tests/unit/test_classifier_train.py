@@ -17,7 +17,16 @@ from gateway.commands import eval as eval_cmd
 from gateway.commands import train as train_cmd
 from router.classifier import ClassifierThresholds, EffortClassifier, choose_effort
 from router.effort import Effort
-from router.train import DataError, Example, Metrics, TrainConfig, example_from_record, train_artifact
+from router.features import ChatView
+from router.train import (
+    DataError,
+    Example,
+    Metrics,
+    TrainConfig,
+    example_from_record,
+    sample_weights,
+    train_artifact,
+)
 
 REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "effort_train.jsonl"
 
@@ -221,3 +230,36 @@ def test_held_out_source_on_real_data() -> None:
         held = [ex for ex in examples if ex.source == source][:60]
         right = sum(choose_effort(clf.predict(ex.view), th)[0].thinks is thinks for ex in held)
         assert right / len(held) >= floor, source
+
+
+@pytest.mark.parametrize(("power", "ratio"), [(1.0, 1.0), (0.5, 2.0), (0.0, 4.0)])
+def test_sample_weights_balance_sources(power: float, ratio: float) -> None:
+    """A source 4x larger weighs 1x (power 1), 2x (power 0.5) or 4x (power 0) as much in total."""
+    big = [Example(view=ChatView(turns=(("user", "b"),)), think=False, effort=Effort.NONE, source="big")]
+    examples = (
+        big * 8
+        + [Example(view=ChatView(turns=(("user", "s"),)), think=False, effort=Effort.NONE, source="small")]
+        * 2
+    )
+    w = sample_weights(examples, TrainConfig(source_power=power))
+    assert w.mean() == pytest.approx(1.0)
+    assert w[:8].sum() / w[8:].sum() == pytest.approx(ratio)
+
+
+def test_sample_weights_favour_thinking_prompts() -> None:
+    view = ChatView(turns=(("user", "x"),))
+    examples = [
+        Example(view=view, think=True, effort=Effort.LOW, source="a"),
+        Example(view=view, think=False, effort=Effort.NONE, source="a"),
+    ]
+    w = sample_weights(examples, TrainConfig(think_weight=3.0))
+    assert w[0] == pytest.approx(3.0 * w[1])
+
+
+def test_train_command_passes_source_power(tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _synthetic(10)) + "\n", encoding="utf-8")
+    out = tmp_path / "m.json"
+    argv = ["--data", str(data), "--out", str(out), "--min-sources", "2", "--source-power", "0.25"]
+    assert _run(train_cmd, argv) == 0
+    assert read_artifact(out)["metadata"]["config"]["source_power"] == 0.25

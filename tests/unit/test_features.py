@@ -134,6 +134,11 @@ def test_empty_text_flags_empty() -> None:
         ("Premises: all cats are animals. Conclusion: therefore ...", "logic_words"),
         ("Rewrite this sentence more formally", "instruct_verbs"),
         ("A) 12\nB) 14\nC) 16", "choices"),
+        ("Kuno Pajula (1885 - 1942) was born in Estonia.", "years"),
+        ("The company was founded by Kuno Pajula in New Delhi.", "proper_nouns"),
+        ("I want you to act as my travel guide.", "dialogue_words"),
+        ("Summarise the article.", "word_length"),
+        ("Summarise the article.", "word_variety"),
     ],
 )
 def test_signals_fire(text: str, signal: str) -> None:
@@ -152,3 +157,33 @@ def test_signals_fire(text: str, signal: str) -> None:
 )
 def test_followup_weight(turns: tuple[tuple[str, str], ...], expected: float) -> None:
     assert followup_weight(ChatView(turns=turns)) == pytest.approx(expected)
+
+
+def _signal(text: str, name: str) -> float:
+    return text_features(text).dense[DENSE_NAMES.index(name)]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        pytest.param("Betty has 12 pens. She buys 30 more. How many?", "proper_nouns", id="sentence-openers"),
+        pytest.param("Add 12345 and 678 to 19, then subtract 3000.", "years", id="not-years"),
+        pytest.param("Compute the sum of the first ten primes.", "dialogue_words", id="no-persona"),
+        pytest.param("12 + 3 = ?", "word_length", id="no-words"),
+    ],
+)
+def test_prose_signals_stay_quiet(text: str, name: str) -> None:
+    assert _signal(text, name) == 0.0
+
+
+def test_prose_signals_order_texts() -> None:
+    """Encyclopaedic prose has more inner capitals and longer words than a word problem; repetition lowers
+    the word variety."""
+    wiki = "Carzonrent India Private Limited is an Indian car rental company headquartered in New Delhi."
+    problem = "Tom has 5 apples and he buys 3 more apples. How many apples does he have now?"
+    assert _signal(wiki, "proper_nouns") > _signal(problem, "proper_nouns")
+    assert _signal(wiki, "word_length") > _signal(problem, "word_length")
+    assert _signal("go go go go go go", "word_variety") < _signal(
+        "one two three four five six", "word_variety"
+    )
+    assert 0.0 < _signal("Tell me a joke", "word_variety") <= 1.0
