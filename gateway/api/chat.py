@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.common import decision_headers, gateway_state, read_body, request_id
@@ -25,8 +25,6 @@ from gateway.state import GatewayState, session_of
 from router.decide import Caps, decide
 from router.decision import Decision
 from router.signals import SignalConflict, SignalError, reasoning_excluded
-
-router = APIRouter()
 
 
 def make_decision(
@@ -58,7 +56,6 @@ def make_decision(
     return decision
 
 
-@router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     state = gateway_state(request)
     start = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.common import gateway_state, read_body, request_id
@@ -17,10 +17,7 @@ from gateway.proxy.normalize import UsageTally, normalize_completion
 from gateway.proxy.relay import relay_stream
 from gateway.proxy.respond import error_passthrough, read_json_object
 
-router = APIRouter()
 
-
-@router.post("/v1/completions")
 async def completions(request: Request) -> Response:
     state = gateway_state(request)
     start = time.perf_counter()
