@@ -1,7 +1,9 @@
 """API-key authentication and tenant permissions (policy ``auth:``; see :mod:`router.auth`).
 
 Keys are held only as SHA-256 digests; a presented key is hashed and compared with every known digest in
-constant time (no early exit), so neither timing nor logs reveal keys.
+constant time (no early exit), so neither timing nor logs reveal keys. Besides the policy's keys there are
+*runtime* keys added through ``POST /admin/keys``: :class:`RuntimeKeys` is this process's copy of them (kept
+current by :mod:`gateway.store.keys`), so checking one never waits on Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ class Unauthorized(GatewayError):
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
+
+
+class KeysUnavailable(GatewayError):
+    """The runtime keys were never loaded (Redis down since startup) and ``on_redis_error`` is ``closed``."""
+
+    status = 503
+    type = "api_error"
+    code = "shared_state_unavailable"
 
 
 class Forbidden(GatewayError):
@@ -59,11 +69,44 @@ def digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-class KeyStore:
-    """The policy's keys, hashed. Built at startup; a key whose ``env`` variable is unset fails startup."""
+@dataclass(frozen=True, slots=True)
+class RuntimeKey:
+    """A key added at runtime: its label, tenant and SHA-256 digest (never the key)."""
 
-    def __init__(self, auth: AuthPolicy, environ: Mapping[str, str]) -> None:
+    name: str
+    tenant: str
+    sha256: bytes
+
+
+class RuntimeKeys:
+    """This process's copy of the runtime keys. ``loaded`` is false until the first successful read (with
+    Redis); ``fail_closed`` makes an unknown key a 503 instead of a 401 while nothing was ever loaded."""
+
+    def __init__(self, fail_closed: bool = False, loaded: bool = True) -> None:
+        self.fail_closed = fail_closed
+        self.loaded = loaded
+        self._keys: tuple[RuntimeKey, ...] = ()
+
+    @property
+    def keys(self) -> tuple[RuntimeKey, ...]:
+        return self._keys
+
+    def replace(self, keys: tuple[RuntimeKey, ...]) -> None:
+        """Swap in a complete new set (one assignment: a request sees the old set or the new one)."""
+        self._keys = tuple(sorted(keys, key=lambda k: k.name))
+        self.loaded = True
+
+
+class KeyStore:
+    """The policy's keys, hashed, plus the runtime keys when :meth:`attach` gave them. Built at startup and on
+    each policy change; a key whose ``env`` variable is unset fails startup."""
+
+    def __init__(
+        self, auth: AuthPolicy, environ: Mapping[str, str], runtime: RuntimeKeys | None = None
+    ) -> None:
         self.enabled = auth.enabled
+        self.runtime = runtime
+        self._tenants = auth.tenants
         self._anonymous = Principal(None, "default", auth.default_tenant)
         self._keys: list[tuple[bytes, Principal]] = []
         for spec in auth.keys:
@@ -77,8 +120,29 @@ class KeyStore:
                 value = digest(clear)
             self._keys.append((value, Principal(spec.name, spec.tenant, auth.tenants[spec.tenant])))
 
+    @property
+    def policy_names(self) -> frozenset[str]:
+        """The names of the policy's keys."""
+        return frozenset(p.key_name for _, p in self._keys if p.key_name is not None)
+
+    def attach(self, runtime: RuntimeKeys) -> None:
+        """Also accept the keys of ``runtime`` (the same object across policy changes)."""
+        self.runtime = runtime
+
+    def known_digest(self, value: bytes) -> bool:
+        """Whether some key (policy or runtime) already has this digest (constant time over all)."""
+        found = False
+        for known, _ in self._keys:
+            found |= hmac.compare_digest(known, value)
+        for key in self.runtime.keys if self.runtime is not None else ():
+            found |= hmac.compare_digest(key.sha256, value)
+        return found
+
     def authenticate(self, authorization: str | None) -> Principal:
-        """The caller for an ``Authorization`` header value; 401 when auth is on and the key is unknown."""
+        """The caller for an ``Authorization`` header value; 401 when auth is on and the key is unknown.
+
+        Every candidate is compared (policy keys, then runtime keys), found or not; a runtime key whose tenant
+        is no longer in the policy is not accepted."""
         if not self.enabled:
             return self._anonymous
         if not authorization or not authorization[:7].lower() == "bearer ":
@@ -90,6 +154,14 @@ class KeyStore:
         for value, principal in self._keys:
             if hmac.compare_digest(value, presented):
                 found = principal
+        runtime = self.runtime
+        for key in runtime.keys if runtime is not None else ():
+            if hmac.compare_digest(key.sha256, presented) and found is None:
+                tenant = self._tenants.get(key.tenant)
+                if tenant is not None:
+                    found = Principal(key.name, key.tenant, tenant)
         if found is None:
+            if runtime is not None and not runtime.loaded and runtime.fail_closed:
+                raise KeysUnavailable("API keys cannot be checked: shared state unavailable")
             raise Unauthorized("invalid API key", headers={"www-authenticate": "Bearer"})
         return found

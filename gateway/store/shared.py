@@ -1,17 +1,36 @@
-"""Wire the shared-state pieces for one app: the limiter and the policy manager, in memory or on Redis."""
+"""Wire the shared-state pieces for one app: the limiter, the policy manager and the runtime API keys, in
+memory or on Redis."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from gateway.auth import KeyStore, RuntimeKeys
 from gateway.limits import Limiter
 from gateway.reload import PolicyManager, PolicyVersion, policy_text
 from gateway.state import GatewayState
 from gateway.store.breaker import CircuitBreaker
+from gateway.store.keys import KeyBackend, KeyManager, MemoryKeys, RedisKeys
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisPolicyStore, RedisStore, connect
 from router.limits import check_names
+from router.policy import Policy
+
+
+class _KeepingRuntimeKeys(PolicyManager):
+    """A policy manager whose new key stores keep accepting the runtime keys."""
+
+    def __init__(self, runtime: RuntimeKeys, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.runtime = runtime
+
+    def _apply(
+        self, version: int, text: str, source: str, policy: Policy, keys: KeyStore, origin: str
+    ) -> None:
+        keys.attach(self.runtime)
+        super()._apply(version, text, source, policy, keys, origin)
 
 
 @dataclass
@@ -20,6 +39,7 @@ class SharedState:
 
     limiter: Limiter
     policies: PolicyManager
+    keys: KeyManager
 
     @classmethod
     def build(cls, state: GatewayState, path: str | None) -> SharedState:
@@ -31,19 +51,27 @@ class SharedState:
         cfg = policy.state
         breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_reset)
         shared: RedisPolicyStore | None = None
+        backend: KeyBackend
         if cfg.redis_url:
             client = connect(cfg.redis_url, cfg.timeout)
             limiter = Limiter(RedisStore(client, cfg.prefix, cfg.timeout), breaker, state.metrics)
             shared = RedisPolicyStore(client, cfg.prefix, cfg.timeout)
+            backend = RedisKeys(client, cfg.prefix, cfg.timeout)
+            runtime = RuntimeKeys(fail_closed=cfg.on_redis_error == "closed", loaded=False)
         else:
             limiter = Limiter(MemoryStore(), breaker, state.metrics)
+            backend = MemoryKeys()
+            runtime = RuntimeKeys()
+        state.keys.attach(runtime)
         source = path or "startup"
-        manager = PolicyManager(state, PolicyVersion(1, text, source, policy), path, shared)
-        return cls(limiter, manager)
+        manager = _KeepingRuntimeKeys(runtime, state, PolicyVersion(1, text, source, policy), path, shared)
+        return cls(limiter, manager, KeyManager(backend, runtime))
 
     async def start(self) -> None:
+        await self.keys.start()
         await self.policies.start()
 
     async def stop(self) -> None:
+        await self.keys.stop()
         await self.policies.stop()
         await self.limiter.close()

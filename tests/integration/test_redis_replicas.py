@@ -33,7 +33,7 @@ backends:
 models:
   fast: {{effort: none, instruct: [h]}}
   deep: {{effort: high, thinking: [h], instruct: [h]}}
-state: {{redis_url: "{redis_url}", prefix: replicas}}
+state: {{redis_url: "{redis_url}", prefix: replicas, timeout: 5.0}}  # generous: CI shares 2 cores with vLLM
 auth:
   enabled: true
   keys:

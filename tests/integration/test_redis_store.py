@@ -23,7 +23,7 @@ def redis() -> Iterator[RedisServer]:
 @pytest.mark.parametrize("name", list(CASES))
 async def test_redis_store_matches_memory_store(redis: RedisServer, name: str) -> None:
     rule, steps = CASES[name]
-    store = RedisStore(connect(redis.url, 1.0), f"case{abs(hash(name))}", 1.0)
+    store = RedisStore(connect(redis.url, 5.0), f"case{abs(hash(name))}", 5.0)
     try:
         await run_case(store, "key:k", rule, steps)
     finally:
@@ -31,7 +31,7 @@ async def test_redis_store_matches_memory_store(redis: RedisServer, name: str) -
 
 
 async def test_concurrent_admissions_stop_exactly_at_the_limit(redis: RedisServer) -> None:
-    stores = [RedisStore(connect(redis.url, 1.0), "conc", 1.0) for _ in range(4)]  # four "replicas"
+    stores = [RedisStore(connect(redis.url, 5.0), "conc", 5.0) for _ in range(4)]  # four "replicas"
     rule = LimitRule(requests_per_minute=37)
     try:
         results = await asyncio.gather(*(stores[i % 4].admit("key:k", rule, 1) for i in range(200)))
@@ -43,7 +43,7 @@ async def test_concurrent_admissions_stop_exactly_at_the_limit(redis: RedisServe
 
 async def test_counters_expire_with_their_window(redis: RedisServer) -> None:
     client = connect(redis.url, 1.0)
-    store = RedisStore(client, "ttl", 1.0)
+    store = RedisStore(client, "ttl", 5.0)
     await store.admit("key:k", LimitRule(requests_per_minute=5, tokens_per_minute=5), 3)
     await store.account("key:k", LimitRule(thinking_tokens=5, thinking_period="hour"), 0, 2)
     ttls = {k.decode(): await client.pttl(k) async for k in client.scan_iter("ttl:*")}
