@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,3 +97,43 @@ def usage_view(usage: Any) -> Any:
     if isinstance(usage, dict):
         return {k: usage_view(v) for k, v in usage.items() if v is not None}
     return usage
+
+
+@contextmanager
+def gateway_process(config: Path, *extra_args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``thinkgate serve --config FILE --port P [extra args]`` as a child process until the block ends; yields
+    its base URL once ``/ready`` answers 200."""
+    port = free_port()
+    child_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    child_env.update(env or {})
+    thinkgate = str(Path(sys.executable).parent / "thinkgate")
+    args = [
+        thinkgate,
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *extra_args,
+    ]
+    proc = subprocess.Popen(
+        args, env=child_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "gateway exited"
+            assert time.monotonic() < deadline, "gateway not ready"
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)

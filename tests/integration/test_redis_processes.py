@@ -4,20 +4,15 @@ policy change made on one process seen by the other, and runtime API keys shared
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import httpx
 
 from gateway.sim.config import SimConfig
 from gateway.sim.server import run_sim
-from tests.harness import free_port, wait_until
+from tests.harness import gateway_process as harness_gateway_process
+from tests.harness import wait_until
 from tests.redis_server import redis_server
 
 KEY = "sk-proc-0123456789abcdef"
@@ -45,33 +40,9 @@ limits:
 """
 
 
-@contextmanager
-def gateway_process(config: Path) -> Iterator[str]:
-    """``thinkgate serve --config FILE --port P`` as a child process until the block ends."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(TG_TEST_PROC_KEY=KEY, THINKGATE_ADMIN_TOKEN=ADMIN)
-    thinkgate = str(Path(sys.executable).parent / "thinkgate")
-    args = [thinkgate, "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(
-        args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "gateway exited"
-            assert time.monotonic() < deadline, "gateway not ready"
-            time.sleep(0.2)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+def gateway_process(config: Path) -> AbstractContextManager[str]:
+    """A ``thinkgate serve`` child process with the test's key and admin token in its environment."""
+    return harness_gateway_process(config, env={"TG_TEST_PROC_KEY": KEY, "THINKGATE_ADMIN_TOKEN": ADMIN})
 
 
 async def _burst(urls: list[str], n: int) -> list[httpx.Response]:

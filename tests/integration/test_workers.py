@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.sim.config import SimConfig
 from gateway.sim.server import run_sim
-from tests.harness import free_port
+from tests.harness import gateway_process
 
 POLICY = """\
 version: 1
@@ -29,39 +24,7 @@ def test_two_workers_share_one_metrics_view(tmp_path: Path) -> None:
     with run_sim(SimConfig(model="sim", mode="hybrid")) as sim:
         policy = tmp_path / "policy.yaml"
         policy.write_text(POLICY.format(url=sim.url))
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-        thinkgate = str(Path(sys.executable).parent / "thinkgate")
-        proc = subprocess.Popen(
-            [
-                thinkgate,
-                "serve",
-                "--config",
-                str(policy),
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, "gateway exited"
-                assert time.monotonic() < deadline, "gateway not ready"
-                time.sleep(0.2)
+        with gateway_process(policy, "--workers", "2") as base:
             n = 40
             with httpx.Client(timeout=30) as client:  # new connections spread over both workers
                 for _ in range(n):
@@ -76,6 +39,3 @@ def test_two_workers_share_one_metrics_view(tmp_path: Path) -> None:
                 if s.name == "thinkgate_requests_total"
             )
             assert total == n
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
