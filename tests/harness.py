@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -137,3 +138,14 @@ def gateway_process(config: Path, *extra_args: str, env: dict[str, str] | None =
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
+
+
+class LogCollector(logging.Handler):
+    """Collects formatted log lines (to check that secrets never reach the logs)."""
+
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(self.format(record))

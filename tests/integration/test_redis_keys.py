@@ -15,7 +15,7 @@ import redis as sync_redis
 
 from gateway.sim.config import SimConfig
 from gateway.sim.server import run_sim
-from tests.harness import run_gateway, wait_until
+from tests.harness import LogCollector, run_gateway, wait_until
 from tests.redis_server import RedisServer, redis_server
 
 FILE_KEY = "sk-file-0123456789abcdef"
@@ -48,22 +48,13 @@ class Replicas:
     logs: list[str]
 
 
-class _Collect(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__(logging.DEBUG)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(self.format(record))
-
-
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[Replicas]:
     mp = pytest.MonkeyPatch()
     mp.setenv("TG_TEST_FILE_KEY", FILE_KEY)
     mp.setenv("THINKGATE_ADMIN_TOKEN", ADMIN)
     logs: list[str] = []
-    handler = _Collect(logs)
+    handler = LogCollector(logs)
     root = logging.getLogger()
     root.addHandler(handler)
     level = root.level
