@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -114,7 +113,6 @@ async def forced_chat(
         )
 
     async def relay() -> AsyncIterator[bytes]:
-        start = time.perf_counter()
         outcome = "client_closed"
         try:
             async for data in forced_stream(
@@ -128,7 +126,6 @@ async def forced_chat(
                 r = run.result
                 record(r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.budget_hit)
             count(pool.name, outcome)
-            del start
 
     headers["cache-control"] = "no-cache"
     return StreamingResponse(relay(), media_type="text/event-stream", headers=headers)
