@@ -77,3 +77,26 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def redis_dump(port: int) -> bytes:
+    """Every key, string value, hash field and hash value in the Redis on ``port``, joined by newlines (to
+    check that no secret is stored in clear). Other Redis types fail the test: the gateway uses none."""
+    import redis as sync_redis
+
+    client = sync_redis.Redis(port=port)
+    dump: list[bytes] = []
+    try:
+        for key in client.scan_iter("*"):
+            dump.append(key)
+            kind = client.type(key)
+            if kind == b"string":
+                dump.append(client.get(key) or b"")
+            elif kind == b"hash":
+                for field, value in client.hgetall(key).items():
+                    dump.extend([field, value])
+            else:
+                raise AssertionError(f"unexpected Redis type {kind!r} for {key!r}")
+    finally:
+        client.close()
+    return b"\n".join(dump)

@@ -8,16 +8,14 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-import redis as sync_redis
 
 from gateway.sim.config import SimConfig
 from gateway.sim.server import run_sim
 from tests.harness import LogCollector, run_gateway, wait_until
-from tests.redis_server import RedisServer, redis_server
+from tests.redis_server import RedisServer, redis_dump, redis_server
 
 ALICE, BOB, CAROL = "sk-alice-0123456789abcdef", "sk-bob-0123456789abcdef", "sk-carol-0123456789abcdef"
 ADMIN = "admin-token-5f8e2a91c3"
@@ -194,20 +192,7 @@ def test_6_quota_spent_rejects_when_the_policy_says_so(replicas: Replicas) -> No
 
 
 def test_7_keys_never_in_clear_in_redis_or_logs(replicas: Replicas) -> None:
-    client = sync_redis.Redis(port=replicas.redis.port)
-    dump: list[Any] = []
-    for key in client.scan_iter("*"):
-        dump.append(key)
-        kind = client.type(key)
-        if kind == b"string":
-            dump.append(client.get(key) or b"")
-        elif kind == b"hash":
-            for field, value in client.hgetall(key).items():
-                dump.extend([field, value])
-        else:
-            raise AssertionError(f"unexpected Redis type {kind!r} for {key!r}")
-    client.close()
-    blob = b"\n".join(dump)
+    blob = redis_dump(replicas.redis.port)
     assert b"replicas:policy" in blob and b"replicas:rl:{key:alice}:req" in blob  # the scan saw our data
     assert replicas.logs  # and logging was captured
     text = "\n".join(replicas.logs)
