@@ -8,7 +8,8 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def _client_id(scope: Scope) -> str | None:
+def client_request_id(scope: Scope) -> str | None:
+    """The client's ``x-request-id`` when it is sane (printable, 1-128 characters), else ``None``."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
@@ -25,7 +26,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _client_id(scope) or uuid.uuid4().hex
+        rid = client_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
 
         async def send_with_id(message: Message) -> None:

@@ -9,7 +9,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.api.common import decision_headers, gateway_state, read_body, request_id
+from gateway.api.common import after_response, decision_headers, gateway_state, read_body, request_id
 from gateway.api.forced import forced_chat
 from gateway.errors import BadRequest, UpstreamError
 from gateway.limits import admit_request, merge_caps
@@ -143,9 +143,17 @@ async def chat_completions(request: Request) -> Response:
         hit = tally.seen and rendered.budget_hit(tally.reasoning)
         if rendered.native_budget is not None and tally.seen:
             headers["x-thinkgate-budget-hit"] = "true" if hit else "false"
-        record(tally.prompt, tally.completion, tally.reasoning, hit)
-        count(pool, "ok")
-        return Response(orjson.dumps(data), media_type="application/json", headers=headers)
+
+        def finish() -> None:
+            record(tally.prompt, tally.completion, tally.reasoning, hit)
+            count(pool, "ok")
+
+        return Response(
+            orjson.dumps(data),
+            media_type="application/json",
+            headers=headers,
+            background=after_response(finish),
+        )
 
     def first_chunk() -> None:
         state.metrics.ttft_seconds.labels(effort, pool).observe(time.perf_counter() - start)

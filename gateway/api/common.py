@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from fastapi import Request
+from starlette.background import BackgroundTask
 
 from gateway.errors import PayloadTooLarge
 from gateway.state import GatewayState
@@ -35,6 +37,17 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def after_response(call: Callable[[], None]) -> BackgroundTask:
+    """Run ``call`` (metrics, access log, usage accounting) once the response has been sent, so the
+    bookkeeping stays off the latency the client sees. Wrapped in a coroutine so Starlette runs it on the
+    event loop right after the last body message (a plain function would go to its thread pool)."""
+
+    async def run() -> None:
+        call()
+
+    return BackgroundTask(run)
 
 
 def budget_label(budget: int | None) -> str:

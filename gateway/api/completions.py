@@ -8,7 +8,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.api.common import gateway_state, read_body, request_id
+from gateway.api.common import after_response, gateway_state, read_body, request_id
 from gateway.errors import UpstreamError
 from gateway.limits import admit_request
 from gateway.protocol import parse_json_object, validate_completion
@@ -71,9 +71,17 @@ async def completions(request: Request) -> Response:
     if not req.stream:
         data = await read_json_object(opened, state.metrics, headers, count)
         normalize_completion(data, exclude=False, tally=tally)
-        grant.account(tally.prompt, tally.completion, tally.reasoning)  # limits (issue 6)
-        count(pool, "ok")
-        return Response(orjson.dumps(data), media_type="application/json", headers=headers)
+
+        def finish() -> None:
+            grant.account(tally.prompt, tally.completion, tally.reasoning)  # limits (issue 6)
+            count(pool, "ok")
+
+        return Response(
+            orjson.dumps(data),
+            media_type="application/json",
+            headers=headers,
+            background=after_response(finish),
+        )
     want_usage = bool(req.stream_options and req.stream_options.include_usage)
     stream = relay_stream(
         opened,
