@@ -104,7 +104,7 @@ async def chat_completions(request: Request) -> Response:
         headers["x-thinkgate-applied-effort"] = first.applied_effort
         return await forced_chat(
             state, forced, body, headers, rid=rid, stream=req.stream, want_usage=want_usage, exclude=exclude,
-            count=count, record=record,
+            count=count, record=record, session=session_of(request.headers.get("x-session-id"), body),
         )  # fmt: skip
     native = [p for p in plan if renders[p.name].forcing_budget is None or not renders[p.name].thinking]
     upstream_headers = {"content-type": "application/json", "x-request-id": rid}

@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.backends.client import UpstreamFailure
 from gateway.backends.pool import Endpoint, Pool
 from gateway.errors import GatewayError, UpstreamError
+from gateway.probes import publish_health
 from gateway.proxy.forcing import (
     ForcedRun,
     ForcingSession,
@@ -23,44 +24,68 @@ from gateway.state import GatewayState
 from templates.registry import get_family
 
 
+def _release(state: GatewayState, pool: Pool, endpoint: Endpoint) -> None:
+    """Give back the endpoint's in-flight slot (count and gauge)."""
+    endpoint.inflight -= 1
+    state.metrics.inflight.labels(pool.name, endpoint.url).dec()
+
+
+def _failed(state: GatewayState, pool: Pool, endpoint: Endpoint, kind: str) -> None:
+    """Book a failed attempt the way the native dispatch does: in-flight slot, passive health, metrics."""
+    _release(state, pool, endpoint)
+    if pool.record_failure(endpoint):
+        state.metrics.ejections.labels(pool.name, endpoint.url).inc()
+        publish_health(pool, state.metrics)
+    state.metrics.upstream_errors.labels(pool.name, kind).inc()
+
+
 async def _open(
-    state: GatewayState, plan: list[tuple[Pool, Rendered]], rid: str
+    state: GatewayState,
+    plan: list[tuple[Pool, Rendered]],
+    rid: str,
+    session: str | None,
+    stream: bool,
 ) -> tuple[ForcedRun, Pool, Endpoint, int]:
-    """Start a forced run on the first endpoint that answers ; retried before the first byte."""
+    """Start a forced run on the first endpoint that answers; retried before the first byte, like
+    :func:`gateway.proxy.dispatch.open_upstream` (same endpoint order, stickiness, health and metrics)."""
     last: GatewayError | None = None
     attempts = 0
+    tried: set[str] = set()
     for pool, rendered in plan:
         family = get_family(pool.spec.family)
         assert rendered.forcing_budget is not None
-        for endpoint in pool.candidates(set()):
+        for endpoint in pool.candidates(tried, session):
             if attempts >= state.settings.max_attempts:
                 break
             attempts += 1
+            tried.add(endpoint.url)
+            if attempts > 1:
+                state.metrics.retries.labels(pool.name).inc()
             endpoint.inflight += 1
+            state.metrics.inflight.labels(pool.name, endpoint.url).inc()
             run = ForcedRun(
                 ForcingSession(pool, endpoint, family, rendered.payload, rid), rendered.forcing_budget
             )
             try:
-                await run.start()
+                await run.start(stream)
             except UpstreamFailure as failure:
-                endpoint.inflight -= 1
-                pool.record_failure(endpoint)
-                state.metrics.upstream_errors.labels(pool.name, failure.kind).inc()
+                _failed(state, pool, endpoint, failure.kind)
                 status = 504 if failure.kind in ("timeout", "idle") else 502
                 last = UpstreamError(
                     f"backend {pool.name!r}: {failure.message}", status=status, code=failure.kind
                 )
                 continue
             except UpstreamError as exc:
-                endpoint.inflight -= 1
                 if exc.status < 500:
+                    _release(state, pool, endpoint)
                     raise
-                pool.record_failure(endpoint)
+                _failed(state, pool, endpoint, "status_5xx")
                 last = exc
                 continue
             except BaseException:
-                endpoint.inflight -= 1
+                _release(state, pool, endpoint)
                 raise
+            pool.record_success(endpoint)
             return run, pool, endpoint, attempts
     if last is None:
         raise UpstreamError("no healthy endpoint for budget forcing", status=503, code="no_healthy_backend")
@@ -80,11 +105,13 @@ async def forced_chat(
     exclude: bool,
     count: Callable[[str, str], None],
     record: Callable[[int, int, int, bool], None],
+    session: str | None = None,
 ) -> Response:
     check_forcing_request(body)
-    run, pool, endpoint, attempts = await _open(state, plan, rid)
+    run, pool, endpoint, attempts = await _open(state, plan, rid, session, stream)
     headers["x-thinkgate-backend"] = pool.name
     headers["x-thinkgate-attempts"] = str(attempts)
+    headers.update(state.routing_headers([p for p, _ in plan], pool, endpoint.url))
     headers["x-thinkgate-budget-mode"] = "forcing"
     model = pool.spec.model
     if not stream:
@@ -100,7 +127,7 @@ async def forced_chat(
                 f"backend {pool.name!r}: {exc.message}", code=exc.kind, headers=headers
             ) from None
         finally:
-            endpoint.inflight -= 1
+            _release(state, pool, endpoint)
         result = run.result
         assert result is not None
         headers["x-thinkgate-budget-hit"] = "true" if result.budget_hit else "false"
@@ -121,7 +148,8 @@ async def forced_chat(
                 yield data
             outcome = "ok" if run.result is not None else "upstream_error"
         finally:
-            endpoint.inflight -= 1
+            run.close()
+            _release(state, pool, endpoint)
             if run.result is not None:
                 r = run.result
                 record(r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.budget_hit)

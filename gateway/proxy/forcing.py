@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from gateway.backends.client import UpstreamFailure
+from gateway.backends.client import UpstreamFailure, UpstreamResponse
 from gateway.backends.pool import Endpoint, Pool
 from gateway.errors import BadRequest, UpstreamError
 from gateway.metrics import GatewayMetrics
@@ -135,22 +135,26 @@ class ForcingSession:
             text, list(ids) if ids is not None else await self.text_ids(text), choice.get("finish_reason")
         )
 
-    async def complete_stream(
-        self, prompt: list[int], max_tokens: int | None, out: Pass
-    ) -> AsyncIterator[str]:
-        """Yield text deltas; fill ``out`` with the whole pass."""
+    async def open_stream(self, prompt: list[int], max_tokens: int | None) -> UpstreamResponse:
+        """Start a streamed completion pass: the response once its headers say 200 (else the error)."""
         resp = await self.pool.client.request(
             "POST",
             self.endpoint.url + "/v1/completions",
             body=orjson.dumps(self._completion_payload(prompt, max_tokens, True)),
             headers=self.headers,
         )
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            finally:
+                resp.close()
+            envelope, status = upstream_error(resp.status, raw, self.pool.name)
+            raise UpstreamError(envelope["error"]["message"], status=status, code=envelope["error"]["code"])
+        return resp
+
+    async def read_stream(self, resp: UpstreamResponse, out: Pass) -> AsyncIterator[str]:
+        """Yield the text deltas of an opened pass; fill ``out`` with the whole pass; close ``resp``."""
         try:
-            if resp.status >= 400:
-                envelope, status = upstream_error(resp.status, await resp.read(), self.pool.name)
-                raise UpstreamError(
-                    envelope["error"]["message"], status=status, code=envelope["error"]["code"]
-                )
             parser = SSEParser()
             have_ids = True
             async for raw in resp.chunks():
@@ -177,6 +181,14 @@ class ForcingSession:
         finally:
             resp.close()
 
+    async def complete_stream(
+        self, prompt: list[int], max_tokens: int | None, out: Pass
+    ) -> AsyncIterator[str]:
+        """Yield text deltas; fill ``out`` with the whole pass."""
+        resp = await self.open_stream(prompt, max_tokens)
+        async for delta in self.read_stream(resp, out):
+            yield delta
+
 
 def _remaining(session: ForcingSession, used: int) -> int | None:
     return None if session.max_total is None else max(0, session.max_total - used)
@@ -201,23 +213,44 @@ class ForcedRun:
         self.budget = budget
         self.result: ForcedResult | None = None
         self.prompt: list[int] = []
+        self._first: Pass | None = None  # the first pass, when not streamed
+        self._opened: UpstreamResponse | None = None  # the first pass's stream, not read yet
 
-    async def start(self) -> None:
-        """The calls that may still be retried on another endpoint: tokenize the prompt."""
+    @property
+    def _first_max(self) -> int:
+        s = self.session
+        allowance = self.budget + (0 if s.family.opens_think else 1)  # the model's own "<think>" is free
+        return allowance if s.max_total is None else min(allowance, s.max_total)
+
+    async def start(self, stream: bool) -> None:
+        """What may still be retried on another endpoint (nothing has reached the client): tokenize the
+        prompt, then run the first pass (not streamed) or receive its response headers (streamed)."""
         self.prompt = await self.session.prompt_ids()
+        if stream:
+            self._opened = await self.session.open_stream(self.prompt, self._first_max)
+        else:
+            self._first = await self.session.complete(self.prompt, self._first_max)
+
+    def close(self) -> None:
+        """Release a first-pass stream that was opened but never read (idempotent)."""
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
 
     async def events(self, stream: bool) -> AsyncIterator[str]:
+        """The text pieces of every pass in order; :meth:`start` must have run with the same ``stream``."""
         s = self.session
-        allowance = self.budget + (
-            0 if s.family.opens_think else 1
-        )  # the model's own "<think>" is no thinking
-        first_max = allowance if s.max_total is None else min(allowance, s.max_total)
         one = Pass()
         if stream:
-            async for delta in s.complete_stream(self.prompt, first_max, one):
+            opened, self._opened = self._opened, None
+            if opened is None:
+                raise RuntimeError("ForcedRun.events(stream=True) before start(stream=True)")
+            async for delta in s.read_stream(opened, one):
                 yield delta
         else:
-            one = await s.complete(self.prompt, first_max)
+            if self._first is None:
+                raise RuntimeError("ForcedRun.events(stream=False) before start(stream=False)")
+            one = self._first
             yield one.text
         thinking_so_far = max(0, len(one.ids) - (0 if s.family.opens_think else 1))
         step = next_forcing_step(

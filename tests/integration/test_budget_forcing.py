@@ -133,3 +133,36 @@ def test_n_above_one_is_refused(env: tuple[str, str]) -> None:
     )
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "unsupported_with_budget_forcing"
+
+
+def test_forcing_fails_over_like_the_native_path() -> None:
+    """A forcing pool whose endpoint answers 500: the next pool serves; headers, passive health and metrics
+    say so as they do for native budgets, and no in-flight slot is left behind."""
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", error_rate=1.0)) as broken,
+        run_sim(SimConfig(model="sim", mode="hybrid", reasoning_words=60)) as sim,
+    ):
+        forcing = {"family": "qwen3", "mode": "hybrid", "model": "sim", "budget": "forcing"}
+        policy = make_policy(
+            {"a": {**forcing, "endpoints": [broken.url]}, "b": {**forcing, "endpoints": [sim.url]}},
+            {"auto": {"thinking": ["a", "b"], "instruct": ["b"]}},
+            budgets={"minimal": 4, "low": 16, "medium": 64, "high": 100000},
+        )
+        with run_gateway(policy) as gw:
+            body = {"model": "auto", "messages": USER, "reasoning_effort": "low"}
+            first = httpx.post(gw + "/v1/chat/completions", json=body, timeout=30)
+            assert first.status_code == 200, first.text
+            h = first.headers
+            assert (h["x-thinkgate-backend"], h["x-thinkgate-endpoint"]) == ("b", sim.url)
+            assert (h["x-thinkgate-failover"], h["x-thinkgate-attempts"]) == ("a->b", "2")
+            assert h["x-thinkgate-budget-mode"] == "forcing" and h["x-thinkgate-budget-hit"] == "true"
+            with httpx.stream("POST", gw + "/v1/chat/completions", json={**body, "stream": True}) as resp:
+                assert resp.status_code == 200
+                assert resp.headers["x-thinkgate-failover"] == "a->b"
+                assert b"[DONE]" in b"".join(resp.iter_bytes())
+            metrics = httpx.get(gw + "/metrics", timeout=5).text
+            assert 'thinkgate_failovers_total{from_pool="a",to_pool="b"} 2.0' in metrics
+            assert 'thinkgate_upstream_errors_total{kind="status_5xx",pool="a"} 2.0' in metrics
+            assert 'thinkgate_upstream_retries_total{pool="b"} 2.0' in metrics
+            for url, pool in ((broken.url, "a"), (sim.url, "b")):
+                assert f'thinkgate_inflight_requests{{endpoint="{url}",pool="{pool}"}} 0.0' in metrics
