@@ -69,11 +69,11 @@ class EndpointRouting(_Frozen):
 class HealthPolicy(_Frozen):
     """Endpoint health, with Envoy outlier-detection defaults for the passive part.
 
-    Passive: ``consecutive_failures`` failed attempts in a row (connect error, timeout, HTTP >= 500, stream
-    dead before its first event) eject the endpoint for ``base_ejection_seconds`` times the number of its
-    ejections (capped at ``max_ejection_seconds``; the count restarts after ``max_ejection_seconds`` without
-    an ejection). At most ``max_ejection_percent`` of a pool is ejected at once, but always at least one
-    endpoint. Active: ``unhealthy_probes`` failed ``/health`` probes in a row take an endpoint out,
+    Passive: ``consecutive_failures`` failed attempts in a row (connect error, timeout, HTTP >= 500, a
+    stream that dies before ``[DONE]``) eject the endpoint for ``base_ejection_seconds`` times the number of
+    its ejections (capped at ``max_ejection_seconds``; the count restarts after ``max_ejection_seconds``
+    without an ejection). At most ``max_ejection_percent`` of a pool is ejected at once, but always at least
+    one endpoint. Active: ``unhealthy_probes`` failed ``/health`` probes in a row take an endpoint out,
     ``healthy_probes`` passing ones bring it back (probes run every ``THINKGATE_HEALTH_INTERVAL`` seconds).
     """
 

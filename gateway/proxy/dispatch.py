@@ -3,7 +3,8 @@
 A failed attempt (cannot connect, no headers in time, HTTP ≥ 500, stream ended before its first event) moves
 to the next endpoint of the pool, then to the next pool of the plan, up to ``max_attempts``. A 4xx is the
 client's problem and is returned as is (normalised). Every failed attempt counts toward the endpoint's passive
-health (:meth:`Pool.record_failure`); pools without a healthy endpoint are skipped without an attempt.
+health (:meth:`Pool.record_failure`); pools without a healthy endpoint are skipped without an attempt. A
+stream's success is recorded by the relay at ``[DONE]``, so streams that die mid-way add up to an ejection.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ async def open_upstream(
                 continue
             if attempts > 1:
                 metrics.retries.labels(pool.name).inc()
-            if opened.response.status < 500:
+            if not (stream and opened.response.status == 200):  # a stream succeeds at [DONE] (relay)
                 pool.record_success(endpoint)
             return opened
     if last is None:

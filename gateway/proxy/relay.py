@@ -1,6 +1,7 @@
 """Relay an opened upstream exchange to the client: JSON in one piece, or SSE chunk by chunk.
 
-After the first byte an upstream failure becomes an in-band ``{"error": …}`` event followed by ``[DONE]``.
+After the first byte an upstream failure becomes an in-band ``{"error": …}`` event followed by ``[DONE]``, and
+counts toward the endpoint's passive health like a failure before it.
 A client disconnect cancels the generator; its ``finally`` closes the upstream response at once, so the
 backend sees the cancellation.
 """
@@ -16,6 +17,7 @@ import orjson
 from gateway.backends.client import UpstreamFailure
 from gateway.errors import error_envelope
 from gateway.metrics import GatewayMetrics
+from gateway.probes import publish_health
 from gateway.proxy.accounting import count_texts, lacks_reasoning_count, set_reasoning_count
 from gateway.proxy.dispatch import Opened
 from gateway.proxy.normalize import UsageTally, normalize_chunk
@@ -112,10 +114,14 @@ async def relay_stream(
             if not saw_done:
                 raise UpstreamFailure("protocol", "upstream closed the stream before [DONE]")
             outcome = "ok"
+            opened.pool.record_success(opened.endpoint)
             yield DONE
         except UpstreamFailure as failure:
             outcome = "upstream_error"
             metrics.upstream_errors.labels(opened.pool.name, failure.kind).inc()
+            if opened.pool.record_failure(opened.endpoint):  # a mid-stream failure counts toward ejection
+                metrics.ejections.labels(opened.pool.name, opened.endpoint.url).inc()
+                publish_health(opened.pool, metrics)
             yield _error_event(failure.message, failure.kind)
             yield DONE
     finally:

@@ -84,6 +84,38 @@ def test_mid_stream_drop_becomes_error_event_then_done() -> None:
         assert any(isinstance(e, dict) and e.get("choices") for e in events[:-2])
 
 
+def test_mid_stream_drops_eject_the_endpoint() -> None:
+    """Streams that die after their first event count toward passive health: after
+    ``consecutive_failures`` of them in a row the endpoint is ejected and streams fail over to the next pool."""
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", drop_rate=1.0)) as dropper,
+        run_sim(SimConfig(model="sim", mode="hybrid")) as good,
+    ):
+        spec = {"family": "qwen3", "mode": "hybrid", "model": "sim"}
+        health = {"consecutive_failures": 2, "max_ejection_percent": 100}
+        policy = make_policy(
+            {
+                "a": {**spec, "endpoints": [dropper.url], "health": health},
+                "b": {**spec, "endpoints": [good.url]},
+            },
+            {"auto": {"thinking": ["a", "b"], "instruct": ["a", "b"]}},
+        )
+        with run_gateway(policy) as gw:
+            body = {"model": "auto", "messages": USER, "reasoning_effort": "low"}
+            for _ in range(2):  # both reach pool a, start, then drop
+                events = read_stream(gw, body)
+                assert events[-1] == "[DONE]" and events[-2]["error"]["type"] == "upstream_error"
+            metrics = httpx.get(gw + "/metrics", timeout=5).text
+            assert f'thinkgate_endpoint_ejections_total{{endpoint="{dropper.url}",pool="a"}} 1.0' in metrics
+            assert f'thinkgate_endpoint_up{{endpoint="{dropper.url}",pool="a"}} 0.0' in metrics
+            for _ in range(3):
+                with httpx.stream("POST", gw + "/v1/chat/completions", json={**body, "stream": True}) as resp:
+                    assert resp.headers["x-thinkgate-failover"] == "a->b"
+                    raw = b"".join(resp.iter_bytes())
+                assert raw.endswith(b"data: [DONE]\n\n") and b'"error"' not in raw
+            assert stats(dropper.url)["received"] == 2
+
+
 def test_error_before_first_byte_is_retried_on_another_endpoint() -> None:
     with (
         run_sim(SimConfig(model="sim", mode="hybrid", error_rate=1.0)) as bad,
