@@ -71,6 +71,35 @@ def read_stream(url: str, body: dict[str, Any]) -> list[Any]:
     return events
 
 
+@pytest.mark.parametrize("budget", ["native", "forcing"])
+def test_client_gone_before_the_first_byte_cancels_upstream(budget: str) -> None:
+    """The client leaves while the gateway still waits for the backend's first event: once that arrives the
+    backend request is closed at once, the endpoint's in-flight slot is given back and the request counted."""
+    slow = SimConfig(model="sim", mode="hybrid", slow_first_byte_ms=800, tokens_per_s=20, reasoning_words=200)
+    with run_sim(slow) as sim:
+        policy = make_policy(
+            {
+                "h": {
+                    "family": "qwen3",
+                    "mode": "hybrid",
+                    "model": "sim",
+                    "endpoints": [sim.url],
+                    "budget": budget,
+                }
+            },
+            {"auto": {"thinking": ["h"], "instruct": ["h"]}},
+        )
+        with run_gateway(policy) as gw:
+            body = {"model": "auto", "messages": USER, "stream": True, "reasoning_effort": "high"}
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(gw + "/v1/chat/completions", json=body, timeout=httpx.Timeout(5, read=0.2))
+            assert wait_until(lambda: stats(sim.url)["cancelled"] == 1, timeout=5)
+            assert stats(sim.url)["in_flight"] == 0 and stats(sim.url)["completed"] == 0
+            inflight = f'thinkgate_inflight_requests{{endpoint="{sim.url}",pool="h"}} 0.0'
+            assert wait_until(lambda: inflight in httpx.get(gw + "/metrics", timeout=5).text, timeout=3)
+            assert 'outcome="client_closed"' in httpx.get(gw + "/metrics", timeout=5).text
+
+
 def test_mid_stream_drop_becomes_error_event_then_done() -> None:
     with (
         run_sim(SimConfig(model="sim", mode="hybrid", drop_rate=1.0)) as sim,
