@@ -99,6 +99,12 @@ class GatewayMetrics:
             ["pool", "endpoint"],
             registry=r,
         )
+        self.endpoint_tpot = Gauge(
+            "thinkgate_endpoint_time_per_output_token_seconds",
+            "Decode time per output token per endpoint, from vLLM's inter-token latency (0 = not known)",
+            ["pool", "endpoint"],
+            registry=r,
+        )
         self.ejections = Counter(
             "thinkgate_endpoint_ejections",
             "Passive ejections of an endpoint after consecutive failed attempts",

@@ -81,6 +81,7 @@ async def scrape_pool(pool: Pool, metrics: GatewayMetrics) -> None:
     for endpoint, text in zip(pool.endpoints, texts, strict=True):
         pool.record_scrape(endpoint, None if text is None else parse_load(text))
         metrics.endpoint_score.labels(pool.name, endpoint.url).set(pool.score(endpoint, now))
+        metrics.endpoint_tpot.labels(pool.name, endpoint.url).set(pool.tpot(endpoint, now) or 0.0)
     spec = pool.spec.shedding
     if spec is not None:
         before = pool.shed.steps

@@ -43,6 +43,11 @@ class ScoreWeights(_Frozen):
     queue: float = Field(default=2.0, ge=0, description="per request waiting in vLLM's queue")
     kv: float = Field(default=4.0, ge=0, description="times KV-cache usage (0..1)")
     failure: float = Field(default=4.0, ge=0, description="per consecutive failed attempt")
+    speed: float = Field(
+        default=1.0,
+        ge=0,
+        description="exponent on the endpoint's decode time per token over the pool's fastest; 0 = ignore",
+    )
 
 
 class EndpointRouting(_Frozen):
@@ -53,10 +58,14 @@ class EndpointRouting(_Frozen):
     scraped ``running + waiting`` corrected by the gateway's in-flight change since the scrape (never below
     the gateway's own in-flight count) and the other terms come from vLLM's ``/metrics``, scraped every
     ``scrape_interval`` seconds (older than three intervals = ignored, only in-flight counts).
-    ``least_inflight``: the gateway's own in-flight count only. ``round_robin``: in turn (benchmark baseline).
-    ``sticky``: requests with an ``x-session-id`` header or a ``user`` field go to the endpoint that
-    rendezvous hashing picks among healthy ones (prefix-cache reuse), unless its score exceeds the best one
-    by more than ``sticky_max_excess``.
+    Decode speed: two endpoints are compared on ``(score + 1) * slowness ** speed``, where ``slowness`` is the
+    endpoint's time per output token (vLLM's inter-token latency, mean over recent scrape windows) over the
+    fastest healthy endpoint's (at least 1; 1 when unknown). A measurement is used for ``speed_memory``
+    seconds after the last window with samples, so an endpoint that got no traffic because it was slow is
+    tried and measured again. ``least_inflight``: the gateway's own in-flight count only. ``round_robin``:
+    in turn (benchmark baseline). ``sticky``: requests with an ``x-session-id`` header or a ``user`` field
+    go to the endpoint that rendezvous hashing picks among healthy ones (prefix-cache reuse), unless its
+    score exceeds the best one by more than ``sticky_max_excess``.
     """
 
     strategy: Literal["load", "least_inflight", "round_robin"] = "load"
@@ -64,6 +73,7 @@ class EndpointRouting(_Frozen):
     weights: ScoreWeights = ScoreWeights()
     sticky: bool = False
     sticky_max_excess: float = Field(default=4.0, ge=0)
+    speed_memory: float = Field(default=30.0, gt=0)
 
 
 class HealthPolicy(_Frozen):

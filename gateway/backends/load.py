@@ -10,6 +10,9 @@ since the scrape, and never below the gateway's own in-flight count. ``waiting``
 a queued request waits for a whole slot. KV usage near 1 means preemptions. Recent failures push an endpoint
 back before it is ejected. Without a fresh scrape (older than three scrape intervals) only in-flight and
 failures count.
+
+Decode speed multiplies it: endpoints are compared on ``(score + 1) * slowness``, see :func:`slowness` (the
+``+ 1`` is the request being placed, so an idle slow endpoint still costs its slowness).
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ def score(endpoint: Loaded, weights: ScoreWeights, now: float, stale_after: floa
     requests = max(float(endpoint.inflight), reported + endpoint.inflight - endpoint.inflight_at_scrape)
     kv = load.kv_usage or 0.0
     return requests + weights.queue * waiting + weights.kv * kv + weights.failure * endpoint.failures
+
+
+def slowness(tpot: float | None, best: float | None, exponent: float) -> float:
+    """The decode-speed multiplier of an endpoint's cost: ``(tpot / best) ** exponent``, at least 1; 1 when
+    either time per output token is unknown (or the exponent is 0)."""
+    if tpot is None or best is None or best <= 0 or exponent == 0:
+        return 1.0
+    return float(max(1.0, tpot / best) ** exponent)
 
 
 def two_choices(items: Sequence[E], key: Callable[[E], float], rng: random.Random) -> E:

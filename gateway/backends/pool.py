@@ -1,8 +1,9 @@
 """A backend pool: its endpoints, their load and health, and the choice of an endpoint.
 
 Choice (``spec.routing.strategy``): ``load`` = power of two choices on the score of
-:mod:`gateway.backends.load`, optionally sticky per session; ``least_inflight``; ``round_robin``. The chosen
-endpoint comes first, the other healthy ones follow by score (the retry order).
+:mod:`gateway.backends.load` times the endpoint's decode slowness, optionally sticky per session;
+``least_inflight``; ``round_robin``. The chosen endpoint comes first, the other healthy ones follow by cost
+(the retry order).
 
 Health (``spec.health``): passive ejection after consecutive failed attempts, Envoy-style (growing ejection
 time, a cap on the ejected share of the pool); active ``/health`` probes take an endpoint out after
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from gateway.backends.client import UpstreamClient
-from gateway.backends.load import rendezvous, score, two_choices
+from gateway.backends.load import rendezvous, score, slowness, two_choices
 from gateway.backends.scrape import ScrapedLoad
 from router.policy import BackendSpec
 from router.shedding import PoolLoad, ShedLevel
@@ -41,6 +42,9 @@ class Endpoint:
     load: ScrapedLoad | None = None
     inflight_at_scrape: int = 0
     scraped_at: float = 0.0
+    tpot: float | None = None  # seconds per output token, from vLLM's inter-token latency between scrapes
+    tpot_at: float = 0.0  # when the last scrape window with samples ended
+    itl_seen: tuple[float, float] | None = None  # the previous scrape's cumulative (sum, count)
 
     def healthy(self, now: float) -> bool:
         return now >= self.ejected_until and self.probed_ok is not False
@@ -90,14 +94,28 @@ class Pool:
         if routing.strategy == "least_inflight":
             healthy.sort(key=lambda e: e.inflight)
             return healthy
-        scores = {e.url: self.score(e, now) for e in healthy}
-        ordered = sorted(healthy, key=lambda e: scores[e.url])
-        first = two_choices(healthy, lambda e: scores[e.url], self._rng)
+        best = self.fastest_tpot(healthy, now)
+        speed = routing.weights.speed
+        costs = {
+            e.url: (self.score(e, now) + 1.0) * slowness(self.tpot(e, now), best, speed) for e in healthy
+        }
+        ordered = sorted(healthy, key=lambda e: costs[e.url])
+        first = two_choices(healthy, lambda e: costs[e.url], self._rng)
         if routing.sticky and session:
             home = rendezvous(healthy, session, lambda e: e.url)
-            if scores[home.url] <= scores[ordered[0].url] + routing.sticky_max_excess:
+            if costs[home.url] <= costs[ordered[0].url] + routing.sticky_max_excess:
                 first = home
         return [first, *(e for e in ordered if e is not first)]
+
+    def tpot(self, endpoint: Endpoint, now: float) -> float | None:
+        """The endpoint's time per output token while it is remembered (``routing.speed_memory``)."""
+        if endpoint.tpot is None or now - endpoint.tpot_at > self.spec.routing.speed_memory:
+            return None
+        return endpoint.tpot
+
+    def fastest_tpot(self, endpoints: list[Endpoint], now: float) -> float | None:
+        known = [t for t in (self.tpot(e, now) for e in endpoints) if t is not None and t > 0]
+        return min(known, default=None)
 
     def any_healthy(self) -> bool:
         now = time.monotonic()
@@ -154,9 +172,22 @@ class Pool:
         """A ``/metrics`` scrape result (``None`` = the scrape failed; the old one goes stale)."""
         if load is None:
             return
+        now = time.monotonic()
         endpoint.load = load
         endpoint.inflight_at_scrape = endpoint.inflight
-        endpoint.scraped_at = time.monotonic()
+        endpoint.scraped_at = now
+        if load.itl_sum is None or load.itl_count is None:
+            return
+        previous, endpoint.itl_seen = endpoint.itl_seen, (load.itl_sum, load.itl_count)
+        if previous is None:
+            return
+        intervals, seconds = load.itl_count - previous[1], load.itl_sum - previous[0]
+        if intervals <= 0 or seconds < 0:  # no decoding since the last scrape, or vLLM restarted
+            return
+        mean = seconds / intervals
+        remembered = self.tpot(endpoint, now)
+        endpoint.tpot = mean if remembered is None else 0.5 * (remembered + mean)
+        endpoint.tpot_at = now
 
     def current_load(self, now: float | None = None) -> PoolLoad | None:
         """Mean queue and KV usage over healthy endpoints with a fresh scrape; ``None`` if there is none."""

@@ -2,8 +2,8 @@
 
 Tolerant by design: unknown lines, comments, parse errors and missing families are ignored (a missing
 family reads as "unknown", not as zero). ``vllm:kv_cache_usage_perc`` falls back to the older
-``vllm:gpu_cache_usage_perc``; counts are summed over label sets (several engines or models), KV usage is
-their maximum.
+``vllm:gpu_cache_usage_perc``, the inter-token latency histogram to the older time-per-output-token one;
+counts are summed over label sets (several engines or models), KV usage is their maximum.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from dataclasses import dataclass
 WAITING = "vllm:num_requests_waiting"
 RUNNING = "vllm:num_requests_running"
 KV_NAMES = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
-_WANTED = frozenset((WAITING, RUNNING, *KV_NAMES))
+#: Inter-token latency histograms, newest name first (``time_per_output_token`` before vLLM 0.11).
+ITL_NAMES = ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds")
+_ITL_PARTS = tuple(f"{name}_{part}" for name in ITL_NAMES for part in ("sum", "count"))
+_WANTED = frozenset((WAITING, RUNNING, *KV_NAMES, *_ITL_PARTS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,8 @@ class ScrapedLoad:
     waiting: float | None = None
     running: float | None = None
     kv_usage: float | None = None
+    itl_sum: float | None = None  # cumulative seconds between output tokens
+    itl_count: float | None = None  # cumulative number of those intervals
 
 
 def _sample(line: str) -> tuple[str, float] | None:
@@ -63,4 +68,11 @@ def parse_load(text: str) -> ScrapedLoad:
         sums[name] = sums.get(name, 0.0) + value
         maxima[name] = max(maxima.get(name, value), value)
     kv = next((maxima[n] for n in KV_NAMES if n in maxima), None)
-    return ScrapedLoad(waiting=sums.get(WAITING), running=sums.get(RUNNING), kv_usage=kv)
+    itl = next((n for n in ITL_NAMES if f"{n}_sum" in sums and f"{n}_count" in sums), None)
+    return ScrapedLoad(
+        waiting=sums.get(WAITING),
+        running=sums.get(RUNNING),
+        kv_usage=kv,
+        itl_sum=None if itl is None else sums[f"{itl}_sum"],
+        itl_count=None if itl is None else sums[f"{itl}_count"],
+    )

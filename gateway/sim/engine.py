@@ -56,12 +56,19 @@ class Engine:
             loop = asyncio.get_running_loop()
             interval = 1.0 / cfg.tokens_per_s if cfg.tokens_per_s > 0 else 0.0
             start = loop.time()
+            last = start
             total = max(choice_lengths, default=0)
             for step in range(total):
                 if interval:
                     delay = start + step * interval - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
+                if step:  # vLLM's inter-token latency: the time between two output tokens of a request
+                    now = loop.time()
+                    self._metrics.itl.observe(now - last)
+                    last = now
+                else:
+                    last = loop.time()
                 width = sum(1 for n in choice_lengths if n > step)
                 held += width
                 self.kv_tokens += width

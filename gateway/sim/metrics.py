@@ -24,6 +24,7 @@ _TTFT_BUCKETS = (
     20.0,
 )
 _E2E_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0)
+_ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0)
 _LABELS = ("model_name", "engine")
 
 
@@ -73,6 +74,13 @@ class SimMetrics:
             "Histogram of e2e request latency in seconds.",
             _LABELS,
             buckets=_E2E_BUCKETS,
+            registry=r,
+        ).labels(*values)
+        self.itl = Histogram(
+            "vllm:inter_token_latency_seconds",
+            "Histogram of inter-token latency in seconds.",
+            _LABELS,
+            buckets=_ITL_BUCKETS,
             registry=r,
         ).labels(*values)
         for reason in ("stop", "length", "abort", "error"):

@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 
+from gateway.backends.scrape import parse_load
 from tests.contract.conftest import Backend
 from tests.harness import usage_view
 
@@ -212,3 +213,19 @@ def test_via_gateway(backend: Backend, gateway: str, effort: str) -> None:
 def test_models_via_gateway(backend: Backend, gateway: str) -> None:
     ids = [m["id"] for m in httpx.get(gateway + "/v1/models", timeout=10).json()["data"]]
     assert ids == ["auto", backend.model]
+
+
+def test_load_metrics_the_router_reads(backend: Backend) -> None:
+    """``/metrics`` has the families endpoint choice scrapes, and the inter-token latency histogram (decode
+    speed) counts the intervals of a generation: ``max_tokens`` tokens give ``max_tokens - 1`` intervals."""
+    before = parse_load(httpx.get(backend.url + "/metrics", timeout=10).text)
+    assert before.running is not None and before.waiting is not None and before.kv_usage is not None
+    assert before.itl_sum is not None and before.itl_count is not None
+    body = chat_body(backend, False, max_tokens=12, ignore_eos=True)
+    resp = post(backend.url, "/v1/chat/completions", body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["usage"]["completion_tokens"] == 12
+    after = parse_load(httpx.get(backend.url + "/metrics", timeout=10).text)
+    assert after.itl_count is not None and after.itl_sum is not None
+    assert after.itl_count - before.itl_count == 11
+    assert after.itl_sum >= before.itl_sum

@@ -214,3 +214,53 @@ def test_pool_load_means_over_fresh_healthy_endpoints() -> None:
 def test_weights_are_validated() -> None:
     with pytest.raises(ValueError, match="greater than or equal to 0"):
         ScoreWeights(queue=-1)
+
+
+def decoded(p: Pool, endpoint: Endpoint, seconds: float, intervals: float) -> None:
+    """A scrape whose cumulative inter-token latency histogram says ``seconds`` over ``intervals``."""
+    p.record_scrape(endpoint, ScrapedLoad(0, 0, 0.0, itl_sum=seconds, itl_count=intervals))
+
+
+def test_time_per_output_token_comes_from_scrape_deltas() -> None:
+    p = pool(1)
+    e = p.endpoints[0]
+    decoded(p, e, 100.0, 1000)  # since vLLM started: no window yet
+    assert e.tpot is None
+    decoded(p, e, 101.0, 1100)  # 1 s over 100 intervals
+    assert e.tpot == pytest.approx(0.01)
+    decoded(p, e, 104.0, 1200)  # 3 s over 100: averaged with what is remembered
+    assert e.tpot == pytest.approx(0.02)
+    decoded(p, e, 104.0, 1200)  # nothing decoded: kept
+    assert e.tpot == pytest.approx(0.02)
+    decoded(p, e, 0.5, 10)  # vLLM restarted (counters went back): no window, new baseline
+    assert e.tpot == pytest.approx(0.02) and e.itl_seen == (0.5, 10)
+    decoded(p, e, 1.5, 20)
+    assert e.tpot == pytest.approx(0.06)
+
+
+def test_a_slow_decoder_loses_to_idle_fast_ones_until_its_measurement_expires() -> None:
+    p = pool(4, routing={"speed_memory": 30.0})
+    slow = p.endpoints[0]
+    for e in p.endpoints:
+        decoded(p, e, 0.0, 0)
+        decoded(p, e, 1.0 if e is slow else 0.1, 100)  # 10 ms vs 1 ms per token
+    picks = Counter(p.candidates(set())[0].url for _ in range(400))
+    assert picks[slow.url] == 0  # idle but 10x slower: it loses every comparison
+    assert p.candidates(set())[-1] is slow  # and is tried last
+    p.endpoints[1].inflight = 5  # (5 + 1) x 1 < (0 + 1) x 10: a busy fast endpoint still wins
+    assert Counter(p.candidates(set())[0].url for _ in range(400))[slow.url] == 0
+    later = time.monotonic() + 31  # no fresh samples for longer than speed_memory: measured again
+    assert p.tpot(slow, later) is None and p.fastest_tpot(p.endpoints, later) is None
+
+
+@pytest.mark.parametrize(
+    ("speed", "expected_share"),
+    [pytest.param(0.0, 0.25, id="speed-0-ignores"), pytest.param(1.0, 0.0, id="on")],
+)
+def test_speed_weight(speed: float, expected_share: float) -> None:
+    p = pool(4, routing={"weights": {"speed": speed}})
+    for e in p.endpoints:
+        decoded(p, e, 0.0, 0)
+        decoded(p, e, 1.0 if e is p.endpoints[0] else 0.1, 100)
+    picks = Counter(p.candidates(set())[0].url for _ in range(800))
+    assert picks[URLS[0]] / 800 == pytest.approx(expected_share, abs=0.07)

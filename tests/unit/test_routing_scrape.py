@@ -51,6 +51,28 @@ vllm:prompt_tokens_total{engine="0",model_name="m"} 1234.0
         pytest.param(
             'vllm:num_requests_waiting{path="a}b"} 6\n', ScrapedLoad(6.0, None, None), id="brace-in-label"
         ),
+        pytest.param(
+            'vllm:inter_token_latency_seconds_bucket{engine="0",le="0.01"} 3\n'
+            'vllm:inter_token_latency_seconds_sum{engine="0"} 1.5\n'
+            'vllm:inter_token_latency_seconds_count{engine="0"} 30\n'
+            'vllm:inter_token_latency_seconds_sum{engine="1"} 0.5\n'
+            'vllm:inter_token_latency_seconds_count{engine="1"} 20\n'
+            'vllm:time_per_output_token_seconds_sum{engine="0"} 99\n'
+            'vllm:time_per_output_token_seconds_count{engine="0"} 1\n',
+            ScrapedLoad(itl_sum=2.0, itl_count=50.0),
+            id="inter-token-latency-summed-new-name-wins",
+        ),
+        pytest.param(
+            'vllm:time_per_output_token_seconds_sum{model_name="m"} 4\n'
+            'vllm:time_per_output_token_seconds_count{model_name="m"} 8\n',
+            ScrapedLoad(itl_sum=4.0, itl_count=8.0),
+            id="older-time-per-output-token-name",
+        ),
+        pytest.param(
+            'vllm:inter_token_latency_seconds_sum{engine="0"} 1.5\n',
+            ScrapedLoad(),
+            id="latency-sum-without-count-ignored",
+        ),
     ],
 )
 def test_parse_load(text: str, expected: ScrapedLoad) -> None:
