@@ -245,6 +245,19 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 ),
                 description="load score from the vLLM /metrics scrape (lower is better); passive ejections",
             ),
+            Panel(
+                "Endpoint decode time per output token",
+                (
+                    (
+                        "max by (pool, endpoint)"
+                        f" (thinkgate_endpoint_time_per_output_token_seconds{{{POOL}}} > 0)",
+                        "{{pool}} {{endpoint}}",
+                    ),
+                ),
+                unit="s",
+                description="from vLLM's inter-token latency between scrapes; endpoints are compared on"
+                " (score + 1) x this / the pool's fastest",
+            ),
         ),
     ),
 )
