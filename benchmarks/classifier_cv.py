@@ -6,6 +6,9 @@ recall on think=true, precision on think=false, ordinal error of the effort leve
 difference over none<low<medium<high) and the predicted vs labelled think-share.
 
     .venv/bin/python benchmarks/classifier_cv.py [--data ../shared/data/effort_train.jsonl] [--think 0.35]
+        [--sweep]
+
+``--sweep`` also prints pooled accuracy and recall for a range of think thresholds (same predictions).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import read_examples
 from router.classifier import ClassifierThresholds
-from router.train import cross_validate
+from router.train import loso_predictions, score_predictions
 
 
 def _fmt(value: float) -> str:
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="../shared/data/effort_train.jsonl")
     parser.add_argument("--think", type=float, default=ClassifierThresholds().think, help="think threshold")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     ns = parser.parse_args(argv)
     examples = read_examples(ns.data)
     started = time.perf_counter()
@@ -47,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix_str(source)
         bar.update(1)
 
-    results = cross_validate(examples, thresholds=ClassifierThresholds(think=ns.think), progress=step)
+    pairs = loso_predictions(examples, progress=step)
     bar.close()
+    results = score_predictions(pairs, ClassifierThresholds(think=ns.think))
     if ns.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -61,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{_fmt(m['precision_nothink'])} {_fmt(m['ordinal_error'])} {_fmt(m['think_share'])} "
             f"{_fmt(m['true_think_share'])}"
         )
+    if ns.sweep:
+        print(f"\n{'think':>6s} {'acc':>6s} {'rec_T':>6s} {'share':>6s}")
+        for step_ in range(10, 61, 2):
+            m = score_predictions(pairs, ClassifierThresholds(think=step_ / 100))["overall"]
+            print(f"{step_ / 100:6.2f} {m['accuracy']:6.3f} {m['recall_think']:6.3f} {m['think_share']:6.3f}")
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -147,6 +147,54 @@ def _set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
 
+# Request shapes (what is asked for, not the topic): a code or math request at the start, advice, creative
+# pieces, labelling/classification, asking for a question, a named-entity (trivia) question.
+_TECH_WORDS = (
+    "python javascript java typescript c++ c# rust golang kotlin swift php ruby perl scala haskell lua "
+    "matlab bash shell powershell sql mysql postgresql sqlite html css js jsx json yaml xml regex regexp "
+    "api apis function functions script scripts program programs code snippet class method methods algorithm "
+    "library framework react vue angular flutter django flask node nodejs npm pip docker kubernetes linux "
+    "unix git makefile compiler database frontend backend endpoint server app application component "
+    "components module pandas numpy excel vba jquery android ios gui cli"
+)
+_TECH = _set(_TECH_WORDS)
+_CODE_VERBS = _set(
+    "write create implement generate build make develop code program fix debug optimize refactor complete "
+    "design modify"
+)
+_MATH_VERBS = _set(
+    "solve compute calculate prove derive evaluate simplify integrate differentiate factor factorize "
+    "estimate determine"
+)
+_CREATIVE_WORDS = (
+    "story stories poem poems lyrics song novel chapter character characters script screenplay scene "
+    "dialogue fiction fanfic haiku verse rhyme plot narrative tale joke slogan caption blog essay"
+)
+_ADVICE = (
+    "how can", "how do i", "how should", "should i", "what are some", "tips", "ways to", "ideas", "advice",
+    "pros and cons", "recommend", "suggest", "best way", "good idea", "opinion", "what do you think",
+)  # fmt: skip
+_CLASSIFY = (
+    "category", "categories", "classify", "classification", "label", "labels", "topic", "genre", "refers to",
+    "belongs to", "yes or no", "true or false", "positive or negative", "same meaning", "paraphrase",
+    "sentiment",
+)  # fmt: skip
+_WH = _set("who what which when where whose whom")
+_STOP = _set(
+    "the a an of to in on and or is are was were be been for with as by at from that this it its which what "
+    "who whom whose when where why how does do did can could would should will not no yes than then there "
+    "their they he she his her them you your i me my we our us"
+)
+_ENTITY_QUESTION = re.compile(
+    r"\b(?:who|whom|whose|where|when|what year|which year|what country|which country|what city|which city|"
+    r"what is the name|what was the name|which company|what company|which team|what team|which person|"
+    r"what nationality|which film|what film)\b",
+    re.IGNORECASE,
+)
+_ASK_VERB = re.compile(r"\b(?:come up with|generate|write|create|ask|make up|think of|suggest)\b")
+_DIGIT_RUN = re.compile(r"\d+")
+_INNER_NAME = re.compile(r"[a-z] [A-Z]")
+
 # Unigram and bigram cue words per signal (lower-case tokens; bigrams joined by one space).
 _CUES: dict[str, frozenset[str]] = {
     "math_words": _set(
@@ -185,6 +233,8 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "persona": _set("act_as act_like you_are pretend roleplay role want_you"),
     "explain": _set("explain what_is what_are who_is who_was why_do definition meaning"),
+    "tech_terms": _set(_TECH_WORDS),
+    "creative": _set(_CREATIVE_WORDS),
     "times_dates": _set(
         "am pm january february march april may june july august september october november december "
         "monday tuesday wednesday thursday friday saturday sunday date week month year years days"
@@ -234,11 +284,26 @@ DENSE_NAMES: tuple[str, ...] = (
     "word_length",
     "word_variety",
     "dialogue_words",
+    "tech_terms",
+    "code_request",
+    "math_request",
+    "passage_overlap",
+    "numeric_choices",
+    "text_choices",
+    "trivia_question",
+    "entity_question",
+    "advice",
+    "creative",
+    "classify_cues",
+    "question_request",
     "empty",
 )
 _INDEX = {name: i for i, name in enumerate(DENSE_NAMES)}
 #: Signals measured as a rate (per ~400 characters read), so a long story is not "mathy" for a few numbers.
-_RATES = ("math_words", "proof_words", "logic_words", "puzzle_words", "times_dates", "explain", "reading")
+_RATES = (
+    "math_words", "proof_words", "logic_words", "puzzle_words", "times_dates", "explain", "reading",
+    "tech_terms", "creative",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,8 +338,9 @@ def grams(toks: Sequence[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _line_signals(win: str) -> tuple[int, int]:
-    code = choices = 0
+def _line_signals(win: str) -> tuple[int, int, int]:
+    """Code-like lines, answer-choice lines, and how many of the choices hold a number."""
+    code = choices = numeric = 0
     for line in win.splitlines():
         stripped = line.lstrip()
         if not stripped:
@@ -287,7 +353,8 @@ def _line_signals(win: str) -> tuple[int, int]:
             code += 1
         if _CHOICE_LINE.match(line):
             choices += 1
-    return code, choices
+            numeric += any(c.isdigit() for c in stripped[2:])
+    return code, choices, numeric
 
 
 def _proper_noun_share(win: str, words: int) -> float:
@@ -334,7 +401,7 @@ def text_features(text: str) -> TextFeatures:
         if tok in _CODE_PUNCT or "_" in tok:
             code_tokens += 1
         prev = tok
-    code_lines, choices = _line_signals(win)
+    code_lines, choices, numeric_choices = _line_signals(win)
     pars = [p for p in win.split("\n\n") if p.strip()]
     first_par = pars[0] if pars else win
     last_par = pars[-1] if pars else win
@@ -355,6 +422,8 @@ def text_features(text: str) -> TextFeatures:
     v[_INDEX["code_lines"]] = _log(code_lines)
     v[_INDEX["code_tokens"]] = _log(code_tokens)
     v[_INDEX["choices"]] = _log(choices)
+    v[_INDEX["numeric_choices"]] = _log(numeric_choices)
+    v[_INDEX["text_choices"]] = _log(choices - numeric_choices)
     v[_INDEX["question_numbers"]] = _log(
         last_par[-600:].count(" ") and sum(c.isdigit() for c in last_par[-600:])
     )
@@ -371,7 +440,78 @@ def text_features(text: str) -> TextFeatures:
     v[_INDEX["dialogue_words"]] = sum(1 for t in toks if t in _DIALOGUE) / len(toks)
     v[_INDEX["question_marks"]] = _log(win.count("?"))
     v[_INDEX["question_at_end"]] = 1.0 if "?" in win[-120:] else 0.0
+    _request_shape(text, win, toks, v)
     return TextFeatures(tuple(values), bag)
+
+
+_YEAR_PREFIXES = frozenset(("15", "16", "17", "18", "19", "20"))
+
+
+def _nonyear_numbers(text: str) -> int:
+    """How many digit runs of ``text`` are not years (1500-2099)."""
+    return sum(1 for m in _DIGIT_RUN.findall(text) if not (len(m) == 4 and m[:2] in _YEAR_PREFIXES))
+
+
+def _last_question(tail: str) -> str:
+    """The sentence that ends at the last question mark of ``tail`` ('' when there is none)."""
+    end = tail.rfind("?")
+    if end < 0:
+        return ""
+    start = max(tail.rfind(c, 0, end) for c in ".?!\n") + 1
+    return tail[start : end + 1]
+
+
+def _asks_for_question(low: str) -> bool:
+    """A request to write a question ("come up with a good question for ..."), in lower-case text."""
+    i = low.find("question")
+    while i >= 0:
+        after = low[i + 8 : i + 10]
+        ends_word = not after[:1].isalnum() or (after[:1] == "s" and not after[1:2].isalnum())
+        if ends_word and (i == 0 or not low[i - 1].isalnum()):
+            seg = low[max(0, i - 60) : i]
+            seg = seg[max(seg.rfind(c) for c in ".?!\n") + 1 :]
+            if any(m.end() >= len(seg) - 41 for m in _ASK_VERB.finditer(seg)):
+                return True
+        i = low.find("question", i + 8)
+    return False
+
+
+def _passage_overlap(win: str, toks: Sequence[str]) -> float:
+    """Share of the content words of the final request (last 300 characters) that occur in the text before it.
+
+    High for extractive reading comprehension (the answer is in the given text); 0 without a passage.
+    """
+    if len(win) < 600:
+        return 0.0
+    tail = tokens(win[-300:])
+    asked = {t for t in tail if len(t) > 2 and t.isalpha() and t not in _STOP}
+    if not asked:
+        return 0.0
+    given = set(toks[: len(toks) - len(tail)])
+    return len(asked & given) / len(asked)
+
+
+def _request_shape(text: str, win: str, toks: Sequence[str], v: list[float]) -> None:
+    """Signals of what kind of answer is asked for (written into ``v``)."""
+    low = win.lower()
+    head = toks[:25]
+    code_verb = any(t in _CODE_VERBS for t in head[:12])
+    v[_INDEX["code_request"]] = 1.0 if code_verb and any(t in _TECH for t in head) else 0.0
+    v[_INDEX["math_request"]] = 1.0 if any(t in _MATH_VERBS for t in toks[:8]) else 0.0
+    v[_INDEX["passage_overlap"]] = _passage_overlap(win, toks)
+    trivia = False
+    if len(text) < 400 and text.endswith("?") and _INNER_NAME.search(text):
+        tail_toks = tokens(text[-200:])
+        trivia = "<n>" not in tail_toks and any(t in _WH for t in tail_toks)
+    v[_INDEX["trivia_question"]] = 1.0 if trivia else 0.0
+    question = _last_question(win[-400:])
+    v[_INDEX["entity_question"]] = (
+        1.0 if question and _ENTITY_QUESTION.search(question) and _nonyear_numbers(question) <= 1 else 0.0
+    )
+    head_low, tail_low = low[:600], low[-400:]
+    v[_INDEX["advice"]] = _log(sum(1 for a in _ADVICE if a in head_low or a in tail_low))
+    v[_INDEX["classify_cues"]] = _log(sum(1 for c in _CLASSIFY if c in low))
+    v[_INDEX["question_request"]] = 1.0 if _asks_for_question(low) else 0.0
 
 
 def followup_weight(view: ChatView) -> float:

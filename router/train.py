@@ -90,7 +90,7 @@ def example_from_record(record: Mapping[str, Any]) -> Example:
 class TrainConfig:
     """Training hyper-parameters (defaults are what the shipped artifact uses)."""
 
-    c: float = 0.5
+    c: float = 0.25
     levels_c: float = 0.5
     min_sources: int = 3
     min_count: int = 3
@@ -396,6 +396,40 @@ def evaluate(
     return metrics, preds
 
 
+def loso_predictions(
+    examples: Sequence[Example],
+    config: TrainConfig | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> list[tuple[Example, Prediction]]:
+    """Leave-one-source-out predictions: every example scored by a model trained on the other sources only
+    (in source order, then file order)."""
+    out: list[tuple[Example, Prediction]] = []
+    for source in sorted({ex.source for ex in examples}):
+        if progress is not None:
+            progress(source)
+        train = [ex for ex in examples if ex.source != source]
+        test = [ex for ex in examples if ex.source == source]
+        clf = EffortClassifier.from_artifact(train_artifact(train, config))
+        out.extend((ex, clf.predict(ex.view)) for ex in test)
+    return out
+
+
+def score_predictions(
+    pairs: Sequence[tuple[Example, Prediction]], thresholds: ClassifierThresholds
+) -> dict[str, dict[str, float]]:
+    """Metrics per source and ``overall`` (all pairs pooled) for predictions under the thresholds."""
+    per_source: dict[str, Metrics] = defaultdict(Metrics)
+    overall = Metrics()
+    for ex, pred in pairs:
+        chosen = choose_effort(pred, thresholds)[0]
+        per_source[ex.source].add(ex.think, ex.effort, chosen, DEFAULT_BUDGETS)
+        overall.add(ex.think, ex.effort, chosen, DEFAULT_BUDGETS)
+    results = {source: per_source[source].summary() for source in sorted(per_source)}
+    results["overall"] = overall.summary()
+    return results
+
+
 def cross_validate(
     examples: Sequence[Example],
     config: TrainConfig | None = None,
@@ -405,18 +439,5 @@ def cross_validate(
 ) -> dict[str, dict[str, float]]:
     """Leave-one-source-out: for each source, train on the others and score it. Keys: sources and ``overall``
     (all held-out predictions pooled)."""
-    th = thresholds or ClassifierThresholds()
-    results: dict[str, dict[str, float]] = {}
-    overall = Metrics()
-    for source in sorted({ex.source for ex in examples}):
-        if progress is not None:
-            progress(source)
-        train = [ex for ex in examples if ex.source != source]
-        test = [ex for ex in examples if ex.source == source]
-        clf = EffortClassifier.from_artifact(train_artifact(train, config))
-        metrics, _ = evaluate(clf, test, th)
-        for ex, pred in zip(test, _, strict=True):
-            overall.add(ex.think, ex.effort, choose_effort(pred, th)[0], DEFAULT_BUDGETS)
-        results[source] = metrics.summary()
-    results["overall"] = overall.summary()
-    return results
+    pairs = loso_predictions(examples, config, progress=progress)
+    return score_predictions(pairs, thresholds or ClassifierThresholds())

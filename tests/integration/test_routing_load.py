@@ -112,7 +112,10 @@ def test_saturating_the_thinking_pool_engages_shedding_and_releasing_disengages(
         },
         {"auto": {"thinking": ["t"], "instruct": ["i"]}},
     )
-    prompt = [{"role": "user", "content": "Prove that sqrt(2) is irrational."}]
+    olympiad = (
+        "Find all functions f: R -> R such that f(x + f(y)) = f(x) + y for all real x, y, and prove it."
+    )
+    prompt = [{"role": "user", "content": olympiad}]
 
     def ask(**extra: Any) -> httpx.Response:
         body = {"model": "auto", "messages": prompt, "max_tokens": 4, **extra}

@@ -24,7 +24,9 @@ from router.train import (
     Metrics,
     TrainConfig,
     example_from_record,
+    loso_predictions,
     sample_weights,
+    score_predictions,
     train_artifact,
 )
 
@@ -263,3 +265,17 @@ def test_train_command_passes_source_power(tmp_path: Path) -> None:
     argv = ["--data", str(data), "--out", str(out), "--min-sources", "2", "--source-power", "0.25"]
     assert _run(train_cmd, argv) == 0
     assert read_artifact(out)["metadata"]["config"]["source_power"] == 0.25
+
+
+def test_loso_predictions_hold_out_each_source() -> None:
+    """Every example gets exactly one prediction, from a model that never saw its source; the scores pool
+    them per source and overall, and a lower think threshold never lowers recall."""
+    examples = [example_from_record(r) for r in _synthetic(24)]
+    pairs = loso_predictions(examples, TrainConfig(calibration_folds=2))
+    assert sorted(id(ex) for ex, _ in pairs) == sorted(id(ex) for ex in examples)
+    low = score_predictions(pairs, ClassifierThresholds(think=0.1))
+    high = score_predictions(pairs, ClassifierThresholds(think=0.9))
+    assert set(low) == {"src0", "src1", "src2", "overall"}
+    assert low["overall"]["n"] == len(examples) == sum(low[s]["n"] for s in ("src0", "src1", "src2"))
+    assert low["overall"]["recall_think"] >= high["overall"]["recall_think"]
+    assert low["overall"]["think_share"] >= high["overall"]["think_share"]

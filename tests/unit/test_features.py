@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -187,3 +188,59 @@ def test_prose_signals_order_texts() -> None:
         "one two three four five six", "word_variety"
     )
     assert 0.0 < _signal("Tell me a joke", "word_variety") <= 1.0
+
+
+_PASSAGE = (
+    "The Rhine flows from the Swiss Alps through Germany and the Netherlands into the North Sea. " * 8
+    + "\n\nQuestion: Through which countries does the Rhine flow before it reaches the North Sea?"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        pytest.param("Write a python function that sorts a list.", "code_request", 1.0, id="code-request"),
+        pytest.param("Write a poem about the sea.", "code_request", 0.0, id="poem-is-not-code"),
+        pytest.param("Solve for x: 2x + 3 = 7", "math_request", 1.0, id="math-request"),
+        pytest.param("Describe the sea in winter.", "math_request", 0.0, id="no-math-request"),
+        pytest.param("Who directed the film Alien in 1979?", "entity_question", 1.0, id="entity-with-year"),
+        pytest.param("How many apples are left if Tom eats 3 of 12?", "entity_question", 0.0, id="count"),
+        pytest.param(
+            "Which company founded by Steve Jobs makes the iPhone?", "trivia_question", 1.0, id="trivia"
+        ),
+        pytest.param("Which of 12, 15 and 18 is divisible by 9?", "trivia_question", 0.0, id="numbers"),
+        pytest.param(
+            "Come up with a good question for the passage below.", "question_request", 1.0, id="qgen"
+        ),
+        pytest.param("Answer the question below.", "question_request", 0.0, id="answering"),
+        pytest.param("Write one questionnaire for the staff.", "question_request", 0.0, id="other-word"),
+        pytest.param("Q: pick one\nA) 12\nB) 14", "numeric_choices", math.log1p(2), id="numeric-choices"),
+        pytest.param("Q: pick one\nA) red\nB) blue", "text_choices", math.log1p(2), id="text-choices"),
+        pytest.param("Q: pick one\nA) red\nB) blue", "numeric_choices", 0.0, id="no-numeric-choices"),
+        pytest.param("Short text with no passage?", "passage_overlap", 0.0, id="no-passage"),
+    ],
+)
+def test_request_shape_signals(text: str, name: str, expected: float) -> None:
+    assert _signal(text, name) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Create a responsive login page in HTML and CSS.", "tech_terms"),
+        ("Write a short story and a poem about a dragon.", "creative"),
+        ("What are some tips for sleeping better? Any advice?", "advice"),
+        ("Classify the review: is the sentiment positive or negative?", "classify_cues"),
+    ],
+)
+def test_request_cues_fire(text: str, name: str) -> None:
+    assert _signal(text, name) > 0.0
+    assert _signal("Tom has 5 apples and buys 3 more. How many now?", name) == 0.0
+
+
+def test_passage_overlap_reads_the_question_against_the_passage() -> None:
+    """Most content words of the final question occur in the passage before it; unrelated text shares none."""
+    assert _signal(_PASSAGE, "passage_overlap") > 0.5
+    filler = " ".join(f"item{i}" for i in range(150))
+    unrelated = filler + "\n\nQuestion: Through which countries does the Rhine flow?"
+    assert _signal(unrelated, "passage_overlap") == 0.0
