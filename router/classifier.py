@@ -14,7 +14,10 @@ scaling and the calibration; the gateway reads it and passes it to :meth:`Effort
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +73,7 @@ class ClassifierThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    think: float = Field(default=0.35, ge=0.0, le=1.0)
+    think: float = Field(default=0.38, ge=0.0, le=1.0)
     medium: float = Field(default=0.5, ge=0.0, le=1.0)
     high: float = Field(default=0.5, ge=0.0, le=1.0)
 
@@ -133,6 +136,10 @@ class _Scores:
     contributions: tuple[tuple[str, float], ...]
 
 
+#: How many contributions a prediction's evidence lists.
+_EVIDENCE = 6
+
+
 class EffortClassifier:
     """A loaded classifier; :meth:`predict` is pure and thread-safe (no mutable state)."""
 
@@ -143,10 +150,16 @@ class EffortClassifier:
         "_follow_gain",
         "_gram_w",
         "_mean",
+        "_pair_abs",
+        "_pair_cols",
+        "_pair_keys",
         "_prior",
         "_scale",
         "_temperature",
         "_tools_logit",
+        "_uni_abs",
+        "_uni_cols",
+        "_uni_keys",
         "metadata",
     )
 
@@ -182,6 +195,20 @@ class EffortClassifier:
         self._scale = tuple(s if s > 0 else 1.0 for s in scale)
         self._dense_w = tuple(tuple(row) for row in dense_weights)
         self._gram_w = dict(gram_weights)
+        # the same weights by output, unigrams by string and bigrams by token pair, for C-level sums over
+        # the n-grams a text has in the vocabulary
+        unigrams = {g: w for g, w in self._gram_w.items() if " " not in g}
+        pairs: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+        for g, w in self._gram_w.items():
+            parts = g.split(" ")
+            if len(parts) == 2:
+                pairs[(parts[0], parts[1])] = w
+        self._uni_keys = frozenset(unigrams)
+        self._pair_keys = frozenset(pairs)
+        self._uni_cols = tuple({g: w[k] for g, w in unigrams.items()} for k in range(4))
+        self._pair_cols = tuple({p: w[k] for p, w in pairs.items()} for k in range(4))
+        self._uni_abs = {g: abs(w[0]) for g, w in unigrams.items()}
+        self._pair_abs = {p: abs(w[0]) for p, w in pairs.items()}
         self._cal_a, self._cal_b = calibration
         self._temperature = temperature
         self._prior = prior_think
@@ -237,24 +264,30 @@ class EffortClassifier:
             min(CLIP, max(-CLIP, (v - m) / s))
             for v, m, s in zip(feats.dense, self._mean, self._scale, strict=True)
         ]
-        out = [row[-1] + sum(w * xi for w, xi in zip(row, x, strict=False)) for row in self._dense_w]
-        present = [(g, w) for g in feats.grams if (w := self._gram_w.get(g)) is not None]
-        norm = 1.0 / math.sqrt(len(present)) if present else 0.0
-        for _g, w in present:
-            out[0] += w[0] * norm
-            out[1] += w[1] * norm
-            out[2] += w[2] * norm
-            out[3] += w[3] * norm
+        out = [row[-1] + sum(map(operator.mul, row, x)) for row in self._dense_w]
+        uni = feats.unigrams & self._uni_keys
+        pairs = feats.pairs & self._pair_keys
+        present = len(uni) + len(pairs)
+        norm = 1.0 / math.sqrt(present) if present else 0.0
+        for k in range(4):
+            found = sum(map(self._uni_cols[k].__getitem__, uni))
+            out[k] += norm * (found + sum(map(self._pair_cols[k].__getitem__, pairs)))
         contributions: tuple[tuple[str, float], ...] = ()
         if explain:
-            think_w = self._dense_w[0]
-            items = [
-                (name if x[i] >= 0 else f"low {name}", think_w[i] * x[i])
-                for i, name in enumerate(DENSE_NAMES)
-            ]
-            items.extend((f'"{g}"', w[0] * norm) for g, w in present)
-            items.sort(key=lambda item: abs(item[1]), reverse=True)
-            contributions = tuple((name, round(value, 3)) for name, value in items[:6])
+            think_w, think_u, think_p = self._dense_w[0], self._uni_cols[0], self._pair_cols[0]
+            dense = ((name, think_w[i] * x[i], i) for i, name in enumerate(DENSE_NAMES))
+            # the strongest n-grams first, by a C-level key (norm > 0 does not change the order)
+            top_uni = heapq.nlargest(_EVIDENCE, uni, key=self._uni_abs.__getitem__)
+            top_pairs = heapq.nlargest(_EVIDENCE, pairs, key=self._pair_abs.__getitem__)
+            grams = itertools.chain(
+                ((g, think_u[g] * norm, -1) for g in top_uni),
+                ((" ".join(p), think_p[p] * norm, -1) for p in top_pairs),
+            )
+            top = heapq.nlargest(_EVIDENCE, itertools.chain(dense, grams), key=lambda item: abs(item[1]))
+            contributions = tuple(
+                (f'"{name}"' if i < 0 else name if x[i] >= 0 else f"low {name}", round(value, 3))
+                for name, value, i in top
+            )
         return _Scores(out[0], (out[1], out[2], out[3]), contributions)
 
     def think_logit(self, text: str) -> float:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 #: Characters read from the start and the end of a long text.
-HEAD_CHARS = 1000
-TAIL_CHARS = 1500
+HEAD_CHARS = 700
+TAIL_CHARS = 1100
 #: Turns before the latest user turn that are read as context (most recent first).
 CONTEXT_TURNS = 4
 #: Characters read from each context turn (its tail; the system prompt's head).
@@ -191,6 +192,30 @@ _ENTITY_QUESTION = re.compile(
     r"what nationality|which film|what film)\b",
     re.IGNORECASE,
 )
+# The answer space is spelled out at the end: "Yes or No?", "increase or decrease?", "choices are ...".
+_CLOSED_PHRASES = (
+    "yes or no", "true or false", "choices are", "given a choice", "options are", "choose between",
+)  # fmt: skip
+_AFTER_OR = re.compile(r"[a-z]+(?: [a-z]+)?\W{0,3}[?)]")
+# Cue words in common non-English languages, added to the English cue counts of the same theme: whole words
+# for alphabetic scripts, substrings for CJK (which has no spaces). Only a few frequent words per theme.
+_INTL_WORDS: dict[str, frozenset[str]] = {
+    "creative": _set(
+        "историю история историй рассказ рассказа стих стихи стихотворение сочинение сказку historia poema "
+        "cuento diálogo personaje canción relato histoire poème geschichte gedicht chuyện kịch thơ "
+        "truyện"
+    ),
+    "math_words": _set(
+        "посчитай вычисли реши решите докажи найдите уравнение calcula calcular resuelve demuestra ecuación "
+        "calculez résoudre équation berechne gleichung tính phương trình"
+    ),
+    "code_words": _set("код кода функцию скрипт código función fonction skript hàm"),
+}
+_INTL_CJK: dict[str, frozenset[str]] = {
+    "creative": _set("故事 小说 小說 诗 日记 物語 小説 日記 歌詞 作文 이야기 소설"),
+    "math_words": _set("计算 求解 证明 方程 积分 計算 証明 方程式 계산"),
+    "code_words": _set("代码 函数 程序 コード 関数 プログラム 코드 함수"),
+}
 _ASK_VERB = re.compile(r"\b(?:come up with|generate|write|create|ask|make up|think of|suggest)\b")
 _DIGIT_RUN = re.compile(r"\d+")
 _INNER_NAME = re.compile(r"[a-z] [A-Z]")
@@ -235,6 +260,8 @@ _CUES: dict[str, frozenset[str]] = {
     "explain": _set("explain what_is what_are who_is who_was why_do definition meaning"),
     "tech_terms": _set(_TECH_WORDS),
     "creative": _set(_CREATIVE_WORDS),
+    # Premises and rules to reason from (deduction), as opposed to descriptive prose.
+    "rule_words": _set("if then all every each implies therefore unless must only none whenever thus hence"),
     "times_dates": _set(
         "am pm january february march april may june july august september october november december "
         "monday tuesday wednesday thursday friday saturday sunday date week month year years days"
@@ -244,6 +271,9 @@ _CUE_INDEX: dict[str, tuple[str, ...]] = {}
 for _name, _words in _CUES.items():
     for _w in _words:
         _CUE_INDEX[_w.replace("_", " ")] = (*_CUE_INDEX.get(_w.replace("_", " "), ()), _name)
+for _name, _words in _INTL_WORDS.items():
+    for _w in _words:
+        _CUE_INDEX[_w] = (*_CUE_INDEX.get(_w, ()), _name)
 _DIALOGUE = _set("i me my mine we us our you your yours")
 _FOLLOWUP = _set(
     "now again same instead what_about and_if what_if also then it that this above previous redo"
@@ -296,22 +326,38 @@ DENSE_NAMES: tuple[str, ...] = (
     "creative",
     "classify_cues",
     "question_request",
+    "closed_answer",
+    "rule_words",
+    "read_off",
     "empty",
 )
 _INDEX = {name: i for i, name in enumerate(DENSE_NAMES)}
 #: Signals measured as a rate (per ~400 characters read), so a long story is not "mathy" for a few numbers.
 _RATES = (
     "math_words", "proof_words", "logic_words", "puzzle_words", "times_dates", "explain", "reading",
-    "tech_terms", "creative",
+    "tech_terms", "creative", "rule_words",
 )  # fmt: skip
+_CUE_PAIRS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (k, tuple(k.split(" "))) for k in sorted(_CUE_INDEX) if " " in k
+)  # a cue of three or more words never matches a pair, as it never matched a bigram
+_PERSONA_PAIRS = (("act", "as"), ("act", "like"), ("want", "you"), ("you", "are"))
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ARITH_TOKENS = frozenset(("<n>", *(op for op in _OPERATORS if not op.isalpha())))
 
 
 @dataclass(frozen=True, slots=True)
 class TextFeatures:
-    """Features of one text: the hand-built signals (in :data:`DENSE_NAMES` order) and its n-grams."""
+    """Features of one text: the hand-built signals (in :data:`DENSE_NAMES` order) and its n-grams, kept as
+    unigrams and token pairs (building a string per bigram is the costly part, so only training does it)."""
 
     dense: tuple[float, ...]
-    grams: frozenset[str]
+    unigrams: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+    @property
+    def grams(self) -> frozenset[str]:
+        """Unigrams and bigrams as the vocabulary spells them (a bigram's tokens joined by a space)."""
+        return self.unigrams | frozenset(map(" ".join, self.pairs))
 
 
 def _log(n: float) -> float:
@@ -320,8 +366,11 @@ def _log(n: float) -> float:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased tokens: words, numbers as ``<n>``, CJK runs split into characters, each symbol alone."""
+    found: list[str] = _TOKEN.findall(text.lower())
+    if text.isascii() or not _CJK_CHAR.search(text):  # the common case, without the per-token CJK check
+        return ["<n>" if tok.isdigit() else tok for tok in found]
     out: list[str] = []
-    for tok in _TOKEN.findall(text.lower()):
+    for tok in found:
         if tok.isdigit():
             out.append("<n>")
         elif len(tok) > 1 and _CJK_CHAR.match(tok):
@@ -333,9 +382,7 @@ def tokens(text: str) -> list[str]:
 
 def grams(toks: Sequence[str]) -> frozenset[str]:
     """Unigrams and bigrams (joined by a space) of a token list."""
-    out = set(toks)
-    out.update(map(" ".join, itertools.pairwise(toks)))
-    return frozenset(out)
+    return frozenset(itertools.chain(toks, map(" ".join, itertools.pairwise(toks))))
 
 
 def _line_signals(win: str) -> tuple[int, int, int]:
@@ -365,42 +412,62 @@ def _proper_noun_share(win: str, words: int) -> float:
     return min(1.0, len(_INNER_CAPITAL.findall(win)) / words) if words else 0.0
 
 
+def _digits(text: str) -> int:
+    """How many characters of ``text`` are digits (``str.isdigit``): ten C-level counts, plus a check of the
+    non-ASCII characters (superscripts, other scripts' digits) when there are any."""
+    ascii_digits = sum(text.count(d) for d in "0123456789")
+    if text.isascii():
+        return ascii_digits
+    return ascii_digits + sum(map(str.isdigit, _NON_ASCII.findall(text)))
+
+
+def _arithmetic(toks: Sequence[str]) -> int:
+    """Operators next to numbers: ``<n>`` after an operator, or an operator after ``<n>``, ``)`` or a
+    one-letter variable."""
+    arith = 0
+    prev = ""
+    for tok in toks:
+        if tok in _ARITH_TOKENS:
+            if tok == "<n>":
+                arith += prev in _OPERATORS
+            elif prev == "<n>" or prev == ")" or (len(prev) == 1 and prev.isalpha()):
+                arith += 1
+        prev = tok
+    return arith
+
+
 def text_features(text: str) -> TextFeatures:
     """Hand-built signals and n-grams of one text (bounded cost for any length)."""
     text = text.strip()
     values = [0.0] * len(DENSE_NAMES)
     if not text:
         values[_INDEX["empty"]] = 1.0
-        return TextFeatures(tuple(values), frozenset())
+        return TextFeatures(tuple(values), frozenset(), frozenset())
     win = window(text)
     toks = tokens(win)
-    bag = grams(toks)
+    pairs = frozenset(itertools.pairwise(toks))
     counts = dict.fromkeys(_CUES, 0)
-    for tok in toks:
+    numbers = notation = code_tokens = words = letters = dialogue = 0
+    for tok, n in Counter(toks).items():  # each distinct token once, weighted by its count
         for name in _CUE_INDEX.get(tok, ()):
-            counts[name] += 1
-    for gram in bag:
-        if " " in gram:
-            for name in _CUE_INDEX.get(gram, ()):
-                counts[name] += 1
-    numbers = arith = notation = code_tokens = words = letters = 0
-    prev = ""
-    for tok in toks:
+            counts[name] += n
         if tok.isalpha():
-            words += 1
-            letters += len(tok)
+            words += n
+            letters += len(tok) * n
+            dialogue += n if tok in _DIALOGUE else 0
         elif tok == "<n>":
-            numbers += 1
-            if prev in _OPERATORS:
-                arith += 1
-        elif tok in _OPERATORS:
-            if prev == "<n>" or prev == ")" or (len(prev) == 1 and prev.isalpha()):
-                arith += 1
-        elif tok in _MATH_SYMBOLS:
-            notation += 1
+            numbers += n
+        elif tok in _MATH_SYMBOLS and tok not in _OPERATORS:
+            notation += n
         if tok in _CODE_PUNCT or "_" in tok:
-            code_tokens += 1
-        prev = tok
+            code_tokens += n
+    for gram, pair in _CUE_PAIRS:  # ~40 multi-word cues: look them up instead of scanning the pairs
+        if pair in pairs:
+            for name in _CUE_INDEX[gram]:
+                counts[name] += 1
+    if not win.isascii() and _CJK_CHAR.search(win):
+        _add_cjk_cues(win, counts)
+    arith = _arithmetic(toks)
     code_lines, choices, numeric_choices = _line_signals(win)
     pars = [p for p in win.split("\n\n") if p.strip()]
     first_par = pars[0] if pars else win
@@ -416,7 +483,7 @@ def text_features(text: str) -> TextFeatures:
     v[_INDEX["paragraphs"]] = _log(len(pars))
     v[_INDEX["lines"]] = _log(win.count("\n"))
     v[_INDEX["numbers"]] = _log(numbers)
-    v[_INDEX["digit_share"]] = sum(map(str.isdigit, win)) / n_chars
+    v[_INDEX["digit_share"]] = _digits(win) / n_chars
     v[_INDEX["arithmetic"]] = _log(arith)
     v[_INDEX["math_notation"]] = _log(notation)
     v[_INDEX["code_lines"]] = _log(code_lines)
@@ -424,24 +491,28 @@ def text_features(text: str) -> TextFeatures:
     v[_INDEX["choices"]] = _log(choices)
     v[_INDEX["numeric_choices"]] = _log(numeric_choices)
     v[_INDEX["text_choices"]] = _log(choices - numeric_choices)
-    v[_INDEX["question_numbers"]] = _log(
-        last_par[-600:].count(" ") and sum(c.isdigit() for c in last_par[-600:])
-    )
+    v[_INDEX["question_numbers"]] = _log(last_par[-600:].count(" ") and _digits(last_par[-600:]))
     for name, count in counts.items():
         v[_INDEX[name]] = _log(count * share) if name in _RATES else _log(count)
     v[_INDEX["instruct_at_start"]] = (
         1.0 if any("instruct_verbs" in _CUE_INDEX.get(t, ()) for t in head) else 0.0
     )
-    v[_INDEX["persona"]] = _log(sum(1 for t in ("act as", "act like", "want you", "you are") if t in bag))
+    v[_INDEX["persona"]] = _log(sum(1 for t in _PERSONA_PAIRS if t in pairs))
     v[_INDEX["years"]] = _log(len(_YEAR.findall(win)))
     v[_INDEX["proper_nouns"]] = _proper_noun_share(win, words)
     v[_INDEX["word_length"]] = letters / words if words else 0.0
     v[_INDEX["word_variety"]] = len(set(toks[:150])) / len(toks[:150])
-    v[_INDEX["dialogue_words"]] = sum(1 for t in toks if t in _DIALOGUE) / len(toks)
+    v[_INDEX["dialogue_words"]] = dialogue / len(toks)
     v[_INDEX["question_marks"]] = _log(win.count("?"))
     v[_INDEX["question_at_end"]] = 1.0 if "?" in win[-120:] else 0.0
-    _request_shape(text, win, toks, v)
-    return TextFeatures(tuple(values), bag)
+    _request_shape(text, win, toks, counts, v)
+    return TextFeatures(tuple(values), frozenset(toks), pairs)
+
+
+def _add_cjk_cues(win: str, counts: dict[str, int]) -> None:
+    """Add the CJK cue words of a text to its theme counts (only called for non-ASCII text)."""
+    for name, parts in _INTL_CJK.items():
+        counts[name] += sum(1 for part in parts if part in win)
 
 
 _YEAR_PREFIXES = frozenset(("15", "16", "17", "18", "19", "20"))
@@ -476,6 +547,19 @@ def _asks_for_question(low: str) -> bool:
     return False
 
 
+def _closed_answer(tail: str) -> bool:
+    """Whether a lower-cased tail offers its answer space: a fixed phrase, or "word(s) or word(s)" right
+    before a question mark or a closing parenthesis (str.find first: a regex search here is slower)."""
+    if any(p in tail for p in _CLOSED_PHRASES):
+        return True
+    i = tail.find(" or ")
+    while i >= 0:
+        if i > 0 and "a" <= tail[i - 1] <= "z" and _AFTER_OR.match(tail, i + 4):
+            return True
+        i = tail.find(" or ", i + 1)
+    return False
+
+
 def _passage_overlap(win: str, toks: Sequence[str]) -> float:
     """Share of the content words of the final request (last 300 characters) that occur in the text before it.
 
@@ -491,7 +575,9 @@ def _passage_overlap(win: str, toks: Sequence[str]) -> float:
     return len(asked & given) / len(asked)
 
 
-def _request_shape(text: str, win: str, toks: Sequence[str], v: list[float]) -> None:
+def _request_shape(
+    text: str, win: str, toks: Sequence[str], counts: Mapping[str, int], v: list[float]
+) -> None:
     """Signals of what kind of answer is asked for (written into ``v``)."""
     low = win.lower()
     head = toks[:25]
@@ -512,6 +598,15 @@ def _request_shape(text: str, win: str, toks: Sequence[str], v: list[float]) -> 
     v[_INDEX["advice"]] = _log(sum(1 for a in _ADVICE if a in head_low or a in tail_low))
     v[_INDEX["classify_cues"]] = _log(sum(1 for c in _CLASSIFY if c in low))
     v[_INDEX["question_request"]] = 1.0 if _asks_for_question(low) else 0.0
+    closed = _closed_answer(low[-250:])
+    v[_INDEX["closed_answer"]] = 1.0 if closed else 0.0
+    no_math = (
+        v[_INDEX["arithmetic"]] == 0.0
+        and v[_INDEX["math_request"]] == 0.0
+        and v[_INDEX["math_notation"]] == 0.0
+        and counts["math_words"] <= 1
+    )
+    v[_INDEX["read_off"]] = 1.0 if closed and counts["rule_words"] < 2 and no_math else 0.0
 
 
 def followup_weight(view: ChatView) -> float:

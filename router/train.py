@@ -101,6 +101,9 @@ class TrainConfig:
     calibration_folds: int = 5
     follow_gain: float = 0.8
     tools_logit: float = 0.4
+    #: Hand-set logit shifts for binary signals (general domain knowledge, not fitted): the think logit of a
+    #: text with the signal on moves by this much relative to the same text with it off.
+    priors: tuple[tuple[str, float], ...] = (("read_off", -2.0),)
     seed: int = 0
 
 
@@ -179,6 +182,7 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
     think = LogisticRegression(C=cfg.c, solver="liblinear", max_iter=2000)
     think.fit(x, y, sample_weight=w)
     think_coef = np.concatenate([think.coef_[0], think.intercept_])
+    _apply_priors(think_coef, mean, scale, cfg.priors)
 
     mask = np.array([ex.think for ex in examples])
     levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
@@ -198,6 +202,24 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
         level_coef[:, -1] = -10.0
         level_coef[present[0], -1] = 0.0
     return _Raw(vocab, mean, scale, think_coef, level_coef)
+
+
+def _apply_priors(
+    coef: FloatArray, mean: FloatArray, scale: FloatArray, priors: Sequence[tuple[str, float]]
+) -> None:
+    """Add the hand-set logit shifts of binary signals to the fitted think weights (in place).
+
+    The shift is divided by the standardised (clipped) distance between the signal on (1) and off (0), so
+    the logit moves by exactly the prior whatever the training data's scaling.
+    """
+    for name, shift in priors:
+        if name not in DENSE_NAMES:
+            raise DataError(f"unknown signal {name!r} in priors")
+        i = DENSE_NAMES.index(name)
+        on = min(CLIP, max(-CLIP, (1.0 - mean[i]) / scale[i]))
+        off = min(CLIP, max(-CLIP, (0.0 - mean[i]) / scale[i]))
+        if on != off:
+            coef[i] += shift / (on - off)
 
 
 def _raw_logits(raw: _Raw, feats: Sequence[TextFeatures]) -> tuple[FloatArray, FloatArray]:

@@ -267,6 +267,30 @@ def test_train_command_passes_source_power(tmp_path: Path) -> None:
     assert read_artifact(out)["metadata"]["config"]["source_power"] == 0.25
 
 
+def test_priors_move_the_think_logit_by_their_value() -> None:
+    """A hand-set prior on a binary signal shifts the logit of texts with it on by exactly that much."""
+    examples = [example_from_record(r) for r in _synthetic()]
+    examples.append(
+        example_from_record(
+            {"prompt": "Does the review sound happy? Yes or No?", "effort": "none", "source": "src0"}
+        )
+    )
+    text_on = "Is the tone of the letter warm or cold?"
+    text_off = "Describe the tone of the letter."
+    logits = {}
+    for shift in (0.0, -2.0):
+        cfg = TrainConfig(calibration_folds=3, min_sources=2, priors=(("read_off", shift),))
+        clf = EffortClassifier.from_artifact(train_artifact(examples, cfg))
+        logits[shift] = clf.think_logit(text_on) - clf.think_logit(text_off)
+    assert logits[-2.0] - logits[0.0] == pytest.approx(-2.0, abs=0.01)
+
+
+def test_unknown_prior_signal_is_rejected() -> None:
+    examples = [example_from_record(r) for r in _synthetic()]
+    with pytest.raises(DataError, match="unknown signal"):
+        train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, priors=(("nope", 1.0),)))
+
+
 def test_loso_predictions_hold_out_each_source() -> None:
     """Every example gets exactly one prediction, from a model that never saw its source; the scores pool
     them per source and overall, and a lower think threshold never lowers recall."""

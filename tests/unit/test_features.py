@@ -244,3 +244,57 @@ def test_passage_overlap_reads_the_question_against_the_passage() -> None:
     filler = " ".join(f"item{i}" for i in range(150))
     unrelated = filler + "\n\nQuestion: Through which countries does the Rhine flow?"
     assert _signal(unrelated, "passage_overlap") == 0.0
+
+
+_PARAPHRASE = (
+    "Sentence 1: The museum was built in the classic style.\nSentence 2: The museum keeps its classic style."
+    "\nQuestion: Do Sentence 1 and Sentence 2 express the same meaning? Yes or No?"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "closed", "read_off"),
+    [
+        pytest.param(_PARAPHRASE, 1.0, 1.0, id="paraphrase-yes-no"),
+        pytest.param("Will the resistance increase or decrease?", 1.0, 1.0, id="two-options"),
+        pytest.param(
+            "If it rains, then the grass is wet. If the grass is wet, then all shoes get wet. It rains. "
+            "Must the shoes be wet? Yes or no?",
+            1.0,
+            0.0,
+            id="premises-make-it-deduction",
+        ),
+        pytest.param("Is 3 + 4 * 2 equal to 11? True or false?", 1.0, 0.0, id="arithmetic"),
+        pytest.param("Solve the equation and say whether x is even or odd?", 1.0, 0.0, id="math-request"),
+        pytest.param("Describe the museum in two sentences.", 0.0, 0.0, id="open-answer"),
+    ],
+)
+def test_closed_answer_and_read_off(text: str, closed: float, read_off: float) -> None:
+    assert _signal(text, "closed_answer") == closed
+    assert _signal(text, "read_off") == read_off
+
+
+def test_rule_words_are_a_rate() -> None:
+    premises = "If all birds fly and every robin is a bird, then every robin flies. Therefore robins fly."
+    assert _signal(premises, "rule_words") > _signal(premises + " The sky is blue today." * 20, "rule_words")
+    assert _signal("The museum keeps its classic style.", "rule_words") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        pytest.param("напиши историю про лес", "creative", id="russian-story"),
+        pytest.param("Escribe un cuento sobre un personaje", "creative", id="spanish-story"),
+        pytest.param("写一篇火影忍者同人轻小说", "creative", id="chinese-novel"),
+        pytest.param("посчитай мне рентабельность", "math_words", id="russian-calculate"),
+        pytest.param("用辛普森方法计算积分", "math_words", id="chinese-integral"),
+        pytest.param("Доработай код бота", "code_words", id="russian-code"),
+    ],
+)
+def test_non_english_cues_count_in_their_theme(text: str, name: str) -> None:
+    assert _signal(text, name) > 0.0
+
+
+def test_english_words_do_not_hit_foreign_cues() -> None:
+    """Whole words only: "describe" contains "escribe" and "historian" contains "historia"."""
+    assert _signal("Describe what the historian wrote.", "creative") == 0.0
