@@ -14,7 +14,10 @@ An endpoint hooks in with :func:`access_trace` and two decorators on the closure
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 import time
@@ -197,14 +200,21 @@ def prompt_text(body: dict[str, Any]) -> str:
 
 def install_handler(logger: logging.Logger) -> None:
     """Let ``logger`` pass INFO (unless a level was set) and give it a bare stdout handler (message only)
-    unless the operator configured one."""
+    unless the operator configured one.
+
+    The line is written by a background thread (a queue handler and its listener): a write to a pipe or a
+    file can block, and the event loop must never wait on it. The listener drains the queue at exit."""
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     if logger.handlers:
         return
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
+    out = logging.StreamHandler(sys.stdout)
+    out.setFormatter(logging.Formatter("%(message)s"))
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(lines, out)
+    listener.start()
+    atexit.register(listener.stop)
+    logger.addHandler(logging.handlers.QueueHandler(lines))
     logger.propagate = False
 
 

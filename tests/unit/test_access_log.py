@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.handlers
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from gateway.logs import (
 )
 from router.decision import Decision, Source
 from router.effort import Effort
+from tests.harness import wait_until
 
 
 class Lines(logging.Handler):
@@ -200,7 +202,10 @@ def test_install_handler_writes_bare_json_to_stdout_once(monkeypatch: pytest.Mon
     install_handler(logger)
     install_handler(logger)
     assert len(logger.handlers) == 1 and logger.level == logging.INFO and not logger.propagate
+    # the event loop only enqueues the record; a listener thread writes it (a write may block)
+    assert isinstance(logger.handlers[0], logging.handlers.QueueHandler)
     AccessLog(AccessLogSettings(), logger).emit(record())
+    assert wait_until(lambda: out.getvalue().endswith("\n"), timeout=5)
     (line,) = out.getvalue().splitlines()
     assert orjson.loads(line)["request_id"] == "r1"
     logger.handlers.clear()
