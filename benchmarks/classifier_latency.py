@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import load_classifier
 from router.classifier import ClassifierThresholds, EffortClassifier, choose_effort
-from router.features import view_from_messages
+from router.conversation import view_from_messages
 
 _PROSE = (
     "The committee reviewed the quarterly figures and noted that revenue grew in every region except the "

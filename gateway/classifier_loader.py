@@ -7,8 +7,8 @@ from typing import Any
 from gateway.classifier_artifact import load_classifier
 from gateway.state import Classifier
 from router.classifier import choose_effort
+from router.conversation import view_from_messages
 from router.effort import Effort
-from router.features import view_from_messages
 from router.policy import Policy
 
 

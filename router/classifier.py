@@ -5,7 +5,7 @@ Platt-calibrated into ``p_think``, and a three-way *level* model (low / medium /
 that need thinking. The scores combine as ``levels = {none: 1 - p_think, low: p_think·q_low, ...}``.
 
 The latest user turn is scored first. When it leans on earlier turns (a short follow-up, see
-:func:`router.features.followup_weight`) and the context scores higher, the score moves towards the
+:func:`router.conversation.followup_weight`) and the context scores higher, the score moves towards the
 context's, so "now do it for n = 7" in a math thread still thinks.
 
 The artifact (a JSON mapping, built by :mod:`router.train`) holds the vocabulary, the weights, the feature
@@ -24,8 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.conversation import ChatView, followup_weight
 from router.effort import Effort
-from router.features import DENSE_NAMES, ChatView, TextFeatures, followup_weight, text_features
+from router.features import DENSE_NAMES, TextFeatures, text_features
 
 ARTIFACT_FORMAT = "thinkgate-effort-classifier"
 ARTIFACT_VERSION = 1

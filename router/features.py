@@ -1,11 +1,8 @@
-"""Conversation → features for the effort classifier (pure, no I/O).
+"""Text → features for the effort classifier (pure, no I/O).
 
-Two steps:
-
-1. :func:`view_from_messages` reads an OpenAI ``messages`` list into a :class:`ChatView` (system text, the
-   turns as ``(role, text)``, whether tools are offered). It never raises: parts it cannot read are skipped.
-2. :func:`text_features` turns one text into a :class:`TextFeatures`: a short vector of hand-built,
-   largely language-independent signals (:data:`DENSE_NAMES`) plus word n-grams for a learned vocabulary.
+:func:`text_features` turns one text into a :class:`TextFeatures`: a short vector of hand-built, largely
+language-independent signals (:data:`DENSE_NAMES`) plus word n-grams for a learned vocabulary. Reading a
+conversation (which turns, what is context) is :mod:`router.conversation`.
 
 Very long texts are read through a bounded window (the head and the tail, where instructions and questions
 sit), so the cost is bounded whatever the prompt length; only the length features see the full size.
@@ -19,103 +16,10 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 #: Characters read from the start and the end of a long text.
 HEAD_CHARS = 700
 TAIL_CHARS = 1100
-#: Turns before the latest user turn that are read as context (most recent first).
-CONTEXT_TURNS = 4
-#: Characters read from each context turn (its tail; the system prompt's head).
-CONTEXT_CHARS = 600
-
-_USER_ROLES = frozenset({"user"})
-_SYSTEM_ROLES = frozenset({"system", "developer"})
-
-
-@dataclass(frozen=True, slots=True)
-class ChatView:
-    """What the classifier reads of a conversation.
-
-    ``system`` is the joined system/developer text, ``turns`` the other messages in order as ``(role, text)``
-    (assistant reasoning is not included), ``tools`` whether the request offers tools.
-    """
-
-    system: str = ""
-    turns: tuple[tuple[str, str], ...] = ()
-    tools: bool = False
-
-    @property
-    def latest_user(self) -> str:
-        """Text of the last user turn ('' if there is none)."""
-        for role, text in reversed(self.turns):
-            if role in _USER_ROLES:
-                return text
-        return ""
-
-    def context(self) -> str:
-        """Bounded text of what came before the latest user turn: recent turns (newest first), then system."""
-        idx = len(self.turns)
-        for i in range(len(self.turns) - 1, -1, -1):
-            if self.turns[i][0] in _USER_ROLES:
-                idx = i
-                break
-        pieces: list[str] = []
-        for _role, text in reversed(self.turns[max(0, idx - CONTEXT_TURNS) : idx]):
-            pieces.append(text[-CONTEXT_CHARS:])
-        if self.system:
-            pieces.append(self.system[:CONTEXT_CHARS])
-        return "\n\n".join(p for p in pieces if p)
-
-    @property
-    def earlier_user_turns(self) -> int:
-        """How many user turns come before the latest one."""
-        return max(0, sum(1 for role, _ in self.turns if role in _USER_ROLES) - 1)
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
-        parts: list[str] = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, Mapping):
-                text = part.get("text")
-                if isinstance(text, str) and part.get("type", "text") in (
-                    "text",
-                    "input_text",
-                    "output_text",
-                ):
-                    parts.append(text)
-        return "\n".join(parts)
-    return ""
-
-
-def view_from_messages(messages: Any, *, tools: bool = False) -> ChatView:
-    """Read an OpenAI chat ``messages`` list; skip anything unreadable (never raises).
-
-    String content and lists of ``{"type": "text", "text": ...}`` parts are read; images, audio and other
-    parts are ignored; ``None`` or whitespace-only content gives an empty text. Assistant ``reasoning`` /
-    ``reasoning_content`` is ignored (it says how the model thought, not what was asked).
-    """
-    system: list[str] = []
-    turns: list[tuple[str, str]] = []
-    if isinstance(messages, Sequence) and not isinstance(messages, (str, bytes, bytearray)):
-        for msg in messages:
-            if not isinstance(msg, Mapping):
-                continue
-            role = msg.get("role")
-            if not isinstance(role, str):
-                continue
-            text = _content_text(msg.get("content")).strip()
-            if role in _SYSTEM_ROLES:
-                if text:
-                    system.append(text)
-            else:
-                turns.append((role, text))
-    return ChatView(system="\n\n".join(system), turns=tuple(turns), tools=bool(tools))
 
 
 def window(text: str) -> str:
@@ -275,10 +179,6 @@ for _name, _words in _INTL_WORDS.items():
     for _w in _words:
         _CUE_INDEX[_w] = (*_CUE_INDEX.get(_w, ()), _name)
 _DIALOGUE = _set("i me my mine we us our you your yours")
-_FOLLOWUP = _set(
-    "now again same instead what_about and_if what_if also then it that this above previous redo"
-)
-_FOLLOWUP_CUES = frozenset(w.replace("_", " ") for w in _FOLLOWUP)
 
 #: Names of the hand-built signals, in vector order.
 DENSE_NAMES: tuple[str, ...] = (
@@ -607,23 +507,3 @@ def _request_shape(
         and counts["math_words"] <= 1
     )
     v[_INDEX["read_off"]] = 1.0 if closed and counts["rule_words"] < 2 and no_math else 0.0
-
-
-def followup_weight(view: ChatView) -> float:
-    """How much the latest user turn leans on earlier turns, in [0, 1].
-
-    0 when there is no earlier turn. Otherwise 1 for a short turn (a follow-up such as "now do it for n = 7")
-    falling towards 0 for a long, self-contained one; referential words ("now", "same", "instead",
-    "what if") keep it up for medium-length turns.
-    """
-    if len(view.turns) < 2:
-        return 0.0
-    latest = view.latest_user
-    n_words = latest.count(" ", 0, 2000) + 1
-    base = 1.0 if n_words <= 12 else max(0.0, 1.0 - (n_words - 12) / 100.0)
-    if base < 0.6 and n_words <= 60:
-        head = latest[:200].lower().split()
-        pairs = {" ".join(p) for p in itertools.pairwise(head)}
-        if any(w in _FOLLOWUP_CUES for w in head) or pairs & _FOLLOWUP_CUES:
-            base = 0.6
-    return base

@@ -36,8 +36,9 @@ from router.classifier import (
     Prediction,
     choose_effort,
 )
+from router.conversation import ChatView, view_from_messages
 from router.effort import CLASSIFIER_LEVELS, Effort
-from router.features import DENSE_NAMES, ChatView, TextFeatures, text_features, view_from_messages
+from router.features import DENSE_NAMES, TextFeatures, text_features
 
 FloatArray = npt.NDArray[np.float64]
 _LEVEL_INDEX = {e: i for i, e in enumerate(CLASSIFIER_LEVELS)}

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from gateway.classifier_artifact import load_classifier, read_artifact
 from router.classifier import ArtifactError, ClassifierThresholds, EffortClassifier, Prediction, choose_effort
+from router.conversation import view_from_messages
 from router.effort import Effort
-from router.features import view_from_messages
 
 
 @pytest.fixture(scope="module")

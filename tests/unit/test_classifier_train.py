@@ -16,8 +16,8 @@ from gateway.commands import calibrate as calibrate_cmd
 from gateway.commands import eval as eval_cmd
 from gateway.commands import train as train_cmd
 from router.classifier import ClassifierThresholds, EffortClassifier, choose_effort
+from router.conversation import ChatView
 from router.effort import Effort
-from router.features import ChatView
 from router.train import (
     DataError,
     Example,
@@ -79,7 +79,7 @@ def small_artifact() -> dict[str, Any]:
 
 def test_trained_artifact_round_trips_and_separates(small_artifact: dict[str, Any]) -> None:
     clf = EffortClassifier.from_artifact(json.loads(json.dumps(small_artifact)))
-    from router.features import view_from_messages
+    from router.conversation import view_from_messages
 
     think = clf.predict(
         view_from_messages([{"role": "user", "content": "Sam has 12 pens and buys 30 more. How many?"}])

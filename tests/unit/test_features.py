@@ -7,17 +7,8 @@ from typing import Any
 
 import pytest
 
-from router.features import (
-    DENSE_NAMES,
-    HEAD_CHARS,
-    TAIL_CHARS,
-    ChatView,
-    followup_weight,
-    text_features,
-    tokens,
-    view_from_messages,
-    window,
-)
+from router.conversation import ChatView, followup_weight, view_from_messages
+from router.features import DENSE_NAMES, HEAD_CHARS, TAIL_CHARS, text_features, tokens, window
 
 LONG = "word " * 50_000
 
