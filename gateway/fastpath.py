@@ -18,9 +18,9 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from gateway.middleware import client_request_id
+from gateway.middleware import client_request_id, send_with_request_id
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -56,17 +56,7 @@ class GatewayApp(FastAPI):
             response = await handler(request)
         except Exception as exc:  # every error becomes the envelope the app's own handlers make
             response = await self._error_response(request, exc)
-        rid_header = (b"x-request-id", rid.encode("latin-1"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if not any(name == b"x-request-id" for name, _ in headers):
-                    headers.append(rid_header)
-                    message["headers"] = headers
-            await send(message)
-
-        await response(scope, receive, send_with_id)
+        await response(scope, receive, send_with_request_id(send, rid))
 
     async def _error_response(self, request: Request, exc: Exception) -> Response:
         for cls in type(exc).__mro__:

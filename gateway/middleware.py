@@ -28,13 +28,19 @@ class RequestIdMiddleware:
             return
         rid = client_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        await self.app(scope, receive, send_with_request_id(send, rid))
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if not any(k == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", rid.encode("latin-1")))
-                    message["headers"] = headers
-            await send(message)
 
-        await self.app(scope, receive, send_with_id)
+def send_with_request_id(send: Send, rid: str) -> Send:
+    """``send``, adding ``x-request-id: rid`` to the response start unless the response sets one."""
+    header = (b"x-request-id", rid.encode("latin-1"))
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if not any(k == b"x-request-id" for k, _ in headers):
+                headers.append(header)
+                message["headers"] = headers
+        await send(message)
+
+    return send_with_id

@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.backends.client import UpstreamFailure
 from gateway.backends.pool import Endpoint, Pool
 from gateway.errors import GatewayError, UpstreamError
-from gateway.probes import publish_health
+from gateway.proxy.dispatch import book_failure
 from gateway.proxy.forcing import (
     ForcedRun,
     ForcingSession,
@@ -33,9 +33,7 @@ def _release(state: GatewayState, pool: Pool, endpoint: Endpoint) -> None:
 def _failed(state: GatewayState, pool: Pool, endpoint: Endpoint, kind: str) -> None:
     """Book a failed attempt the way the native dispatch does: in-flight slot, passive health, metrics."""
     _release(state, pool, endpoint)
-    if pool.record_failure(endpoint):
-        state.metrics.ejections.labels(pool.name, endpoint.url).inc()
-        publish_health(pool, state.metrics)
+    book_failure(pool, endpoint, state.metrics)
     state.metrics.upstream_errors.labels(pool.name, kind).inc()
 
 

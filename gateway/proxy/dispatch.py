@@ -44,6 +44,14 @@ class Opened:
         metrics.inflight.labels(self.pool.name, self.endpoint.url).dec()
 
 
+def book_failure(pool: Pool, endpoint: Endpoint, metrics: GatewayMetrics) -> None:
+    """A failed attempt on ``endpoint``, before or after the first byte: passive health, and the ejection
+    metric and health gauges when it ejects the endpoint."""
+    if pool.record_failure(endpoint):
+        metrics.ejections.labels(pool.name, endpoint.url).inc()
+        publish_health(pool, metrics)
+
+
 class _Retryable(Exception):
     def __init__(self, kind: str, error: GatewayError) -> None:
         super().__init__(error.message)
@@ -133,9 +141,7 @@ async def open_upstream(
             try:
                 opened = await _attempt(pool, endpoint, path, body, headers, stream, attempts, metrics)
             except _Retryable as retry:
-                if pool.record_failure(endpoint):
-                    metrics.ejections.labels(pool.name, endpoint.url).inc()
-                    publish_health(pool, metrics)
+                book_failure(pool, endpoint, metrics)
                 metrics.upstream_errors.labels(pool.name, retry.kind).inc()
                 if attempts > 1:
                     metrics.retries.labels(pool.name).inc()

@@ -17,9 +17,8 @@ import orjson
 from gateway.backends.client import UpstreamFailure
 from gateway.errors import error_envelope
 from gateway.metrics import GatewayMetrics
-from gateway.probes import publish_health
 from gateway.proxy.accounting import count_texts, lacks_reasoning_count, set_reasoning_count
-from gateway.proxy.dispatch import Opened
+from gateway.proxy.dispatch import Opened, book_failure
 from gateway.proxy.normalize import UsageTally, normalize_chunk
 from gateway.proxy.sse import DONE, SSEEvent, encode_event
 from gateway.tokens import ReasoningCounter
@@ -119,9 +118,7 @@ async def relay_stream(
         except UpstreamFailure as failure:
             outcome = "upstream_error"
             metrics.upstream_errors.labels(opened.pool.name, failure.kind).inc()
-            if opened.pool.record_failure(opened.endpoint):  # a mid-stream failure counts toward ejection
-                metrics.ejections.labels(opened.pool.name, opened.endpoint.url).inc()
-                publish_health(opened.pool, metrics)
+            book_failure(opened.pool, opened.endpoint, metrics)  # mid-stream failures count toward ejection
             yield _error_event(failure.message, failure.kind)
             yield DONE
     finally:
