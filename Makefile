@@ -4,13 +4,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast test-e2e vllm redis lint format bench clean
+.PHONY: lock lock-upgrade venv demo test test-fast test-e2e vllm redis lint format bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[dev]'
+# Installs are reproducible: uv (pinned below) installs exactly what uv.lock says, into .venv.
+# Refresh the lock after editing dependencies: `make lock` (or `make lock-upgrade` to take newer releases).
+UV_VERSION := 0.13.8
+UV := .cache/uv/bin/uv
+UV_SYNC := $(UV) sync --locked --all-extras --python 3.11
+
+$(UV):
+	$(PY) -m venv .cache/uv
+	.cache/uv/bin/pip install -q uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV_SYNC)
 	touch $(STAMP)
+
+VLLM_LOCK := $(UV) pip compile scripts/vllm/requirements.in --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --find-links /opt/wheels --no-header
+
+lock: | $(UV)
+	$(UV) lock --python 3.11
+	{ echo "# Pins for the real-vLLM test venv (scripts/vllm/setup.sh). Refresh: make lock"; \
+	  $(VLLM_LOCK); } > scripts/vllm/constraints.txt.new && mv scripts/vllm/constraints.txt.new scripts/vllm/constraints.txt
+
+lock-upgrade: | $(UV)
+	$(UV) lock --upgrade --python 3.11
 
 venv: $(STAMP)
 

@@ -151,7 +151,7 @@ class RedisKeys(_Bounded):
                     yield None
         finally:
             with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
 
 class KeyManager:

@@ -237,4 +237,4 @@ class RedisPolicyStore(_Bounded):
                     yield int(message["data"])
         finally:
             with contextlib.suppress(*_FAILURES):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()

