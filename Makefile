@@ -53,14 +53,14 @@ test-e2e: $(STAMP) vllm
 	$(BIN)/pytest tests/e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway router templates tests benchmarks scripts deploy
-	$(BIN)/ruff format --check gateway router templates tests benchmarks scripts deploy
+	$(BIN)/ruff check gateway router templates simulator tests benchmarks scripts deploy
+	$(BIN)/ruff format --check gateway router templates simulator tests benchmarks scripts deploy
 	$(BIN)/mypy --strict
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format gateway router templates tests benchmarks scripts
-	$(BIN)/ruff check --fix gateway router templates tests benchmarks scripts
+	$(BIN)/ruff format gateway router templates simulator tests benchmarks scripts
+	$(BIN)/ruff check --fix gateway router templates simulator tests benchmarks scripts
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/proxy_overhead.py

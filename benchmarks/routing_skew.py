@@ -29,8 +29,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import make_policy, run_gateway
 
 USER = [{"role": "user", "content": "Tell me about the weather."}]

@@ -13,8 +13,8 @@ from gateway.app import create_app
 from gateway.config import load_policy
 from gateway.demo_policy import demo_policy_yaml
 from gateway.settings import Settings
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
-from gateway.sim.config import SimConfig
+from simulator.config import SimConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +68,7 @@ def run(ns: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"thinkgate sim: invalid options: {exc}", file=sys.stderr)
         return 2
-    from gateway.sim.server import make_server, quiet_uvicorn_drops
+    from simulator.server import make_server, quiet_uvicorn_drops
 
     quiet_uvicorn_drops()
     server = make_server(config, log_level=ns.log_level)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.e2e.conftest import vllm_server  # noqa: F401 - the session fixture, reused here
 from tests.harness import make_policy, run_gateway
 

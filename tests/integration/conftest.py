@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from gateway.demo_policy import demo_policy_yaml
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import run_gateway
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from gateway.config import parse_policy_text
 from gateway.demo_policy import demo_policy_yaml
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import run_gateway
 
 CAPPED_KEY = "sk-team-capped-0123456789"

@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import make_policy, run_gateway, usage_view
 
 USER = [{"role": "user", "content": "Work out how many weekdays are in March."}]

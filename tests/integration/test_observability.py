@@ -20,8 +20,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.logs import ACCESS_LOGGER
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import make_policy, run_gateway
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

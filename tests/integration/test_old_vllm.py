@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import make_policy, run_gateway, wait_until
 
 USER = [{"role": "user", "content": "Explain why the sky is blue, step by step."}]

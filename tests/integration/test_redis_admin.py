@@ -13,8 +13,8 @@ import yaml
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import serve_app, wait_until
 
 ADMIN = "admin-secret-7d1c"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import run_gateway, wait_until
 from tests.redis_server import RedisServer, redis_server
 

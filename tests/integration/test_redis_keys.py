@@ -13,8 +13,8 @@ import httpx
 import pytest
 import redis as sync_redis
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import LogCollector, run_gateway, wait_until
 from tests.redis_server import RedisServer, redis_dump, redis_server
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import gateway_process as harness_gateway_process
 from tests.harness import wait_until
 from tests.redis_server import redis_server

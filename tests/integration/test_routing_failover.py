@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import RunningSim, run_sim
+from simulator.config import SimConfig
+from simulator.server import RunningSim, run_sim
 from tests.harness import make_policy, run_gateway, wait_until
 
 USER = [{"role": "user", "content": "Tell me about the weather."}]

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import make_policy, run_gateway, wait_until
 
 USER = [{"role": "user", "content": "Tell me about the weather."}]

@@ -9,9 +9,9 @@ import httpx
 import orjson
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import RunningSim, run_sim
-from gateway.sim.tokenizer import IM_END_ID, THINK_END_ID, SimTokenizer
+from simulator.config import SimConfig
+from simulator.server import RunningSim, run_sim
+from simulator.tokenizer import IM_END_ID, THINK_END_ID, SimTokenizer
 from tests.harness import usage_view
 
 MSGS = [{"role": "user", "content": "Why is the sky blue?"}]

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim, run_sim_async
-from gateway.sim.tokenizer import SimTokenizer
+from simulator.config import SimConfig
+from simulator.server import run_sim, run_sim_async
+from simulator.tokenizer import SimTokenizer
 
 MSGS = [{"role": "user", "content": "hello"}]
 

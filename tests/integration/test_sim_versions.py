@@ -13,9 +13,9 @@ import httpx
 import orjson
 import pytest
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
-from gateway.sim.tokenizer import THINK_END_ID, SimTokenizer
+from simulator.config import SimConfig
+from simulator.server import run_sim
+from simulator.tokenizer import THINK_END_ID, SimTokenizer
 
 MSGS = [{"role": "user", "content": "Why is the sky blue?"}]
 ALL_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")

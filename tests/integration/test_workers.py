@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.sim.config import SimConfig
-from gateway.sim.server import run_sim
+from simulator.config import SimConfig
+from simulator.server import run_sim
 from tests.harness import gateway_process
 
 POLICY = """\

@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.commands import sim as sim_command
-from gateway.sim.config import FaultSettings, SimConfig
-from gateway.sim.faults import Fault, decide
-from gateway.sim.prompting import render_chat_prompt
-from gateway.sim.protocol import ChatRequest, CompletionRequest, SimError, parse_body
-from gateway.sim.tokenizer import SimTokenizer
+from simulator.config import FaultSettings, SimConfig
+from simulator.faults import Fault, decide
+from simulator.prompting import render_chat_prompt
+from simulator.protocol import ChatRequest, CompletionRequest, SimError, parse_body
+from simulator.tokenizer import SimTokenizer
 
 MSGS = [{"role": "user", "content": "hello"}]
 

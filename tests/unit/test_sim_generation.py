@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.sim.generation import GenerationRequest, Phase, StartState, generate, start_state
-from gateway.sim.tokenizer import IM_END_ID, THINK_END_ID, THINK_START_ID, SimTokenizer
+from simulator.generation import GenerationRequest, Phase, StartState, generate, start_state
+from simulator.tokenizer import IM_END_ID, THINK_END_ID, THINK_START_ID, SimTokenizer
 
 HYBRID_PROMPT = "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n"
 NO_THINK_PROMPT = HYBRID_PROMPT + "<think>\n\n</think>\n\n"

@@ -9,14 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.commands import sim as sim_command
-from gateway.sim.compat import BUDGET_NEEDS_CONFIG, adapt_chat_body, adapt_completion_body, filter_history
-from gateway.sim.config import SimConfig
-from gateway.sim.generation import GenerationRequest, Phase, generate
-from gateway.sim.parser import message_parts, stream_phase
-from gateway.sim.protocol import SimError
-from gateway.sim.responses import Envelope, chat_body
-from gateway.sim.tokenizer import THINK_END_ID, SimTokenizer
-from gateway.sim.versions import (
+from simulator.compat import BUDGET_NEEDS_CONFIG, adapt_chat_body, adapt_completion_body, filter_history
+from simulator.config import SimConfig
+from simulator.generation import GenerationRequest, Phase, generate
+from simulator.parser import message_parts, stream_phase
+from simulator.protocol import SimError
+from simulator.responses import Envelope, chat_body
+from simulator.tokenizer import THINK_END_ID, SimTokenizer
+from simulator.versions import (
     BudgetSupport,
     HistoryRead,
     VersionError,

@@ -16,15 +16,15 @@ from typing import Any
 import orjson
 from starlette.types import Send
 
-from gateway.sim import responses as shapes
-from gateway.sim.compat import adapt_chat_body, adapt_completion_body, filter_history
-from gateway.sim.config import SimConfig
-from gateway.sim.engine import Engine
-from gateway.sim.faults import Fault, FaultInjector
-from gateway.sim.generation import Generation, GenerationRequest, generate
-from gateway.sim.metrics import SimMetrics
-from gateway.sim.prompting import render_chat_prompt
-from gateway.sim.protocol import (
+from simulator import responses as shapes
+from simulator.compat import adapt_chat_body, adapt_completion_body, filter_history
+from simulator.config import SimConfig
+from simulator.engine import Engine
+from simulator.faults import Fault, FaultInjector
+from simulator.generation import Generation, GenerationRequest, generate
+from simulator.metrics import SimMetrics
+from simulator.prompting import render_chat_prompt
+from simulator.protocol import (
     ChatRequest,
     CompletionRequest,
     SimError,
@@ -32,10 +32,10 @@ from gateway.sim.protocol import (
     decode_body,
     validate_body,
 )
-from gateway.sim.stats import SimStats
-from gateway.sim.tokenizer import ChatTemplateError, SimTokenizer
-from gateway.sim.transport import Dropped, Outcome, WatchedResponse
-from gateway.sim.versions import VersionProfile
+from simulator.stats import SimStats
+from simulator.tokenizer import ChatTemplateError, SimTokenizer
+from simulator.transport import Dropped, Outcome, WatchedResponse
+from simulator.versions import VersionProfile
 
 _DROP_AFTER_CHUNKS = 3
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.sim.protocol import SimError
-from gateway.sim.versions import FULL_EFFORTS, BudgetSupport, HistoryRead, VersionProfile
+from simulator.protocol import SimError
+from simulator.versions import FULL_EFFORTS, BudgetSupport, HistoryRead, VersionProfile
 
 BUDGET_NEEDS_CONFIG = (
     "thinking_token_budget is set but reasoning_config is not configured. "

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from gateway.sim.config import FaultSettings, SimConfig
-from gateway.sim.faults import Fault
-from gateway.sim.protocol import DetokenizeRequest, SimError, TokenizeRequest, parse_body
-from gateway.sim.serving import Job, SimServing
-from gateway.sim.tokenizer import SimTokenizer
+from simulator.config import FaultSettings, SimConfig
+from simulator.faults import Fault
+from simulator.protocol import DetokenizeRequest, SimError, TokenizeRequest, parse_body
+from simulator.serving import Job, SimServing
+from simulator.tokenizer import SimTokenizer
 
 
 def _error_response(exc: SimError) -> JSONResponse:

@@ -19,9 +19,9 @@ from typing import Any
 
 import uvicorn
 
-from gateway.sim.app import create_sim_app
-from gateway.sim.config import SimConfig
-from gateway.sim.tokenizer import SimTokenizer
+from simulator.app import create_sim_app
+from simulator.config import SimConfig
+from simulator.tokenizer import SimTokenizer
 
 _HOST = "127.0.0.1"
 _INCOMPLETE = "ASGI callable returned without completing response."

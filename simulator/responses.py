@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from gateway.sim.generation import Generation, Phase
-from gateway.sim.parser import message_parts, stream_phase
-from gateway.sim.versions import VersionProfile
+from simulator.generation import Generation, Phase
+from simulator.parser import message_parts, stream_phase
+from simulator.versions import VersionProfile
 
 DONE = b"data: [DONE]\n\n"
 

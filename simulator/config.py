@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.sim.versions import VersionError, parse_version
+from simulator.versions import VersionError, parse_version
 
 SimMode = Literal["hybrid", "thinking", "instruct"]
 

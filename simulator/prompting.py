@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.sim.config import SimMode
-from gateway.sim.tokenizer import SimTokenizer
+from simulator.config import SimMode
+from simulator.tokenizer import SimTokenizer
 
 
 @dataclass(frozen=True)

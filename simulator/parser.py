@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from gateway.sim.generation import Generation, Phase
-from gateway.sim.tokenizer import THINK_END_ID, THINK_START_ID
+from simulator.generation import Generation, Phase
+from simulator.tokenizer import THINK_END_ID, THINK_START_ID
 
 
 def message_parts(gen: Generation, needs_both_tags: bool) -> tuple[str | None, str | None]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
 
-from gateway.sim.config import SimConfig
-from gateway.sim.metrics import SimMetrics
+from simulator.config import SimConfig
+from simulator.metrics import SimMetrics
 
 
 class Engine:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.sim.tokenizer import DOUBLE_NEWLINE_ID, IM_END_ID, IM_START_ID, THINK_END_ID, THINK_START_ID
+from simulator.tokenizer import DOUBLE_NEWLINE_ID, IM_END_ID, IM_START_ID, THINK_END_ID, THINK_START_ID
 
 _ASSISTANT_HEADER = (IM_START_ID, 77091, 198)  # "<|im_start|>assistant\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 
-from gateway.sim.config import FaultSettings
+from simulator.config import FaultSettings
 
 
 class Fault(enum.Enum):
