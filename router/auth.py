@@ -13,6 +13,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.effort import Effort
+from router.steps import AgentPolicy
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -39,11 +40,13 @@ class KeySpec(_Frozen):
 
 
 class TenantPolicy(_Frozen):
-    """What a tenant may use. ``models`` empty = every virtual model; caps apply after the decision."""
+    """What a tenant may use. ``models`` empty = every virtual model; caps apply after the decision.
+    ``agent`` replaces the top-level step policy for this tenant's requests (null = use the top-level one)."""
 
     models: tuple[str, ...] = ()
     max_effort: Effort | None = None
     max_budget: int | None = Field(default=None, ge=0)
+    agent: AgentPolicy | None = None
 
 
 class AuthPolicy(_Frozen):

@@ -5,7 +5,9 @@ Precedence (documented in the README):
 2. a Qwen soft switch (``/think``, ``/no_think``) in the latest user message or the system message;
 3. the virtual model's fixed effort (``auto-fast`` = none, ``auto-deep`` = high …);
 4. the classifier (virtual models with ``effort: classify``).
-Caps (per key or tenant) apply last and mark the decision ``capped``.
+Then the step policy (``agent:``, :mod:`router.steps`) moves the effort for the agent step the request is
+(plan, act, recover, stuck, answer), for the decision sources it lists. Caps (per key or tenant) apply last
+and mark the decision ``capped``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from router.agent import StepView
 from router.decision import Decision, Source
 from router.effort import Effort
 from router.policy import Budgets, EffortSetting
 from router.signals import Ask, SignalConflict, explicit_signals, merge, soft_switch
+from router.steps import AgentPolicy
 
 #: A classifier call: returns the chosen effort, the scores, and a short reason. May raise.
 ClassifyFn = Callable[[], tuple[Effort, dict[str, float], str]]
@@ -87,8 +91,14 @@ def decide(
     classify: ClassifyFn,
     on_classifier_error: Effort,
     caps: Caps | None = None,
+    agent: AgentPolicy | None = None,
+    step: StepView | None = None,
 ) -> Decision:
-    """Decide effort and thinking budget for one chat request. Raises ``SignalError`` on bad signals."""
+    """Decide effort and thinking budget for one chat request. Raises ``SignalError`` on bad signals.
+
+    ``step`` (from :func:`router.agent.read_agent_state` and :func:`router.agent.step_kind`) is recorded on
+    the decision; ``agent`` adjusts the effort for it when enabled and the source is one it adjusts.
+    """
     ask = _client_ask(body, header_effort)
     fixed = None if fixed_effort == "classify" else Effort(fixed_effort)
     if ask is not None and fixed is not None and not allow_client_effort:
@@ -127,6 +137,13 @@ def decide(
         budget = budgets.for_effort(effort)
         reason = why
 
+    task_effort = effort
+    if step is not None and agent is not None and agent.enabled and source.value in agent.sources:
+        stepped, why = agent.step_effort(step, effort)
+        reason += f"; step {step.kind.value} ({step.reason}); {why}"
+        if stepped is not effort:
+            effort, budget = stepped, budgets.for_effort(stepped)
+
     capped = False
     if caps is not None:
         if caps.max_effort is not None and effort > caps.max_effort:
@@ -137,4 +154,13 @@ def decide(
             reason += f"; budget capped to {caps.max_budget} by key policy"
             if caps.max_budget == 0:
                 effort = Effort.NONE
-    return Decision(effort=effort, budget=budget, source=source, reason=reason, scores=scores, capped=capped)
+    return Decision(
+        effort=effort,
+        budget=budget,
+        source=source,
+        reason=reason,
+        scores=scores,
+        capped=capped,
+        step=step,
+        task_effort=task_effort,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from router.agent import StepView
 from router.effort import Effort
 
 
@@ -32,3 +33,6 @@ class Decision:
     reason: str
     scores: dict[str, float] = field(default_factory=dict)
     capped: bool = False
+    #: The agent step this request is (None when step awareness is off), and the effort of its task.
+    step: StepView | None = None
+    task_effort: Effort | None = None

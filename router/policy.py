@@ -2,8 +2,8 @@
 
 The gateway reads the file and passes the parsed mapping in (:func:`parse_policy`); nothing here touches disk.
 Top-level keys follow DESIGN.md: ``version``, ``backends``, ``models``, ``classifier``, ``budgets``,
-``shedding``, ``failover``, ``state``, ``auth``, ``limits``, ``upstream``. Per-pool ``routing``, ``health``
-and ``shedding`` live under each backend.
+``shedding``, ``failover``, ``state``, ``auth``, ``limits``, ``upstream``, ``agent``. Per-pool ``routing``,
+``health`` and ``shedding`` live under each backend.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from router.auth import AuthPolicy
 from router.classifier import ClassifierThresholds
 from router.effort import Effort
 from router.limits import LimitsPolicy
+from router.steps import AgentPolicy
 
 BackendMode = Literal["hybrid", "thinking", "instruct"]
 BudgetMode = Literal["native", "forcing", "auto"]
@@ -260,6 +261,12 @@ class Policy(_Frozen):
     state: StatePolicy = StatePolicy()
     auth: AuthPolicy = AuthPolicy()
     limits: LimitsPolicy = LimitsPolicy()
+    agent: AgentPolicy = AgentPolicy()
+
+    def agent_for(self, tenant: str | None) -> AgentPolicy:
+        """The step policy of ``tenant``: its own ``agent`` section if it has one, else the top-level one."""
+        spec = self.auth.tenants.get(tenant) if tenant is not None else None
+        return spec.agent if spec is not None and spec.agent is not None else self.agent
 
     @model_validator(mode="after")
     def _references(self) -> Policy:

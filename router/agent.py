@@ -1,0 +1,317 @@
+"""Agent state of a request: where in a tool loop the trajectory stands after its last user turn (pure).
+
+Agent harnesses resend the whole trajectory on every step, so the state is read from the request alone:
+:func:`read_agent_state` walks the messages after the last user turn (assistant tool calls, tool results)
+and returns an :class:`AgentState` — step index, tool calls so far, the outcome of the latest tool results
+(error, exception, failing tests, empty, passed, ok), how often the latest call was repeated identically,
+and how many tools are offered. :func:`step_kind` names the step (``plan``, ``act``, ``recover``,
+``stuck``, ``answer``) from that state; :mod:`router.steps` turns the kind into an effort.
+
+Work is bounded: tool-result texts are only classified for the latest results, and only their head and
+tail (:data:`SCAN_CHARS` each); call arguments are compared by a canonical form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+#: Characters read from the head and from the tail of one tool result when classifying it.
+SCAN_CHARS = 2000
+#: Arguments longer than this are compared verbatim instead of parsed into a canonical form.
+CANONICAL_ARGS_CHARS = 4000
+
+
+class StepKind(StrEnum):
+    """What the next model call of an agent loop is for."""
+
+    PLAN = "plan"  # first step of a task with tools offered
+    ACT = "act"  # continuing after good tool results
+    RECOVER = "recover"  # after an error, an exception, failing tests or an empty result
+    STUCK = "stuck"  # the same call (name and arguments) repeated
+    ANSWER = "answer"  # no tools offered, tool use turned off, or the checks pass
+
+
+class Outcome(StrEnum):
+    """What one tool result says, worst first."""
+
+    FAILING_TESTS = "failing_tests"
+    EXCEPTION = "exception"
+    ERROR = "error"
+    EMPTY = "empty"
+    PASSED = "passed"
+    OK = "ok"
+
+
+_BAD = frozenset({Outcome.FAILING_TESTS, Outcome.EXCEPTION, Outcome.ERROR, Outcome.EMPTY})
+_RANK = {outcome: rank for rank, outcome in enumerate(Outcome)}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentState:
+    """The agent loop after the last user turn.
+
+    ``step`` counts assistant turns since the last user turn (0 = the model has not acted on this task yet);
+    ``tool_calls`` the calls made since then; ``results`` the outcomes of the latest tool results (those after
+    the last assistant turn, in order); ``repeats`` how many times the latest call (same name and arguments)
+    occurs since the last user turn (0 without calls); ``tools_offered`` the number of tools in the request;
+    ``tool_choice_none`` whether the request turns tool use off.
+    """
+
+    step: int = 0
+    tool_calls: int = 0
+    results: tuple[Outcome, ...] = ()
+    repeats: int = 0
+    last_call: str | None = None
+    tools_offered: int = 0
+    tool_choice_none: bool = False
+
+    @property
+    def worst(self) -> Outcome | None:
+        """The worst outcome among the latest results (None without results)."""
+        return min(self.results, key=_RANK.__getitem__) if self.results else None
+
+    @property
+    def in_loop(self) -> bool:
+        """The model has already acted on the current task."""
+        return self.step > 0
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """A step: its kind, the state it was read from, and a short reason."""
+
+    kind: StepKind
+    state: AgentState
+    reason: str
+    #: For ``stuck``: how many stuck steps in a row this is (1 = the first time the loop is seen).
+    stuck_count: int = 0
+
+
+# ---- tool-result outcomes -------------------------------------------------------------------------------
+
+#: Per outcome, worst first: substrings (lowercase) that gate it, and the regex applied to each line holding one.
+_RULES: tuple[tuple[Outcome, tuple[str, ...], re.Pattern[str]], ...] = (
+    (
+        Outcome.FAILING_TESTS,
+        ("fail", "assertionerror", "not ok"),
+        re.compile(
+            r"\b[1-9]\d* (?:failed|failing|errors?)\b|\bFAILED\b|\bFAIL:|\btests? failed\b|AssertionError"
+            r"|^not ok \d"
+        ),
+    ),
+    (
+        Outcome.EXCEPTION,
+        ("traceback", "error", "exception", "panic:", "segmentation fault", ".java:"),
+        re.compile(
+            r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b(?::|\s*$)|^panic: "
+            r"|Segmentation fault|\bat [\w.$]+\([\w.]+:\d+\)"
+        ),
+    ),
+    (
+        Outcome.ERROR,
+        ("err", "fatal", "not found", "no such file", "denied", "exit", "http", "status", "time"),
+        re.compile(
+            r"^\s*(?:error|fatal|err)\b|command not found|no such file or directory|permission denied"
+            r"|\bexit(?:ed with)? (?:code|status) [1-9]|non-zero exit|\bhttp [45]\d\d\b"
+            r"|\bstatus(?: code)?[:= ]+[45]\d\d\b|\btimed? ?out\b|\"error\"\s*:",
+            re.I,
+        ),
+    ),
+    (
+        Outcome.PASSED,
+        ("pass", "ok ("),
+        re.compile(r"\b\d+ passed\b|\ball tests? pass(?:ed)?\b|\bOK \(\d+ tests?\)|\btests? passed\b", re.I),
+    ),
+)
+_EMPTY = re.compile(
+    r"(?:\[\s*\]|\{\s*\}|null|none|no results?(?: found)?\.?|not found\.?|0 results?\.?|"
+    r"no matches(?: found)?\.?|nothing found\.?)",
+    re.I,
+)
+#: Lines examined per gating substring (bounds the work on long, noisy results).
+_LINES_PER_KEY = 8
+
+
+def _lines_with(text: str, low: str, key: str) -> list[str]:
+    """Lines of ``text`` whose lowercase form (``low``, same length) contains ``key``."""
+    out: list[str] = []
+    pos = low.find(key)
+    while pos >= 0 and len(out) < _LINES_PER_KEY:
+        begin = low.rfind("\n", 0, pos) + 1
+        end = low.find("\n", pos)
+        end = len(low) if end < 0 else end
+        out.append(text[begin:end])
+        pos = low.find(key, end)
+    return out
+
+
+def classify_result(text: str, *, is_error: bool = False) -> Outcome:
+    """The outcome of one tool result text; ``is_error`` is the harness's own flag (Anthropic).
+
+    Substring checks gate every regex, and regexes only read the lines holding a gating substring, so an
+    ordinary result costs a few microseconds per kilobyte.
+    """
+    if len(text) > 2 * SCAN_CHARS:
+        text = f"{text[:SCAN_CHARS]}\n{text[-SCAN_CHARS:]}"
+    stripped = text.strip()
+    if not stripped or (len(stripped) <= 24 and _EMPTY.fullmatch(stripped)):
+        return Outcome.ERROR if is_error else Outcome.EMPTY
+    low = text.lower()
+    if len(low) != len(text):  # a few characters change length when lowered; read the lowered text then
+        text = low
+    for outcome, keys, pattern in _RULES:
+        if outcome is Outcome.PASSED and is_error:
+            return Outcome.ERROR
+        for key in keys:
+            if key in low and any(pattern.search(line) for line in _lines_with(text, low, key)):
+                return outcome
+    return Outcome.ERROR if is_error else Outcome.OK
+
+
+# ---- reading the messages -------------------------------------------------------------------------------
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping):
+                text = part.get("text")
+                if isinstance(text, str):
+                    parts.append(text)
+                elif part.get("type") == "tool_result":
+                    parts.append(_text(part.get("content")))
+        return "\n".join(parts)
+    return ""
+
+
+def _tool_result_parts(content: Any) -> list[Mapping[str, Any]] | None:
+    """Anthropic-shaped ``tool_result`` blocks of a user message, or None when it is a real user turn."""
+    if not isinstance(content, Sequence) or isinstance(content, (str, bytes, bytearray)) or not content:
+        return None
+    blocks = [p for p in content if isinstance(p, Mapping)]
+    if len(blocks) != len(content) or any(b.get("type") != "tool_result" for b in blocks):
+        return None
+    return blocks
+
+
+def _is_user_turn(message: Mapping[str, Any]) -> bool:
+    if message.get("role") != "user":
+        return False
+    content = message.get("content")
+    if (
+        isinstance(content, str)
+        and content.startswith("<tool_response>")
+        and content.endswith("</tool_response>")
+    ):
+        return False  # Qwen's rendering of a tool result as a user turn (templates.history rule)
+    return _tool_result_parts(content) is None
+
+
+def _canonical_args(arguments: Any) -> str:
+    if isinstance(arguments, str):
+        if len(arguments) > CANONICAL_ARGS_CHARS:
+            return arguments
+        try:
+            arguments = orjson.loads(arguments)
+        except orjson.JSONDecodeError:
+            return " ".join(arguments.split())
+    try:
+        return orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return repr(arguments)
+
+
+def _call_signatures(message: Mapping[str, Any]) -> list[str]:
+    """``name(args)`` of each call of an assistant message (OpenAI ``tool_calls``, ``tool_use`` blocks)."""
+    out: list[str] = []
+    calls = message.get("tool_calls")
+    if isinstance(calls, Sequence) and not isinstance(calls, str):
+        for call in calls:
+            if not isinstance(call, Mapping):
+                continue
+            fn = call.get("function")
+            if isinstance(fn, Mapping):
+                out.append(f"{fn.get('name')}({_canonical_args(fn.get('arguments'))})")
+    content = message.get("content")
+    if isinstance(content, Sequence) and not isinstance(content, str):
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "tool_use":
+                out.append(f"{part.get('name')}({_canonical_args(part.get('input'))})")
+    return out
+
+
+def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) -> AgentState:
+    """Read the agent state after the last user turn of a chat ``messages`` list (never raises)."""
+    n_tools = len(tools) if isinstance(tools, Sequence) and not isinstance(tools, str) else 0
+    choice_none = tool_choice == "none"
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes, bytearray)):
+        return AgentState(tools_offered=n_tools, tool_choice_none=choice_none)
+    start = 0
+    for i in range(len(messages) - 1, -1, -1):
+        msg = messages[i]
+        if isinstance(msg, Mapping) and _is_user_turn(msg):
+            start = i + 1
+            break
+    step = calls = 0
+    signatures: list[str] = []
+    results: list[tuple[str, bool]] = []  # the latest tool results, classified once the walk is done
+    for msg in messages[start:]:
+        if not isinstance(msg, Mapping):
+            continue
+        role = msg.get("role")
+        if role == "assistant":
+            step += 1
+            results = []
+            sigs = _call_signatures(msg)
+            calls += len(sigs)
+            signatures.extend(sigs)
+        elif role in ("tool", "function"):
+            results.append((_text(msg.get("content")), msg.get("is_error") is True))
+        elif role == "user":
+            for block in _tool_result_parts(msg.get("content")) or ():
+                results.append((_text(block.get("content")), block.get("is_error") is True))
+    last = signatures[-1] if signatures else None
+    return AgentState(
+        step=step,
+        tool_calls=calls,
+        results=tuple(classify_result(text, is_error=error) for text, error in results),
+        repeats=signatures.count(last) if last is not None else 0,
+        last_call=last,
+        tools_offered=n_tools,
+        tool_choice_none=choice_none,
+    )
+
+
+def step_kind(state: AgentState, *, stuck_after: int) -> StepView:
+    """Name the step: the first matching rule of answer (no tools) → plan → stuck → recover → answer (checks
+    pass) → act. ``stuck_after``: the same call this many times since the last user turn is a loop."""
+    if state.tools_offered == 0 or state.tool_choice_none:
+        why = "no tools offered" if state.tools_offered == 0 else "tool_choice none"
+        return StepView(StepKind.ANSWER, state, why)
+    if not state.in_loop:
+        return StepView(
+            StepKind.PLAN, state, f"first step of the task, {state.tools_offered} tool(s) offered"
+        )
+    if state.last_call is not None and state.repeats >= stuck_after:
+        count = state.repeats - stuck_after + 1
+        name = state.last_call.split("(", 1)[0]
+        return StepView(StepKind.STUCK, state, f"same call {name}(…) made {state.repeats} times", count)
+    worst = state.worst
+    if worst in _BAD:
+        assert worst is not None
+        return StepView(StepKind.RECOVER, state, f"last tool result: {worst.value.replace('_', ' ')}")
+    if state.results and all(r is Outcome.PASSED for r in state.results):
+        return StepView(StepKind.ANSWER, state, "checks pass")
+    got = f"{len(state.results)} good result(s)" if state.results else "no new results"
+    return StepView(StepKind.ACT, state, f"step {state.step}, {got}")
