@@ -95,7 +95,7 @@ class StepView:
 
 # ---- tool-result outcomes -------------------------------------------------------------------------------
 
-#: Per outcome, worst first: substrings (lowercase) that gate it, and the regex applied to each line holding one.
+#: Per outcome, worst first: lowercase substrings that gate it, and the regex for each line holding one.
 _RULES: tuple[tuple[Outcome, tuple[str, ...], re.Pattern[str]], ...] = (
     (
         Outcome.FAILING_TESTS,

@@ -35,8 +35,13 @@ class Mode(StrEnum):
 class HistoryPolicy(StrEnum):
     """What happens to an assistant turn's earlier reasoning when the conversation is sent back."""
 
-    #: Strip it before the last real user query; keep it inside the unfinished tool-call loop after it.
+    #: Strip it before the last real user query; keep it inside the unfinished tool-call loop after it
+    #: (Qwen3 keeps reasoning within the current loop; GLM-4.5 interleaves thinking between tool calls).
     KEEP_IN_TOOL_LOOP = "keep_in_tool_loop"
+    #: Keep it for every assistant turn after the last final answer (an assistant message without tool
+    #: calls), even past a user message sent mid-loop: harmony keeps the analysis across the calls of one
+    #: turn and drops it once a final-channel answer exists (gpt-oss).
+    KEEP_IN_TURN = "keep_in_turn"
     #: The template never renders history reasoning: send answer-only content for every turn.
     ANSWER_ONLY = "answer_only"
 
@@ -112,8 +117,8 @@ class Family:
     #: Instruction appended to a client system message when thinking, because the kwarg only changes the
     #: default system prompt (Granite 3.3).
     thinking_system_instruction: str | None = None
-    #: Warning recorded when the request carries tools while thinking.
-    tools_while_thinking_note: str | None = None
+    #: Tool calls work only in non-thinking mode: a step that offers tools runs without thinking (noted).
+    tools_without_thinking: bool = False
 
     def sampling(self, *, thinking: bool) -> Sampling:
         """The recommended sampling for the mode."""

@@ -37,6 +37,15 @@ def last_query_index(messages: Sequence[Mapping[str, Any]]) -> int:
     return found
 
 
+def last_final_index(messages: Sequence[Mapping[str, Any]]) -> int:
+    """Index of the last assistant message without tool calls (a final answer); -1 if there is none."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") == "assistant" and not message.get("tool_calls"):
+            return index
+    return -1
+
+
 def _split_inline(content: str) -> tuple[str, str]:
     """Split ``<think>r</think>answer`` at the last end tag into (reasoning, answer)."""
     cut = content.rfind(THINK_END)
@@ -63,7 +72,11 @@ def rewrite_history(
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
             raise InvalidRequestError(f"messages[{index}] must be an object with a string 'role'")
-    boundary = last_query_index(messages)
+    if family.history is HistoryPolicy.KEEP_IN_TURN:
+        boundary = last_final_index(messages)
+    else:
+        boundary = last_query_index(messages)
+    keeps = family.history is not HistoryPolicy.ANSWER_ONLY
     out: list[dict[str, Any]] = []
     stripped = kept = 0
     for index, message in enumerate(messages):
@@ -79,7 +92,7 @@ def rewrite_history(
             reasoning = reasoning or inline or None
         for key in _REASONING_KEYS:
             new.pop(key, None)
-        keep = family.history is HistoryPolicy.KEEP_IN_TOOL_LOOP and index > boundary
+        keep = keeps and index > boundary
         if reasoning and keep and _attach(family, new, reasoning, version):
             kept += 1
         elif reasoning:
@@ -89,6 +102,8 @@ def rewrite_history(
         why = (
             f"{family.name} renders answer-only history"
             if family.history is HistoryPolicy.ANSWER_ONLY
+            else "before the last final answer, or not passable to this vLLM release"
+            if family.history is HistoryPolicy.KEEP_IN_TURN
             else "before the last user query, or not passable to this vLLM release"
         )
         notes.append(f"history: dropped reasoning of {stripped} assistant turn(s) ({why})")

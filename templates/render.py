@@ -58,9 +58,16 @@ def render_chat(
     if not isinstance(body, Mapping):
         raise InvalidRequestError(f"request body must be a JSON object, got {type(body).__name__}")
 
+    notes: list[str] = []
+    if fam.tools_without_thinking and level != "none" and offers_tools(body):
+        notes.append(
+            f"{fam.name}: tool step answered in non-thinking mode (effort {level} -> none; the model "
+            "supports tool calls only without thinking)"
+        )
+        level, budget = "none", None
     plan = plan_effort(fam, level, budget, version, native_budget=native_budget)
     out = _independent_copy(body)
-    notes = list(plan.notes)
+    notes.extend(plan.notes)
     _apply_kwargs(fam, out, plan.thinking, notes)
     _apply_reasoning_effort(fam, out, plan, version, notes)
     _apply_budget_field(out, plan, notes)
@@ -76,6 +83,12 @@ def render_chat(
         forcing_budget=plan.forcing_budget,
         notes=tuple(notes),
     )
+
+
+def offers_tools(body: Mapping[str, Any]) -> bool:
+    """The request offers tools the model may call (a non-empty ``tools`` list, ``tool_choice`` not none)."""
+    tools = body.get("tools")
+    return isinstance(tools, list) and bool(tools) and body.get("tool_choice") != "none"
 
 
 def _independent_copy(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,5 +188,3 @@ def _apply_system_quirks(family: Family, out: dict[str, Any], thinking: bool, no
             notes.append(
                 f"appended the thinking instruction to the client system message ({family.name} quirk)"
             )
-    if thinking and family.tools_while_thinking_note and out.get("tools"):
-        notes.append(family.tools_while_thinking_note)

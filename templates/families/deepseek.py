@@ -38,7 +38,8 @@ DEEPSEEK_V31: Final = Family(
         "Hybrid, thinking OFF by default: chat_template_kwargs.thinking=true selects "
         "'<｜Assistant｜><think>', false '<｜Assistant｜></think>'. vLLM's deepseek_v3 parser reads "
         "'thinking' (and enable_thinking from 0.14), so a client enable_thinking is overwritten too. "
-        "Tool calling is supported in non-thinking mode."
+        "Tool calling is supported in non-thinking mode only, so a step that offers tools runs without "
+        "thinking (noted)."
     ),
     sources=("PROTOCOLS §5", "T-v31", "vdocs"),
     mode=Mode.HYBRID,
@@ -50,8 +51,5 @@ DEEPSEEK_V31: Final = Family(
     think_tags=ThinkTags(start="<think>", end="</think>", early_stop_text=f"\n\n{_PHRASE}</think>"),
     native_budget=True,
     parsers=(((0, 11, 1), "deepseek_v3"),),
-    tools_while_thinking_note=(
-        "deepseek-v3.1: tools sent while thinking; vLLM documents V3.1 tool calling for non-thinking "
-        "mode only"
-    ),
+    tools_without_thinking=True,
 )

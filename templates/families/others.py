@@ -38,13 +38,14 @@ GPT_OSS: Final = Family(
         "Harmony format: vLLM writes 'Reasoning: <effort>' into the system message from the request's"
         " reasoning_effort, which accepts only low/medium/high (none is rejected). The model always "
         "reasons (analysis channel). No thinking_token_budget (parser has no start/end strings): "
-        "effort is the control."
+        "effort is the control. Analysis is kept across the tool calls of one turn and dropped once a "
+        "final answer exists (vLLM auto_drop_analysis_messages)."
     ),
     sources=("PROTOCOLS §7", "harmony"),
     mode=Mode.HYBRID,
     switch=Switch.REASONING_EFFORT,
     native_efforts=("low", "medium", "high"),
-    history=HistoryPolicy.KEEP_IN_TOOL_LOOP,
+    history=HistoryPolicy.KEEP_IN_TURN,
     sampling_thinking=Sampling(temperature=1.0, top_p=1.0),
     sampling_non_thinking=Sampling(temperature=1.0, top_p=1.0),
     parsers=(((0, 10, 1), "GptOss"), ((0, 10, 2), "openai_gptoss")),

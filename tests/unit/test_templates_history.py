@@ -113,3 +113,78 @@ def test_without_any_user_message_every_turn_is_history() -> None:
     ]
     rendered = render_chat("qwen3", {"messages": messages}, "high", None)
     assert rendered.body["messages"][1] == {"role": "assistant", "content": "a"}
+
+
+# ---- reasoning inside tool loops, per family -----------------------------------------------------------
+
+TOOLS = [{"type": "function", "function": {"name": "calc", "parameters": {"type": "object"}}}]
+
+
+def interjected_loop() -> list[dict[str, Any]]:
+    """A tool loop in which the user sends a message before the model has answered."""
+    return [
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "first answer", "reasoning": "old thought"},
+        {"role": "user", "content": "second question"},
+        {"role": "assistant", "content": "", "reasoning": "loop thought 1", "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "c1", "content": "2"},
+        {"role": "user", "content": "also use x = 5"},
+        {"role": "assistant", "content": "", "reasoning": "loop thought 2", "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "c1", "content": "3"},
+    ]
+
+
+def kept(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["reasoning"] for m in messages if m.get("reasoning")]
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        pytest.param("qwen3", ["loop thought 2"], id="qwen3-keeps-the-current-loop-only"),
+        pytest.param("glm-4.5", ["loop thought 2"], id="glm45-interleaves-within-the-loop"),
+        pytest.param("gpt-oss", ["loop thought 1", "loop thought 2"], id="gpt-oss-keeps-the-whole-turn"),
+        pytest.param("deepseek-r1", [], id="r1-answer-only"),
+    ],
+)
+def test_tool_loop_reasoning_rule_per_family(family: str, expected: list[str]) -> None:
+    rendered = render_chat(family, {"messages": interjected_loop()}, "high", None)
+    assert kept(rendered.body["messages"]) == expected
+
+
+def test_gpt_oss_drops_analysis_before_its_last_final_answer() -> None:
+    messages = [*conversation(), {"role": "assistant", "content": "the answer is 3", "reasoning": "r"}]
+    messages.append({"role": "user", "content": "thanks, now 4?"})
+    rendered = render_chat("gpt-oss", {"messages": messages}, "high", None)
+    assert kept(rendered.body["messages"]) == []
+    assert "before the last final answer" in " ".join(rendered.notes)
+
+
+def test_glm_old_vllm_interleaves_inline() -> None:
+    out = render_chat("glm-4.5", {"messages": conversation()}, "high", None, vllm_version=(0, 10, 1)).body
+    assert out["messages"][5]["content"] == "<think>\nloop thought 2\n</think>\n\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "thinks"),
+    [
+        pytest.param({"tools": TOOLS}, False, id="tools-offered"),
+        pytest.param({"tools": TOOLS, "tool_choice": "none"}, True, id="tool-choice-none"),
+        pytest.param({}, True, id="no-tools"),
+    ],
+)
+def test_deepseek_v31_answers_tool_steps_without_thinking(extra: dict[str, Any], thinks: bool) -> None:
+    rendered = render_chat("deepseek-v3.1", {"messages": conversation(), **extra}, "high", 4096)
+    assert rendered.thinking is thinks
+    assert rendered.body["chat_template_kwargs"] == {"thinking": thinks}
+    assert ("thinking_token_budget" in rendered.body) is thinks
+    note = "deepseek-v3.1: tool step answered in non-thinking mode (effort high -> none"
+    assert any(n.startswith(note) for n in rendered.notes) is not thinks
+    assert rendered.applied_effort == ("high" if thinks else "none")
+
+
+@pytest.mark.parametrize("family", ["qwen3", "glm-4.5", "gpt-oss"])
+def test_other_families_keep_thinking_with_tools(family: str) -> None:
+    rendered = render_chat(family, {"messages": conversation(), "tools": TOOLS}, "high", None)
+    assert rendered.thinking
+    assert not any("non-thinking" in n for n in rendered.notes)
