@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,7 +67,8 @@ class GatewayState:
     keys: KeyStore = field(default_factory=lambda: KeyStore(AuthPolicy(), {}))
     started: int = field(default_factory=lambda: int(time.time()))
 
-    def target(self, model: str) -> Target:
+    def target(self, model: str, allowed: Collection[str] = ()) -> Target:
+        """What ``model`` names; else 404 listing the models a tenant limited to ``allowed`` may use."""
         vm = self.policy.models.get(model)
         if vm is not None:
             return Target(model, vm.effort, vm.allow_client_effort, vm.thinking, vm.instruct, True)
@@ -78,8 +79,15 @@ class GatewayState:
                 think = (name,) if pool.spec.can_think else ()
                 direct = (name,) if pool.spec.can_answer_directly else ()
                 return Target(model, fixed, True, think, direct, False)
-        known = ", ".join(sorted([*self.policy.models, *(p.spec.model for p in self.pools.values())]))
+        known = ", ".join(self.visible_models(allowed))
         raise NotFound(f"The model {model!r} does not exist. Available models: {known}", param="model")
+
+    def visible_models(self, allowed: Collection[str] = ()) -> list[str]:
+        """The model ids a tenant limited to ``allowed`` may use, as ``/v1/models`` lists them: only its
+        virtual models when it has a list, else every virtual model and every backend's served model."""
+        if allowed:
+            return sorted(name for name in self.policy.models if name in allowed)
+        return sorted({*self.policy.models, *(p.spec.model for p in self.pools.values())})
 
     def plan(self, target: Target, effort: Effort) -> list[Pool]:
         names = target.thinking if effort.thinks else target.instruct

@@ -25,7 +25,7 @@ async def completions(request: Request) -> Response:
     principal = state.keys.authenticate(request.headers.get("authorization"))
     body = parse_json_object(await read_body(request, state.settings.max_body_bytes))
     req = validate_completion(body)
-    target = state.target(req.model)
+    target = state.target(req.model, principal.policy.models)
     principal.check_model(req.model, target.virtual)
     grant = await admit_request(request, principal.key_name, principal.tenant, body)  # limits (issue 6)
     names = target.instruct or target.thinking

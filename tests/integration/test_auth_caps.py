@@ -136,3 +136,21 @@ auth:
     )
     with pytest.raises(ValueError, match="TG_TEST_SURELY_UNSET_VARIABLE"):
         create_app(Settings(), parse_policy_text(text))
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions", "/v1/route"])
+def test_unknown_model_404_lists_only_the_tenants_models(gw: str, path: str) -> None:
+    """Issue 12, defect 6: the 404 listed every model, including ones the caller's tenant may not use."""
+    body: dict[str, Any] = {"model": "no-such-model", "messages": USER, "prompt": "hi"}
+    headers = {"authorization": f"Bearer {CAPPED_KEY}"}
+    resp = httpx.post(gw + path, json=body, headers=headers, timeout=30)
+    assert resp.status_code == 404, resp.text
+    message = resp.json()["error"]["message"]
+    assert message.endswith("Available models: auto, auto-fast"), message
+    assert "auto-deep" not in message and "sim-h" not in message
+
+
+def test_unknown_model_404_lists_every_model_for_an_open_tenant(gw: str) -> None:
+    resp = post(gw, OPEN_KEY, {"model": "no-such-model", "messages": USER})
+    assert resp.status_code == 404
+    assert resp.json()["error"]["message"].endswith("Available models: auto, auto-deep, auto-fast, sim-h")
