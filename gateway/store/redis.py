@@ -114,7 +114,7 @@ def connect(url: str, timeout: float) -> aioredis.Redis:
     return client
 
 
-class _Bounded:
+class BoundedRedis:
     def __init__(self, client: aioredis.Redis, timeout: float) -> None:
         self.client = client
         self.timeout = timeout
@@ -127,7 +127,7 @@ class _Bounded:
             raise StoreError(f"redis {what} failed: {type(exc).__name__}") from None
 
 
-class RedisStore(_Bounded):
+class RedisStore(BoundedRedis):
     """:class:`gateway.store.base.LimitStore` on Redis."""
 
     def __init__(self, client: aioredis.Redis, prefix: str, timeout: float) -> None:
@@ -190,7 +190,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-class RedisPolicyStore(_Bounded):
+class RedisPolicyStore(BoundedRedis):
     """The current and previous policy text in a Redis hash; changes announced on a channel."""
 
     def __init__(self, client: aioredis.Redis, prefix: str, timeout: float) -> None:

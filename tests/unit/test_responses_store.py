@@ -1,0 +1,123 @@
+"""Stored responses in memory: TTL, bound, owners, and the chain lookup."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from gateway.responses.store import (
+    Chain,
+    MemoryResponses,
+    ResponseNotFound,
+    StoredResponse,
+    load_chain,
+    load_record,
+)
+
+
+def record(
+    rid: str, ancestors: tuple[str, ...] = (), owner: str | None = None, text: str = ""
+) -> StoredResponse:
+    user = {
+        "id": f"msg_in_{rid}",
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text or rid}],
+        "status": "completed",
+    }
+    answer = {
+        "id": f"msg_out_{rid}",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": f"re {rid}", "annotations": []}],
+    }
+    return StoredResponse(rid, owner, ancestors, [user], {"id": rid, "output": [answer]})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_roundtrip_is_a_copy() -> None:
+    store = MemoryResponses(ttl=60, max_entries=10)
+    rec = record("r1")
+    run(store.put(rec))
+    (got,) = run(store.get_many(["r1"]))
+    assert got == rec
+    got.input_items.clear()  # a reader cannot change what is stored
+    assert run(store.get_many(["r1"]))[0] == rec
+
+
+def test_entries_expire_after_the_ttl() -> None:
+    clock = Clock()
+    store = MemoryResponses(ttl=10, max_entries=10, clock=clock)
+    run(store.put(record("r1")))
+    clock.now = 9.9
+    assert run(store.get_many(["r1"]))[0] is not None
+    clock.now = 10.0
+    assert run(store.get_many(["r1"])) == [None]
+
+
+def test_the_oldest_go_when_full() -> None:
+    store = MemoryResponses(ttl=60, max_entries=3)
+    for i in range(5):
+        run(store.put(record(f"r{i}")))
+    assert [r is not None for r in run(store.get_many([f"r{i}" for i in range(5)]))] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+
+
+def test_delete() -> None:
+    store = MemoryResponses(ttl=60, max_entries=3)
+    run(store.put(record("r1")))
+    assert run(store.delete("r1")) is True
+    assert run(store.delete("r1")) is False
+    assert run(store.get_many(["r1"])) == [None]
+
+
+def test_chain_loads_every_turn_oldest_first() -> None:
+    store = MemoryResponses(ttl=60, max_entries=10)
+    run(store.put(record("r1")))
+    run(store.put(record("r2", ("r1",))))
+    run(store.put(record("r3", ("r1", "r2"))))
+    chain: Chain = run(load_chain(store, "r3", None))
+    assert chain.root == "r1"
+    assert chain.ancestors == ("r1", "r2", "r3")
+    texts = [i["content"][0]["text"] for i in chain.items()]
+    assert texts == ["r1", "re r1", "r2", "re r2", "r3", "re r3"]
+
+
+def test_a_missing_ancestor_breaks_the_chain() -> None:
+    store = MemoryResponses(ttl=60, max_entries=10)
+    run(store.put(record("r1")))
+    run(store.put(record("r2", ("r1",))))
+    run(store.delete("r1"))
+    with pytest.raises(ResponseNotFound, match="earlier turn"):
+        run(load_chain(store, "r2", None))
+
+
+@pytest.mark.parametrize("reader", [None, "other"])
+def test_another_owner_sees_nothing(reader: str | None) -> None:
+    store = MemoryResponses(ttl=60, max_entries=10)
+    run(store.put(record("r1", owner="alice")))
+    with pytest.raises(ResponseNotFound) as info:
+        run(load_chain(store, "r1", reader))
+    assert info.value.status == 404 and info.value.param == "previous_response_id"
+    with pytest.raises(ResponseNotFound):
+        run(load_record(store, "r1", reader))
+    assert run(load_record(store, "r1", "alice")).id == "r1"
