@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from gateway.auth import RuntimeKey, RuntimeKeys
 from gateway.errors import GatewayError
 from gateway.store.base import StoreError
-from gateway.store.redis import _Bounded
+from gateway.store.redis import BoundedRedis
 
 log = logging.getLogger("thinkgate.keys")
 
@@ -111,7 +111,7 @@ def _decode(name: bytes, value: bytes) -> RuntimeKey | None:
         return None
 
 
-class RedisKeys(_Bounded):
+class RedisKeys(BoundedRedis):
     """Runtime keys in a Redis hash, changes announced on a channel."""
 
     def __init__(self, client: aioredis.Redis, prefix: str, timeout: float) -> None:
