@@ -238,6 +238,10 @@ class StatePolicy(_Frozen):
     ``thinkgate_redis_errors_total``), ``closed`` answers 503. Each Redis call waits at most ``timeout``
     seconds; ``breaker_failures`` failures in a row open the circuit breaker for ``breaker_reset`` seconds
     (no Redis calls), then one probe call decides. ``prefix`` starts every Redis key and channel name.
+
+    Stored ``/v1/responses`` objects (``previous_response_id`` chains) live ``responses_ttl`` seconds, in
+    Redis when ``redis_url`` is set (every replica continues a chain), else in this process, at most
+    ``responses_max`` of them (the oldest go first).
     """
 
     redis_url: str | None = None
@@ -246,6 +250,8 @@ class StatePolicy(_Frozen):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset: float = Field(default=1.0, gt=0)
     prefix: str = Field(default="thinkgate", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    responses_ttl: float = Field(default=86400.0, gt=0)
+    responses_max: int = Field(default=10000, ge=1)
 
 
 class Policy(_Frozen):

@@ -1,5 +1,5 @@
-"""Wire the shared-state pieces for one app: the limiter, the policy manager and the runtime API keys, in
-memory or on Redis."""
+"""Wire the shared-state pieces for one app: the limiter, the policy manager, the runtime API keys and the
+stored ``/v1/responses``, in memory or on Redis."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 from gateway.auth import KeyStore, RuntimeKeys
 from gateway.limits import Limiter
 from gateway.reload import PolicyManager, PolicyVersion, policy_text
+from gateway.responses.redis_store import RedisResponses
+from gateway.responses.store import MemoryResponses, ResponseStore
 from gateway.state import GatewayState
 from gateway.store.breaker import CircuitBreaker
 from gateway.store.keys import KeyBackend, KeyManager, MemoryKeys, RedisKeys
@@ -40,6 +42,7 @@ class SharedState:
     limiter: Limiter
     policies: PolicyManager
     keys: KeyManager
+    responses: ResponseStore
 
     @classmethod
     def build(cls, state: GatewayState, path: str | None) -> SharedState:
@@ -52,20 +55,23 @@ class SharedState:
         breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_reset)
         shared: RedisPolicyStore | None = None
         backend: KeyBackend
+        responses: ResponseStore
         if cfg.redis_url:
             client = connect(cfg.redis_url, cfg.timeout)
             limiter = Limiter(RedisStore(client, cfg.prefix, cfg.timeout), breaker, state.metrics)
             shared = RedisPolicyStore(client, cfg.prefix, cfg.timeout)
             backend = RedisKeys(client, cfg.prefix, cfg.timeout)
             runtime = RuntimeKeys(fail_closed=cfg.on_redis_error == "closed", loaded=False)
+            responses = RedisResponses(client, cfg.prefix, cfg.timeout, cfg.responses_ttl)
         else:
             limiter = Limiter(MemoryStore(), breaker, state.metrics)
             backend = MemoryKeys()
             runtime = RuntimeKeys()
+            responses = MemoryResponses(cfg.responses_ttl, cfg.responses_max)
         state.keys.attach(runtime)
         source = path or "startup"
         manager = _KeepingRuntimeKeys(runtime, state, PolicyVersion(1, text, source, policy), path, shared)
-        return cls(limiter, manager, KeyManager(backend, runtime))
+        return cls(limiter, manager, KeyManager(backend, runtime), responses)
 
     async def start(self) -> None:
         await self.keys.start()
@@ -74,4 +80,5 @@ class SharedState:
     async def stop(self) -> None:
         await self.keys.stop()
         await self.policies.stop()
+        await self.responses.close()
         await self.limiter.close()
