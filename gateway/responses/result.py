@@ -21,7 +21,7 @@ class Frame:
     id: str
     created_at: int
     model: str
-    effort: str
+    effort: str | None
     request: ResponsesRequest
 
     def response(

@@ -1,0 +1,118 @@
+"""One ``POST /v1/responses``: the parsed request, its chain, and the writers of its answer.
+
+:meth:`Turn.open` parses the body and loads the ``previous_response_id`` chain (earlier input and output
+items come before the new input in the internal chat body). :meth:`Turn.answer` writes a non-streamed
+chat completion as a Response; :class:`TurnStream` writes the streamed chunks as typed events. Both store
+the final Response (``store`` is true by default) *before* its last bytes go out, so a client that chains
+the next turn at once always finds it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.responses.events import ResponseStream, encode
+from gateway.responses.items import IdFactory, new_id
+from gateway.responses.keeping import Keeping
+from gateway.responses.output import Event
+from gateway.responses.request import ResponsesRequest, parse_request
+from gateway.responses.result import Frame, response_from_completion
+from gateway.responses.store import Chain, StoredResponse, load_chain
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+@dataclass(slots=True)
+class Turn:
+    request: ResponsesRequest
+    response_id: str
+    created_at: int
+    owner: str | None
+    chain: Chain | None
+    keeping: Keeping
+    ids: IdFactory = new_id
+
+    @classmethod
+    async def open(cls, body: dict[str, Any], owner: str | None, keeping: Keeping) -> Turn:
+        """Parse (400 on bad input) and load the chain (404 when it is gone, 503 when the store is down)."""
+        request = parse_request(body)
+        chain = None
+        previous = request.previous_response_id
+        if previous is not None:
+            chain = await keeping.read("responses_chain", lambda store: load_chain(store, previous, owner))
+        return cls(request, new_id("resp"), _now(), owner, chain, keeping)
+
+    @property
+    def root(self) -> str:
+        """The chain's first response id (this one for a new chain): an agent episode's stable id."""
+        return self.chain.root if self.chain is not None else self.response_id
+
+    def chat_body(self) -> dict[str, Any]:
+        """The internal chat-completions body: the chain's items, then this request's input."""
+        return self.request.chat_body(self.chain.items() if self.chain is not None else [])
+
+    def frame(self, model: str) -> Frame:
+        effort = self.request.effort
+        return Frame(self.response_id, self.created_at, model, effort, self.request)
+
+    async def keep(self, response: dict[str, Any]) -> None:
+        """Store the final Response when the request asked for it (the default)."""
+        if not self.request.store:
+            return
+        ancestors = self.chain.ancestors if self.chain is not None else ()
+        record = StoredResponse(self.response_id, self.owner, ancestors, self.request.items, response)
+        await self.keeping.save(record)
+
+    async def answer(self, completion: dict[str, Any]) -> bytes:
+        """The JSON body for a non-streamed chat completion (stored first)."""
+        model = str(completion.get("model") or self.request.model)
+        response = response_from_completion(self.frame(model), completion, self.ids, now=_now())
+        await self.keep(response)
+        return orjson.dumps(response)
+
+    def stream(self) -> TurnStream:
+        return TurnStream(self)
+
+
+class TurnStream:
+    """Batches of chat chunks in, SSE bytes of typed events out. ``response.created`` goes out with the first
+    batch (it names the served model, which the first chunk carries)."""
+
+    def __init__(self, turn: Turn) -> None:
+        self.turn = turn
+        self._stream: ResponseStream | None = None
+
+    def _open(self, model: str) -> tuple[ResponseStream, list[Event]]:
+        if self._stream is not None:
+            return self._stream, []
+        self._stream = ResponseStream(self.turn.frame(model), self.turn.ids)
+        return self._stream, self._stream.start()
+
+    def chunks(self, batch: list[dict[str, Any]]) -> bytes:
+        if not batch:
+            return b""
+        stream, events = self._open(str(batch[0].get("model") or self.turn.request.model))
+        for chunk in batch:
+            events += stream.chunk(chunk)
+        return b"".join([encode(e) for e in events])
+
+    def failed(self, message: str, code: str) -> bytes:
+        stream, events = self._open(self.turn.request.model)
+        events += stream.fail(message, "server_error")
+        return b"".join([encode(e) for e in events])
+
+    async def end(self) -> bytes:
+        """The closing events; after a failure, nothing more (``response.failed`` was the last event)."""
+        stream, events = self._open(self.turn.request.model)
+        if stream.final is not None:
+            return b""
+        events += stream.end(now=_now())
+        assert stream.final is not None
+        await self.turn.keep(stream.final)
+        return b"".join([encode(e) for e in events])
