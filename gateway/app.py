@@ -5,27 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from gateway.api import admin, chat, completions, health, models, route
-from gateway.auth import KeyStore
-from gateway.backends.pool import Pool
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
 from gateway.errors import install_handlers
 from gateway.fastpath import GatewayApp
-from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestIdMiddleware
 from gateway.probes import probe_all, probe_forever
 from gateway.render import check_families
 from gateway.settings import Settings
-from gateway.state import GatewayState
-from gateway.store.shared import SharedState
+from gateway.state import LiveState
 from gateway.tokens import QWEN_TOKENIZER_FAMILIES, LocalCounter
+from gateway.wiring import SharedState, build_state
 from router.policy import Policy
 
 
@@ -37,16 +33,14 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
             raise ValueError("no policy: pass one or set THINKGATE_CONFIG / --config")
         policy = load_policy(settings.config)
     check_families(policy)
-    state = GatewayState(settings=settings, policy=policy, metrics=GatewayMetrics())
-    state.keys = KeyStore(policy.auth, os.environ)
-    state.pools = {name: Pool.build(name, spec) for name, spec in policy.backends.items()}
-    shared = SharedState.build(state, watch)  # shared state (issue 6): limits, quotas, policy reload
+    state = build_state(settings, policy)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.classifier = load_default_classifier(policy)
+        counter = None
         if any(spec.family in QWEN_TOKENIZER_FAMILIES for spec in policy.backends.values()):
-            state.local_counter = LocalCounter.qwen3()
+            counter = LocalCounter.qwen3()
+        live.swap(classifier=load_default_classifier(live.current.policy), local_counter=counter)
         for pool in state.pools.values():
             await pool.client.start()
         await probe_all(list(state.pools.values()), state.metrics)
@@ -72,11 +66,14 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
 
     app = GatewayApp(title="thinkgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = state
+    live = LiveState(app.state)  # lifespan and policy reload swap the frozen container
+    shared = SharedState.build(live, watch)  # shared state (issue 6): limits, quotas, policy reload
     app.state.shared = shared
     install_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     # The generation endpoints take the raw request and validate the body themselves, and skip the
-    # framework's middleware stack and router (gateway/fastpath.py): that is most of the per-request cost.
+    # framework's router and exception layers (gateway/fastpath.py): that is most of the per-request cost.
+    # The middleware above runs for them exactly as for every other route.
     app.add_hot_route("/v1/chat/completions", chat.chat_completions)
     app.add_hot_route("/v1/completions", completions.completions)
     for module in (models, route, health, admin):

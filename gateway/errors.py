@@ -6,6 +6,7 @@ OpenAI SDK reads; ``code`` is a string (vLLM's integer codes are normalised to s
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -13,6 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("thinkgate.errors")
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -83,6 +87,12 @@ class UpstreamError(GatewayError):
     code = "upstream_error"
 
 
+class UpstreamRejected(GatewayError):
+    """The backend refused the request (HTTP 4xx): its envelope, normalised, goes to the client as it is."""
+
+    status = 400
+
+
 def error_envelope(
     message: str,
     status: int,
@@ -116,6 +126,39 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+def unexpected_error(path: str, exc: Exception) -> Response:
+    """The 500 for an exception nothing else handled; logged with its traceback."""
+    log.error("unhandled error on %s", path, exc_info=exc)
+    return error_response(f"internal gateway error: {type(exc).__name__}", 500, code="internal_error")
+
+
+class UnexpectedErrors:
+    """The innermost user middleware: an exception no handler took becomes the 500 envelope here, inside the
+    other middleware (Starlette answers it in its outermost layer, which the request-id middleware never
+    sees). Added first by :func:`install_handlers`, so middleware added after it wraps it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected_error(scope["path"], exc)(scope, receive, send)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Render every error as an OpenAI envelope; nothing escapes as an HTML or bare 500."""
 
@@ -137,10 +180,12 @@ def install_handlers(app: FastAPI) -> None:
         loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return error_response(str(first.get("msg", "invalid request")), 400, param=loc or None)
 
-    async def on_unexpected(_: Request, exc: Exception) -> Response:
-        return error_response(f"internal gateway error: {type(exc).__name__}", 500, code="internal_error")
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        return unexpected_error(request.url.path, exc)
 
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(Exception, on_unexpected)  # errors of the middleware itself
+    # Every other Exception is answered inside the middleware (see UnexpectedErrors), like any answer.
+    app.add_middleware(UnexpectedErrors)

@@ -1,7 +1,7 @@
 """Admission against rate limits and thinking quotas (policy ``limits:``), and accounting after the answer.
 
-The endpoint calls :meth:`Limiter.admit` before the upstream call and :meth:`Grant.account` with the usage
-the backend reported. Store failures (Redis) never become a 500: with ``state.on_redis_error: open`` the
+The pipeline's prologue calls :meth:`Limiter.admit` before the upstream call, its ledger
+:meth:`Grant.account` with the usage the backend reported. Store failures (Redis) never become a 500: with ``state.on_redis_error: open`` the
 request is served without limits (counted, logged once per interval), with ``closed`` it gets 503. A
 circuit breaker keeps a dead or slow Redis off the request path.
 """
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from starlette.requests import Request
 
 from gateway.errors import GatewayError
 from gateway.metrics import GatewayMetrics
@@ -187,10 +186,3 @@ class Limiter:
     async def close(self) -> None:
         await self.drain()
         await self.store.close()
-
-
-async def admit_request(request: Request, key_name: str | None, tenant: str, body: dict[str, Any]) -> Grant:
-    """Admission for an endpoint: the app's limiter, the policy in use, the prompt-size estimate."""
-    limiter: Limiter = request.app.state.shared.limiter
-    policy: Policy = request.app.state.gateway.policy
-    return await limiter.admit(key_name, tenant, policy, estimate_tokens(body))

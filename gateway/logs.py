@@ -4,12 +4,8 @@ The line carries the request id, the decision (virtual model, effort, source), t
 token counts and the latency. Prompt and completion text are left out unless ``THINKGATE_ACCESS_LOG_TEXT`` is
 true; then every match of the ``THINKGATE_ACCESS_LOG_REDACT`` pattern is replaced before the text is written.
 
-An endpoint hooks in with :func:`access_trace` and two decorators on the closures it already has::
-
-    trace = access_trace(request, decision, body, start)
-
-    @trace.counts        # def count(pool, outcome): the request is finished -> one line
-    @trace.tokens        # def record(prompt, completion, reasoning, budget_hit)
+The pipeline starts a :class:`RequestTrace` per request (:meth:`AccessLog.trace`) and finishes it with the
+outcome (:meth:`RequestTrace.finish`); render warnings go in the line's ``warnings`` field.
 """
 
 from __future__ import annotations
@@ -124,17 +120,18 @@ class AccessLog:
         request_id: str,
         endpoint: str,
         model: str,
-        decision: Decision,
+        decision: Decision | None,
         start: float,
         prompt: str | None,
     ) -> RequestTrace:
-        """Start the record of one request; ``prompt`` is kept only when text logging is on."""
+        """Start the record of one request (``decision`` ``None``: passed through undecided); ``prompt`` is
+        kept only when text logging is on."""
         record = AccessRecord(
             request_id=request_id,
             endpoint=endpoint,
             model=model,
-            effort=decision.effort.value,
-            source=decision.source.value,
+            effort="passthrough" if decision is None else decision.effort.value,
+            source="passthrough" if decision is None else decision.source.value,
             prompt=prompt if self.settings.text else None,
         )
         return RequestTrace(self, record, start)
@@ -172,15 +169,18 @@ class RequestTrace:
 
         def wrapped(prompt: int, completion: int, reasoning: int, hit: bool) -> None:
             fn(prompt, completion, reasoning, hit)
-            r = self.record
-            r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.budget_hit = (
-                prompt,
-                completion,
-                reasoning,
-                hit,
-            )
+            self.record_tokens(prompt, completion, reasoning, hit)
 
         return wrapped
+
+    def record_tokens(self, prompt: int, completion: int, reasoning: int, hit: bool) -> None:
+        r = self.record
+        r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.budget_hit = (
+            prompt,
+            completion,
+            reasoning,
+            hit,
+        )
 
 
 def prompt_text(body: dict[str, Any]) -> str:
@@ -226,19 +226,3 @@ def access_log_for(request: Request) -> AccessLog:
         install_handler(log.logger)
         request.app.state.access_log = log
     return log
-
-
-def access_trace(
-    request: Request, decision: Decision, body: dict[str, Any], start: float, endpoint: str = "chat"
-) -> RequestTrace:
-    """A trace for this request; see the module docstring for the two decorators."""
-    log = access_log_for(request)
-    rid = getattr(request.state, "request_id", None)
-    return log.trace(
-        request_id=rid if isinstance(rid, str) else "",
-        endpoint=endpoint,
-        model=str(body.get("model", "")),
-        decision=decision,
-        start=start,
-        prompt=prompt_text(body) if log.settings.text else None,
-    )

@@ -86,6 +86,13 @@ class GatewayMetrics:
             ["effort"],
             registry=r,
         )
+        self.render_warnings = Counter(
+            "thinkgate_render_warnings",
+            "Render notes on answered requests (what the family render changed or could not honour; the "
+            "x-thinkgate-warnings header lists them)",
+            ["pool"],
+            registry=r,
+        )
         self.retries = Counter(
             "thinkgate_upstream_retries",
             "Attempts retried on another endpoint before the first byte",

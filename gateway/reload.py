@@ -3,8 +3,8 @@
 A new policy text is validated exactly as the policy file is (:func:`gateway.config.parse_policy_text`) and
 must keep ``backends`` and ``state`` as they are (pools and the Redis connection are built at startup;
 changing them needs a restart). Only then is it swapped in: ``state.policy``, the API keys, and the
-classifier when its section changed — all assigned without an ``await`` in between, so a request sees the
-old or the new policy, never a mix. A bad policy never replaces a good one.
+classifier when its section changed — swapped in as a new frozen :class:`gateway.state.GatewayState` in one
+assignment, so a request sees the old or the new policy, never a mix. A bad policy never replaces a good one.
 
 With Redis the text and version live in a hash (:class:`gateway.store.redis.RedisPolicyStore`); a change is
 published, and every replica re-reads the hash when it hears of a newer version (or after reconnecting).
@@ -27,7 +27,8 @@ from gateway.classifier_loader import load_default_classifier
 from gateway.config import PolicyFileError, parse_policy_text
 from gateway.errors import GatewayError
 from gateway.limits import StateUnavailable
-from gateway.state import GatewayState
+from gateway.metrics import GatewayMetrics
+from gateway.state import LiveState
 from gateway.store.base import StoreError
 from gateway.store.redis import RedisPolicyStore
 from router.limits import check_names
@@ -88,13 +89,14 @@ class PolicyManager:
 
     def __init__(
         self,
-        state: GatewayState,
+        live: LiveState,
         current: PolicyVersion,
         path: str | None = None,
         shared: RedisPolicyStore | None = None,
         poll_interval: float = 0.5,
     ) -> None:
-        self.state = state
+        self.live = live
+        self.metrics: GatewayMetrics = live.current.metrics
         self.current = current
         self.previous: PolicyVersion | None = None
         self.path = path
@@ -102,7 +104,7 @@ class PolicyManager:
         self.poll_interval = poll_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
-        state.metrics.policy_version.set(current.version)
+        self.metrics.policy_version.set(current.version)
 
     # -- changes -------------------------------------------------------------------------------------------
 
@@ -110,27 +112,25 @@ class PolicyManager:
         self, version: int, text: str, source: str, policy: Policy, keys: KeyStore, origin: str
     ) -> None:
         old = self.current
-        classifier = self.state.classifier
+        classifier = self.live.current.classifier
         if classifier is not None and policy.classifier != old.policy.classifier:
             classifier = load_default_classifier(policy)
-        # no await from here on: requests see the old or the new policy
+        # no await from here on: requests see the old or the new container, swapped in one assignment
         self.previous = old
         self.current = PolicyVersion(version, text, source, policy)
-        self.state.policy = policy
-        self.state.keys = keys
-        self.state.classifier = classifier
-        self.state.metrics.policy_version.set(version)
-        self.state.metrics.policy_reloads.labels(origin, "applied").inc()
+        self.live.swap(policy=policy, keys=keys, classifier=classifier)
+        self.metrics.policy_version.set(version)
+        self.metrics.policy_reloads.labels(origin, "applied").inc()
         log.info("policy version %d applied (from %s)", version, source)
 
     def _failed(self, origin: str, exc: GatewayError) -> None:
         outcome = "invalid" if isinstance(exc, PolicyRejected) else "refused"
-        self.state.metrics.policy_reloads.labels(origin, outcome).inc()
+        self.metrics.policy_reloads.labels(origin, outcome).inc()
 
     def _renumber(self, version: int) -> None:
         cur = self.current
         self.current = PolicyVersion(version, cur.text, cur.source, cur.policy)
-        self.state.metrics.policy_version.set(version)
+        self.metrics.policy_version.set(version)
 
     async def put(self, text: str, source: str, origin: str = "admin") -> PolicyVersion:
         """Validate ``text`` and make it the next version (everywhere, with Redis)."""

@@ -20,7 +20,7 @@ from router.agent import StepView
 from router.decision import Decision, Source
 from router.effort import Effort
 from router.policy import Budgets, EffortSetting
-from router.signals import Ask, SignalConflict, explicit_signals, merge, soft_switch
+from router.signals import Ask, SignalConflict, explicit_signals, merge, reasoning_excluded, soft_switch
 from router.steps import AgentPolicy
 
 #: A classifier call: returns the chosen effort, the scores, and a short reason. May raise.
@@ -163,4 +163,5 @@ def decide(
         capped=capped,
         step=step,
         task_effort=task_effort,
+        exclude_reasoning=reasoning_excluded(body),
     )

@@ -36,3 +36,5 @@ class Decision:
     #: The agent step this request is (None when step awareness is off), and the effort of its task.
     step: StepView | None = None
     task_effort: Effort | None = None
+    #: The client asked to think but not to get the reasoning text back (``reasoning.exclude``).
+    exclude_reasoning: bool = False

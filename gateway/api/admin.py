@@ -18,14 +18,14 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from gateway.api.common import gateway_state, read_body
 from gateway.auth import RuntimeKey, digest
 from gateway.errors import BadRequest, GatewayError
 from gateway.limits import StateUnavailable
+from gateway.pipeline.prologue import gateway_state, read_body
 from gateway.reload import PolicyManager, PolicyVersion
 from gateway.store.base import StoreError
 from gateway.store.keys import KeyConflict, KeyManager
-from gateway.store.shared import SharedState
+from gateway.wiring import SharedState
 
 router = APIRouter()
 log = logging.getLogger("thinkgate.admin")

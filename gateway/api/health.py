@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from gateway.api.common import gateway_state
+from gateway.pipeline.prologue import gateway_state
 
 router = APIRouter()
 

@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.api.common import gateway_state
+from gateway.pipeline.prologue import gateway_state
 
 router = APIRouter()
 

@@ -1,4 +1,5 @@
-"""``POST /v1/route``: the decision for a chat-completions body, without generating."""
+"""``POST /v1/route``: a dry run of a chat-completions body — the decision, the route and the exact upstream
+request of every step, without generating."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.api.chat import make_decision
-from gateway.api.common import budget_label, gateway_state, read_body
-from gateway.protocol import parse_json_object, validate_chat
+from gateway.api.chat import parse_chat
+from gateway.errors import BadRequest
+from gateway.pipeline.plan import budget_label, plan_call, step_view
+from gateway.pipeline.prologue import gateway_state, read_body
+from gateway.protocol import parse_json_object
 from gateway.state import GatewayState
 from router.decide import Caps
+from router.routing import NoPoolForEffort, pools_for
 
 router = APIRouter()
 
@@ -20,13 +24,22 @@ router = APIRouter()
 def decision_report(
     state: GatewayState, body: dict[str, Any], header: str | None, caps: Caps | None = None
 ) -> dict[str, Any]:
-    """Effort, budget, source, reason, scores and the pool that would serve ``body`` (first healthy one)."""
-    req = validate_chat(body)
-    decision = make_decision(state, body, req.model, header, caps)
-    plan = state.plan(state.target(req.model), decision.effort)
-    chosen = next((p for p in plan if p.any_healthy()), plan[0])
+    """The plan of ``body``: effort, budget, source, reason, scores, the pool that would serve it (first
+    healthy one of the model's list), every render note (``warnings``), and per step of the failover chain
+    the exact first request the gateway would send (``upstream``)."""
+    call = parse_chat(body)
+    target = state.target(call.model)
+    plan = plan_call(state, call, target, header, caps)
+    decision = plan.decision
+    assert decision is not None
+    try:
+        names = pools_for(target, decision.effort)
+    except NoPoolForEffort as exc:  # plan_call raised it already; kept for the type checker
+        raise BadRequest(str(exc), param="model", code="effort_not_supported") from None
+    pools = [state.pools[n] for n in names]
+    chosen = next((p for p in pools if p.any_healthy()), pools[0])
     return {
-        "model": req.model,
+        "model": call.model,
         "effort": decision.effort.value,
         "budget": decision.budget,
         "budget_label": budget_label(decision.budget),
@@ -36,7 +49,10 @@ def decision_report(
         "capped": decision.capped,
         "backend": chosen.name,
         "backend_model": chosen.spec.model,
-        "plan": [p.name for p in plan],
+        "plan": list(names),
+        "shed": plan.shed,
+        "warnings": plan.warnings,
+        "upstream": [step_view(step, call.path) for step in plan.steps],
     }
 
 

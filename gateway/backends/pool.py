@@ -16,10 +16,12 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from gateway.backends.client import UpstreamClient
 from gateway.backends.load import rendezvous, score, slowness, two_choices
 from gateway.backends.scrape import ScrapedLoad
+from gateway.metrics import GatewayMetrics
 from router.policy import BackendSpec
 from router.shedding import PoolLoad, ShedLevel
 
@@ -54,6 +56,33 @@ class Endpoint:
 
 
 @dataclass(slots=True)
+class Lease:
+    """One request's in-flight slot on an endpoint: the count load-aware choice reads and the
+    ``thinkgate_inflight_requests`` gauge. Taken by :meth:`Pool.acquire`; :meth:`release` is idempotent, and
+    leaving a ``with`` block releases it."""
+
+    pool: Pool
+    endpoint: Endpoint
+    metrics: GatewayMetrics
+    released: bool = False
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        self.endpoint.inflight -= 1
+        self.metrics.inflight.labels(self.pool.name, self.endpoint.url).dec()
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+@dataclass(slots=True)
 class Pool:
     """One named pool of the policy, with its upstream client, version facts and shed level."""
 
@@ -70,6 +99,12 @@ class Pool:
     def build(cls, name: str, spec: BackendSpec) -> Pool:
         client = UpstreamClient(spec.timeouts, spec.max_connections)
         return cls(name=name, spec=spec, client=client, endpoints=[Endpoint(u) for u in spec.endpoints])
+
+    def acquire(self, endpoint: Endpoint, metrics: GatewayMetrics) -> Lease:
+        """Take an in-flight slot on ``endpoint`` (the only place that adds one)."""
+        endpoint.inflight += 1
+        metrics.inflight.labels(self.name, endpoint.url).inc()
+        return Lease(self, endpoint, metrics)
 
     @property
     def stale_after(self) -> float:

@@ -9,18 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gateway.api.route import decision_report
-from gateway.backends.pool import Pool
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import PolicyFileError, load_policy, parse_policy_text
 from gateway.demo_policy import demo_policy_yaml
 from gateway.errors import GatewayError
-from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
-from gateway.state import GatewayState
+from gateway.wiring import build_state
 from router.policy import Policy
 
 
@@ -49,9 +48,7 @@ def _body(ns: argparse.Namespace) -> dict[str, Any]:
 
 def explain(policy: Policy, body: dict[str, Any], header: str | None = None) -> dict[str, Any]:
     """The decision for ``body`` under ``policy``, as ``POST /v1/route`` reports it."""
-    state = GatewayState(settings=Settings(), policy=policy, metrics=GatewayMetrics())
-    state.pools = {name: Pool.build(name, spec) for name, spec in policy.backends.items()}
-    state.classifier = load_default_classifier(policy)
+    state = replace(build_state(Settings(), policy), classifier=load_default_classifier(policy))
     return decision_report(state, body, header)
 
 

@@ -21,10 +21,9 @@ import orjson
 
 from gateway.backends.client import UpstreamFailure, UpstreamResponse
 from gateway.backends.pool import Endpoint, Pool
-from gateway.errors import BadRequest, UpstreamError
-from gateway.metrics import GatewayMetrics
-from gateway.proxy.normalize import upstream_error
-from gateway.proxy.sse import DONE, SSEParser, encode_event
+from gateway.errors import BadRequest
+from gateway.proxy.normalize import upstream_exception
+from gateway.proxy.sse import SSEParser
 from templates.family import Family
 from templates.forcing import next_forcing_step, think_tags_for
 from templates.reasoning import ThinkStreamSplitter, split_reasoning
@@ -34,6 +33,23 @@ SAMPLING_FIELDS = (
     "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty",
     "seed", "stop", "stop_token_ids", "logit_bias", "ignore_eos",
 )  # fmt: skip
+
+
+TOKENIZE_PATH = "/tokenize"
+
+
+def prompt_payload(body: dict[str, Any]) -> dict[str, Any]:
+    """The first request of a forced run: render the rendered chat body's prompt with the backend's own
+    template (``POST /tokenize``)."""
+    payload: dict[str, Any] = {
+        "model": body["model"],
+        "messages": body["messages"],
+        "add_generation_prompt": True,
+        "chat_template_kwargs": body.get("chat_template_kwargs") or {},
+    }
+    if body.get("tools"):
+        payload["tools"] = body["tools"]
+    return payload
 
 
 @dataclass(slots=True)
@@ -81,24 +97,14 @@ class ForcingSession:
         finally:
             resp.close()
         if resp.status >= 400:
-            envelope, status = upstream_error(resp.status, raw, self.pool.name)
-            err = envelope["error"]
-            raise UpstreamError(err["message"], status=status, code=err["code"], type=err["type"])
+            raise upstream_exception(resp.status, raw, self.pool.name)
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise UpstreamFailure("protocol", f"{path} answered with a body that is not JSON") from None
 
     async def prompt_ids(self) -> list[int]:
-        payload: dict[str, Any] = {
-            "model": self.body["model"],
-            "messages": self.body["messages"],
-            "add_generation_prompt": True,
-            "chat_template_kwargs": self.body.get("chat_template_kwargs") or {},
-        }
-        if self.body.get("tools"):
-            payload["tools"] = self.body["tools"]
-        data = await self._post_json("/tokenize", payload)
+        data = await self._post_json(TOKENIZE_PATH, prompt_payload(self.body))
         tokens = list(data["tokens"])
         context = data.get("max_model_len")
         if isinstance(context, int) and context > len(tokens):
@@ -148,8 +154,7 @@ class ForcingSession:
                 raw = await resp.read()
             finally:
                 resp.close()
-            envelope, status = upstream_error(resp.status, raw, self.pool.name)
-            raise UpstreamError(envelope["error"]["message"], status=status, code=envelope["error"]["code"])
+            raise upstream_exception(resp.status, raw, self.pool.name)
         return resp
 
     async def read_stream(self, resp: UpstreamResponse, out: Pass) -> AsyncIterator[str]:
@@ -322,26 +327,26 @@ def completion_body(result: ForcedResult, model: str, exclude: bool) -> dict[str
     }
 
 
-async def forced_stream(
-    run: ForcedRun, *, model: str, exclude: bool, want_usage: bool, metrics: GatewayMetrics
-) -> AsyncIterator[bytes]:
-    """SSE for a forced run: role chunk, reasoning and content deltas, finish, optional usage, [DONE]."""
+async def forced_chunks(
+    run: ForcedRun, *, model: str, exclude: bool, want_usage: bool
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """A forced run as chat-completion chunk batches: role, reasoning and content deltas, finish, optional
+    usage. Upstream failures propagate (the pipeline writes them in band)."""
     s = run.session
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        body = {
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
             "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }  # fmt: skip
-        return encode_event(orjson.dumps(body))
 
     splitter = ThinkStreamSplitter(
         thinking=True, opens_think=s.family.opens_think, start=s.tags.start, end=s.tags.end
     )
 
-    def pieces(reasoning: str, content: str) -> list[bytes]:
+    def pieces(reasoning: str, content: str) -> list[dict[str, Any]]:
         out = []
         if reasoning and not exclude:
             out.append(chunk({"reasoning": reasoning, "reasoning_content": reasoning}))
@@ -349,28 +354,20 @@ async def forced_stream(
             out.append(chunk({"content": content}))
         return out
 
-    yield chunk({"role": "assistant", "content": ""})
-    try:
-        async for text in run.events(stream=True):
-            for data in pieces(*splitter.feed(text)):
-                yield data
-        for data in pieces(*splitter.finish()):
-            yield data
-        assert run.result is not None
-        yield chunk({}, run.result.finish)
-        if want_usage:
-            usage = {
-                "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [], "usage": usage_of(run.result),
-            }  # fmt: skip
-            yield encode_event(orjson.dumps(usage))
-    except (UpstreamFailure, UpstreamError) as exc:
-        kind = exc.kind if isinstance(exc, UpstreamFailure) else "status"
-        metrics.upstream_errors.labels(s.pool.name, kind).inc()
-        message = exc.message
-        err = {"error": {"message": message, "type": "upstream_error", "param": None, "code": kind}}
-        yield encode_event(orjson.dumps(err))
-    yield DONE
+    yield [chunk({"role": "assistant", "content": ""})]
+    async for text in run.events(stream=True):
+        batch = pieces(*splitter.feed(text))
+        if batch:
+            yield batch
+    last = pieces(*splitter.finish())
+    assert run.result is not None
+    last.append(chunk({}, run.result.finish))
+    if want_usage:
+        last.append({
+            "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [], "usage": usage_of(run.result),
+        })  # fmt: skip
+    yield last
 
 
 def check_forcing_request(body: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import error_envelope
+from gateway.errors import GatewayError, UpstreamError, UpstreamRejected, error_envelope
 
 
 @dataclass(slots=True)
@@ -108,6 +108,18 @@ def upstream_error(status: int, raw: bytes, pool: str) -> tuple[dict[str, Any], 
     if status >= 500:
         message = f"backend {pool!r} failed (HTTP {status}): {message}"
     return error_envelope(message, out_status, param=param, code=code, type=err_type), out_status
+
+
+def upstream_exception(status: int, raw: bytes, pool: str) -> GatewayError:
+    """An upstream error answer as the exception to raise: :class:`UpstreamRejected` for a 4xx (the client's
+    problem, never retried), :class:`UpstreamError` (502, retried elsewhere) for a 5xx."""
+    envelope, out_status = upstream_error(status, raw, pool)
+    err = envelope["error"]
+    if out_status < 500:
+        return UpstreamRejected(
+            err["message"], status=out_status, param=err["param"], code=err["code"], type=err["type"]
+        )
+    return UpstreamError(err["message"], status=out_status, code=err["code"] or "upstream_error")
 
 
 _VLLM_TYPES = {

@@ -1,60 +1,52 @@
-"""Relay an opened upstream exchange to the client: JSON in one piece, or SSE chunk by chunk.
+"""Read an upstream chat-completions (or completions) SSE stream into normalised chunk batches.
 
-After the first byte an upstream failure becomes an in-band ``{"error": …}`` event followed by ``[DONE]``, and
-counts toward the endpoint's passive health like a failure before it.
-A client disconnect cancels the generator; its ``finally`` closes the upstream response at once, so the
-backend sees the cancellation.
+One batch per upstream read (never delays an event: a batch holds only what has already arrived). The stream
+ends at ``[DONE]``; a dropped connection, an event that is not a JSON object, an in-band ``{"error": …}`` or a
+stream that ends before ``[DONE]`` raise :class:`gateway.backends.client.UpstreamFailure` — the pipeline
+books it and the front door writes it in band.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
 
-from gateway.backends.client import UpstreamFailure
-from gateway.errors import error_envelope
-from gateway.metrics import GatewayMetrics
+from gateway.backends.client import UpstreamFailure, UpstreamResponse
 from gateway.proxy.accounting import count_texts, lacks_reasoning_count, set_reasoning_count
-from gateway.proxy.dispatch import Opened, book_failure
 from gateway.proxy.normalize import UsageTally, normalize_chunk
-from gateway.proxy.sse import DONE, SSEEvent, encode_event
+from gateway.proxy.sse import SSEEvent, SSEParser
 from gateway.tokens import ReasoningCounter
 
-ChunkHook = Callable[[dict[str, Any]], dict[str, Any] | None]
 
-
-def _error_event(message: str, code: str) -> bytes:
-    return encode_event(orjson.dumps(error_envelope(message, 502, code=code, type="upstream_error")))
-
-
-async def relay_stream(
-    opened: Opened,
-    *,
-    metrics: GatewayMetrics,
-    exclude_reasoning: bool,
-    want_usage: bool,
-    tally: UsageTally,
-    on_first_chunk: Callable[[], None],
-    on_done: Callable[[str], None],
-    counter: ReasoningCounter | None = None,
-) -> AsyncIterator[bytes]:
-    """Yield SSE bytes for the client; ``on_done`` gets the outcome (ok, upstream_error, client_closed).
+class ChunkReader:
+    """Turns upstream SSE events into client chunks (reasoning mirrored, usage tallied and filtered).
 
     When the backend's usage lacks the reasoning-token count, the reasoning deltas are kept and counted with
     ``counter`` before the usage chunk goes out.
     """
-    outcome = "client_closed"
-    first = True
-    saw_done = False
-    reasoning_parts: list[str] = []
 
-    async def handle(event: SSEEvent) -> bytes | None:
-        nonlocal saw_done
+    def __init__(
+        self,
+        pool: str,
+        *,
+        exclude: bool,
+        want_usage: bool,
+        tally: UsageTally,
+        counter: ReasoningCounter | None,
+    ) -> None:
+        self.pool = pool
+        self.exclude = exclude
+        self.want_usage = want_usage
+        self.tally = tally
+        self.counter = counter
+        self.done = False
+        self._reasoning: list[str] = []
+
+    async def _chunk(self, event: SSEEvent) -> dict[str, Any] | None:
         if event.data == "[DONE]":
-            saw_done = True
+            self.done = True
             return None
         try:
             chunk = orjson.loads(event.data)
@@ -65,66 +57,48 @@ async def relay_stream(
         if "error" in chunk and not chunk.get("choices"):
             err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
             message = str(err.get("message") or "upstream error")
-            raise UpstreamFailure(
-                "upstream_event", f"backend {opened.pool.name!r} failed mid-stream: {message}"
-            )
-        if counter is not None:
+            raise UpstreamFailure("upstream_event", f"backend {self.pool!r} failed mid-stream: {message}")
+        if self.counter is not None:
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") if isinstance(choice, dict) else None
                 if isinstance(delta, dict):
                     text = delta.get("reasoning") or delta.get("reasoning_content")
                     if isinstance(text, str):
-                        reasoning_parts.append(text)
-            if lacks_reasoning_count(chunk.get("usage"), bool(reasoning_parts)):
-                count = await count_texts(["".join(reasoning_parts)], counter)
+                        self._reasoning.append(text)
+            if lacks_reasoning_count(chunk.get("usage"), bool(self._reasoning)):
+                count = await count_texts(["".join(self._reasoning)], self.counter)
                 set_reasoning_count(chunk["usage"], count)
-        out = normalize_chunk(chunk, exclude=exclude_reasoning, want_usage=want_usage, tally=tally)
-        return None if out is None else encode_event(orjson.dumps(out))
+        return normalize_chunk(chunk, exclude=self.exclude, want_usage=self.want_usage, tally=self.tally)
 
-    async def batch(events: list[SSEEvent]) -> bytes:
-        """The client bytes for the events of one upstream read, sent as one piece (never delays an event:
-        a batch holds only what has already arrived; one send per read halves the relay's CPU)."""
+    async def batch(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
+        """The client chunks of the events of one upstream read (up to ``[DONE]``)."""
         out = []
         for event in events:
-            data = await handle(event)
-            if data is not None:
-                out.append(data)
-            if saw_done:
+            chunk = await self._chunk(event)
+            if chunk is not None:
+                out.append(chunk)
+            if self.done:
                 break
-        return b"".join(out)
-
-    try:
-        try:
-            data = await batch(opened.first_events)
-            if data:
-                first = False
-                on_first_chunk()
-                yield data
-            if not saw_done and not opened.ended:
-                async for raw in opened.response.chunks():
-                    data = await batch(opened.parser.feed(raw))
-                    if data:
-                        if first:
-                            first = False
-                            on_first_chunk()
-                        yield data
-                    if saw_done:
-                        break
-            if not saw_done:
-                raise UpstreamFailure("protocol", "upstream closed the stream before [DONE]")
-            outcome = "ok"
-            opened.pool.record_success(opened.endpoint)
-            yield DONE
-        except UpstreamFailure as failure:
-            outcome = "upstream_error"
-            metrics.upstream_errors.labels(opened.pool.name, failure.kind).inc()
-            book_failure(opened.pool, opened.endpoint, metrics)  # mid-stream failures count toward ejection
-            yield _error_event(failure.message, failure.kind)
-            yield DONE
-    finally:
-        opened.release(metrics)
-        on_done(outcome)
+        return out
 
 
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start
+async def read_chunks(
+    reader: ChunkReader,
+    response: UpstreamResponse,
+    parser: SSEParser,
+    first_events: list[SSEEvent],
+    ended: bool,
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """Batches of client chunks: first the events read while the stream was opened, then the rest."""
+    batch = await reader.batch(first_events)
+    if batch:
+        yield batch
+    if not reader.done and not ended:
+        async for raw in response.chunks():
+            batch = await reader.batch(parser.feed(raw))
+            if batch:
+                yield batch
+            if reader.done:
+                break
+    if not reader.done:
+        raise UpstreamFailure("protocol", "upstream closed the stream before [DONE]")

@@ -54,7 +54,7 @@ def test_client_disconnect_cancels_upstream(slow_sim: str) -> None:
         assert stats(slow_sim)["in_flight"] == 0
         assert stats(slow_sim)["completed"] == 0
         text = httpx.get(gw + "/metrics", timeout=5).text
-        assert 'outcome="client_closed"' in text
+        assert 'outcome="client_gone"' in text
         assert 'thinkgate_inflight_requests{endpoint="' + slow_sim + '",pool="h"} 0.0' in text
 
 
@@ -97,7 +97,7 @@ def test_client_gone_before_the_first_byte_cancels_upstream(budget: str) -> None
             assert stats(sim.url)["in_flight"] == 0 and stats(sim.url)["completed"] == 0
             inflight = f'thinkgate_inflight_requests{{endpoint="{sim.url}",pool="h"}} 0.0'
             assert wait_until(lambda: inflight in httpx.get(gw + "/metrics", timeout=5).text, timeout=3)
-            assert 'outcome="client_closed"' in httpx.get(gw + "/metrics", timeout=5).text
+            assert 'outcome="client_gone"' in httpx.get(gw + "/metrics", timeout=5).text
 
 
 def test_mid_stream_drop_becomes_error_event_then_done() -> None:

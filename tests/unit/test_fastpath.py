@@ -7,10 +7,11 @@ import logging
 import httpx
 import pytest
 from fastapi import HTTPException
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.common import after_response
 from gateway.errors import BadRequest, install_handlers
 from gateway.fastpath import GatewayApp
 from gateway.middleware import RequestIdMiddleware
@@ -22,9 +23,11 @@ async def ok(request: Request) -> Response:
     body = await request.body()
     CALLS.append("handler")
     rid = request.state.request_id
-    return JSONResponse(
-        {"len": len(body), "rid": rid}, background=after_response(lambda: CALLS.append("after"))
-    )
+
+    async def after() -> None:
+        CALLS.append("after")
+
+    return JSONResponse({"len": len(body), "rid": rid}, background=BackgroundTask(after))
 
 
 async def bad(_: Request) -> Response:
@@ -114,3 +117,63 @@ async def test_other_methods_and_paths_take_the_fastapi_route(client: httpx.Asyn
     missing = await client.post("/ok/", content=b"{}")
     assert missing.status_code == 307  # FastAPI redirect_slashes, not the hot handler
     assert CALLS == []
+
+
+class Tag:
+    """A middleware added after the hot routes: it must run for them exactly as for the other routes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"x-tag", scope["path"].encode())]
+            await send(message)
+
+        CALLS.append("tag")
+        await self.app(scope, receive, tagged)
+
+
+def parity_app() -> GatewayApp:
+    app = GatewayApp()
+    install_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for name, handler in (("ok", ok), ("bad", bad), ("teapot", http_error), ("crash", crash)):
+        app.add_hot_route(f"/hot/{name}", handler)
+        app.router.add_route(f"/std/{name}", handler, methods=["POST"])
+    app.add_middleware(Tag)
+    return app
+
+
+@pytest.mark.parametrize("name", ["ok", "bad", "teapot", "crash"])
+@pytest.mark.parametrize("rid", [None, "client-7"])
+async def test_a_hot_route_answers_exactly_like_the_same_handler_on_a_normal_route(
+    name: str, rid: str | None
+) -> None:
+    """Parity: same status, body and headers (the request id aside when the gateway makes one), the same
+    middleware calls, the bookkeeping after the response on both."""
+    CALLS.clear()
+    transport = httpx.ASGITransport(app=parity_app())
+    headers = {} if rid is None else {"x-request-id": rid}
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+        hot = await c.post(f"/hot/{name}", content=b'{"a": 1}', headers=headers)
+        hot_calls = list(CALLS)
+        CALLS.clear()
+        std = await c.post(f"/std/{name}", content=b'{"a": 1}', headers=headers)
+        std_calls = list(CALLS)
+
+    def view(resp: httpx.Response) -> tuple[int, bytes, list[tuple[str, str]]]:
+        made = rid is None
+        body = resp.content.replace(resp.headers["x-request-id"].encode(), b"<rid>") if made else resp.content
+        kept = sorted(
+            (k, v)
+            for k, v in resp.headers.items()
+            if k not in ("x-tag",) and not (made and k == "x-request-id")
+        )
+        return resp.status_code, body, kept
+
+    assert view(hot) == view(std)
+    assert hot.headers["x-tag"] == f"/hot/{name}" and std.headers["x-tag"] == f"/std/{name}"
+    assert len(hot.headers["x-request-id"]) == (32 if rid is None else len(rid))
+    assert hot_calls == std_calls and hot_calls[0] == "tag"

@@ -1,4 +1,5 @@
-"""Effort shedding (hysteresis, floor, sources) and the failover chain of a target."""
+"""Effort shedding (hysteresis, floor, sources) and the failover chain of a target (router.routing, pure;
+the metrics are recorded by the pipeline: gateway.pipeline.serve.record_plan)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from pydantic import ValidationError
 
 from gateway.backends.pool import Pool
 from gateway.metrics import GatewayMetrics
+from gateway.pipeline.plan import Plan
+from gateway.pipeline.serve import record_plan
 from gateway.settings import Settings
 from gateway.state import GatewayState, session_of
 from router.decision import Decision, Source
 from router.effort import Effort
 from router.policy import PoolShedding, parse_policy
+from router.routing import failover_chain, failover_steps, shed
 from router.shedding import PoolLoad, ShedLevel, next_level, shed_effort
 
 SPEC = PoolShedding(
@@ -108,9 +112,8 @@ def state(**policy: Any) -> GatewayState:
     }
     p = parse_policy({"version": 1, "backends": backends, "models": models, **policy})
 
-    s = GatewayState(settings=Settings(), policy=p, metrics=GatewayMetrics())
-    s.pools = {name: Pool.build(name, spec) for name, spec in p.backends.items()}
-    return s
+    pools = {name: Pool.build(name, spec) for name, spec in p.backends.items()}
+    return GatewayState(settings=Settings(), policy=p, metrics=GatewayMetrics(), pools=pools)
 
 
 def decision(effort: Effort, source: Source = Source.CLASSIFIER, budget: int | None = 16384) -> Decision:
@@ -146,21 +149,19 @@ def test_failover_chain(
     model: str, effort: Effort, policy: dict[str, Any], chain: list[tuple[str, str]]
 ) -> None:
     s = state(**policy)
-    steps = s.route(s.target(model), decision(effort, budget=0 if effort is Effort.NONE else 1024))
-    assert [(st.pool.name, st.decision.effort.value) for st in steps] == chain
+    d = decision(effort, budget=0 if effort is Effort.NONE else 1024)
+    steps = failover_steps(s.policy, s.target(model), d, s.health())
+    assert [(st.pool, st.decision.effort.value) for st in steps] == chain
     minimal = [st for st in steps if st.decision.effort is Effort.MINIMAL]
     assert all(st.decision.budget == 512 for st in minimal)
 
 
-def test_failover_headers_and_metric() -> None:
-    s = state()
-    plan = [s.pools["t"], s.pools["h"]]
-    assert s.routing_headers(plan, s.pools["t"], "u1") == {"x-thinkgate-endpoint": "u1"}
-    assert s.routing_headers(plan, s.pools["h"], "u2") == {
-        "x-thinkgate-endpoint": "u2",
-        "x-thinkgate-failover": "t->h",
-    }
-    assert b'thinkgate_failovers_total{from_pool="t",to_pool="h"} 1.0' in s.metrics.render()
+def test_failover_chain_of_the_served_pool() -> None:
+    """``x-thinkgate-failover`` (and ``thinkgate_failovers_total``, asserted in the integration tests) come
+    from this chain; none when the first pool of the plan answered."""
+    plan = ["t", "h"]
+    assert failover_chain(plan, "t") is None
+    assert "->".join(failover_chain(plan, "h") or []) == "t->h"
 
 
 @pytest.mark.parametrize(
@@ -199,7 +200,8 @@ def test_apply_shedding(
     s = state(**policy)
     s.pools["t"].shed = ShedLevel(steps, 0.0)
     before = decision(Effort.HIGH, source)
-    after, text = s.apply_shedding(s.target(model), before)
+    after, text = shed(s.policy, s.target(model), before, s.health())
+    record_plan(s.metrics, Plan(after, text, ()))
     assert text == expected
     if expected is None:
         assert after is before
@@ -216,15 +218,16 @@ def test_apply_shedding(
 def test_shedding_follows_the_pool_the_request_would_use() -> None:
     s = state()
     s.pools["h"].shed = ShedLevel(1, 0.0)
-    assert s.apply_shedding(s.target("split"), decision(Effort.HIGH))[1] is None  # t is first and calm
+    assert shed(s.policy, s.target("split"), decision(Effort.HIGH), s.health())[1] is None  # t first, calm
     s.pools["t"].record_probe(s.pools["t"].endpoints[0], False)  # t is down: requests go to h
-    assert s.apply_shedding(s.target("split"), decision(Effort.HIGH))[1] == "high->medium"
+    assert shed(s.policy, s.target("split"), decision(Effort.HIGH), s.health())[1] == "high->medium"
 
 
 def test_explicit_budget_is_kept_if_smaller() -> None:
     s = state(shedding={"sources": ["explicit"]})
     s.pools["t"].shed = ShedLevel(1, 0.0)
-    after, _ = s.apply_shedding(s.target("split"), decision(Effort.HIGH, Source.EXPLICIT, budget=3000))
+    before = decision(Effort.HIGH, Source.EXPLICIT, budget=3000)
+    after, _ = shed(s.policy, s.target("split"), before, s.health())
     assert after.effort is Effort.MEDIUM and after.budget == 3000
 
 

@@ -1,24 +1,44 @@
-"""Wire the shared-state pieces for one app: the limiter, the policy manager, the runtime API keys and the
-stored ``/v1/responses``, in memory or on Redis."""
+"""The composition root: build a gateway's parts from settings and a policy.
+
+:func:`build_state` makes the frozen :class:`GatewayState` (pools, API keys); :class:`SharedState` wires the
+shared-state pieces — the limiter, the policy manager, the runtime API keys and the stored ``/v1/responses``,
+in memory or on Redis. :func:`gateway.app.create_app` calls both; nothing below this module imports it (it
+sits at the top, so ``limits``, ``reload`` and ``store`` never import each other through it).
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.auth import KeyStore, RuntimeKeys
+from gateway.backends.pool import Pool
 from gateway.limits import Limiter
+from gateway.metrics import GatewayMetrics
 from gateway.reload import PolicyManager, PolicyVersion, policy_text
 from gateway.responses.redis_store import RedisResponses
 from gateway.responses.store import MemoryResponses, ResponseStore
-from gateway.state import GatewayState
+from gateway.settings import Settings
+from gateway.state import GatewayState, LiveState
 from gateway.store.breaker import CircuitBreaker
 from gateway.store.keys import KeyBackend, KeyManager, MemoryKeys, RedisKeys
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisPolicyStore, RedisStore, connect
 from router.limits import check_names
 from router.policy import Policy
+
+
+def build_state(settings: Settings, policy: Policy) -> GatewayState:
+    """The container a new app starts with (the classifier and token counter are added in its lifespan)."""
+    return GatewayState(
+        settings=settings,
+        policy=policy,
+        metrics=GatewayMetrics(),
+        pools={name: Pool.build(name, spec) for name, spec in policy.backends.items()},
+        keys=KeyStore(policy.auth, os.environ),
+    )
 
 
 class _KeepingRuntimeKeys(PolicyManager):
@@ -45,9 +65,10 @@ class SharedState:
     responses: ResponseStore
 
     @classmethod
-    def build(cls, state: GatewayState, path: str | None) -> SharedState:
-        """For ``state.policy``; ``path`` is the policy file to watch (``None``: the policy was passed in).
+    def build(cls, live: LiveState, path: str | None) -> SharedState:
+        """For the policy in use; ``path`` is the policy file to watch (``None``: the policy was passed in).
         Nothing connects yet: Redis is reached lazily, the tasks start in :meth:`start`."""
+        state = live.current
         policy = state.policy
         check_names(policy.limits, {k.name for k in policy.auth.keys}, set(policy.auth.tenants))
         text = Path(path).read_text(encoding="utf-8") if path is not None else policy_text(policy)
@@ -70,7 +91,7 @@ class SharedState:
             responses = MemoryResponses(cfg.responses_ttl, cfg.responses_max)
         state.keys.attach(runtime)
         source = path or "startup"
-        manager = _KeepingRuntimeKeys(runtime, state, PolicyVersion(1, text, source, policy), path, shared)
+        manager = _KeepingRuntimeKeys(runtime, live, PolicyVersion(1, text, source, policy), path, shared)
         return cls(limiter, manager, KeyManager(backend, runtime), responses)
 
     async def start(self) -> None:

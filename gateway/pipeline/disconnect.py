@@ -1,0 +1,58 @@
+"""Client disconnects cancel the upstream work, on every path.
+
+:class:`DisconnectWatch` listens on the ASGI ``receive`` channel while a response is being produced (the body
+has been read by then, so the next message is ``http.disconnect``). When the client goes, it cancels the
+serving task at whatever it awaits — the backend's headers, a non-streamed body, a forced run's pass, a
+stream's next event — and the exchange's ``close`` in the pipeline's ``finally`` closes the upstream
+connection at once, which is how vLLM (and the simulator) learns to abort. The watch then swallows that
+cancellation and says ``gone``; a cancellation from elsewhere (shutdown) goes on as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import TracebackType
+
+from starlette.types import Receive
+
+
+class DisconnectWatch:
+    """``async with DisconnectWatch(receive) as watch:`` — the block is cancelled if the client leaves.
+
+    Set :attr:`closing` before the last ``send``: a disconnect after that point is the normal end of the
+    exchange (servers report ``http.disconnect`` once the response is complete), not a client that left.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.gone = False
+        self.gone_at: float | None = None  # perf_counter() when the disconnect was seen
+        self.closing = False
+        self._task: asyncio.Task[object] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                if not self.closing and self._task is not None:
+                    self.gone = True
+                    self.gone_at = time.perf_counter()
+                    self._task.cancel()
+                return
+
+    async def __aenter__(self) -> DisconnectWatch:
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.gone and self._task is not None:
+            self._task.uncancel()
+            return kind is asyncio.CancelledError
+        return False

@@ -1,0 +1,61 @@
+"""One request's bookkeeping, done once at its end: the request counter and latency, token counters and
+budget hits, the quota correction (:meth:`gateway.limits.Grant.account`) and the access-log line."""
+
+from __future__ import annotations
+
+import time
+
+from gateway.limits import Grant
+from gateway.logs import RequestTrace
+from gateway.metrics import GatewayMetrics
+from gateway.pipeline.exchange import Usage
+
+#: outcomes of a finished request (the ``outcome`` label of ``thinkgate_requests_total``)
+OK, UPSTREAM_ERROR, CLIENT_ERROR, CLIENT_GONE = "ok", "upstream_error", "client_error", "client_gone"
+
+
+class Ledger:
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        *,
+        endpoint: str,
+        model: str,
+        effort: str,
+        source: str,
+        start: float,
+        grant: Grant,
+        trace: RequestTrace,
+    ) -> None:
+        self.metrics = metrics
+        self.endpoint = endpoint
+        self.model = model
+        self.effort = effort
+        self.source = source
+        self.start = start
+        self.grant = grant
+        self.trace = trace
+        self.done = False
+
+    def ttft(self, pool: str) -> None:
+        """The first streamed bytes went to the client."""
+        self.metrics.ttft_seconds.labels(self.effort, pool).observe(time.perf_counter() - self.start)
+
+    def finish(self, pool: str, outcome: str, usage: Usage | None) -> None:
+        """Count the request (once). A client that left is not billed as a success: its tokens are not
+        counted and its quota estimate is not corrected."""
+        if self.done:
+            return
+        self.done = True
+        m = self.metrics
+        if usage is not None and outcome != CLIENT_GONE:
+            m.tokens.labels(self.effort, "prompt").inc(usage.prompt)
+            m.tokens.labels(self.effort, "completion").inc(usage.completion)
+            m.tokens.labels(self.effort, "reasoning").inc(usage.reasoning)
+            if usage.budget_hit:
+                m.budget_hits.labels(self.effort).inc()
+            self.grant.account(usage.prompt, usage.completion, usage.reasoning)  # limits (issue 6)
+            self.trace.record_tokens(usage.prompt, usage.completion, usage.reasoning, usage.budget_hit)
+        m.requests.labels(self.endpoint, self.model, self.effort, self.source, pool, outcome).inc()
+        m.request_seconds.labels(self.endpoint, self.effort, pool).observe(time.perf_counter() - self.start)
+        self.trace.finish(pool, outcome)

@@ -1,0 +1,168 @@
+"""The plan of one request: the decision (once), the route (:func:`router.routing.route`, pure), and the
+exact upstream request of every step. ``/v1/route`` shows a plan without running it (a dry run)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.backends.pool import Pool
+from gateway.errors import BadRequest
+from gateway.pipeline.door import Call
+from gateway.proxy.forcing import TOKENIZE_PATH, prompt_payload
+from gateway.render import Rendered, render_chat
+from gateway.state import GatewayState
+from router.decide import Caps, decide
+from router.decision import Decision
+from router.routing import NoPoolForEffort, Target, route
+from router.signals import SignalConflict, SignalError
+
+#: labels of a request that is passed through without a decision (raw ``/v1/completions``)
+PASSTHROUGH = "passthrough"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One pool of the plan with what it would be sent: ``rendered`` for a decided request (``None`` for a
+    pass-through), ``body`` the exact bytes of its native request (unused by a forcing step)."""
+
+    pool: Pool
+    decision: Decision | None
+    rendered: Rendered | None
+    body: bytes
+
+    @property
+    def forcing(self) -> bool:
+        """The gateway enforces this step's thinking budget itself (budget forcing)."""
+        r = self.rendered
+        return r is not None and r.thinking and r.forcing_budget is not None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the render changed or could not do (``x-thinkgate-warnings``)."""
+        return () if self.rendered is None else self.rendered.notes
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The decided, routed and rendered request. ``decision`` is ``None`` for a pass-through."""
+
+    decision: Decision | None
+    shed: str | None
+    steps: tuple[Step, ...]
+
+    @property
+    def effort(self) -> str:
+        return PASSTHROUGH if self.decision is None else self.decision.effort.value
+
+    @property
+    def source(self) -> str:
+        return PASSTHROUGH if self.decision is None else self.decision.source.value
+
+    @property
+    def pools(self) -> list[str]:
+        return [step.pool.name for step in self.steps]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every render note of the plan, in step order, each once."""
+        return list(dict.fromkeys(note for step in self.steps for note in step.notes))
+
+
+def budget_label(budget: int | None) -> str:
+    return "unlimited" if budget is None else str(budget)
+
+
+def decision_headers(decision: Decision, rid: str) -> dict[str, str]:
+    """``x-request-id`` and the decision: ``x-thinkgate-effort``, ``-budget``, ``-source``, ``-capped``."""
+    headers = {
+        "x-request-id": rid,
+        "x-thinkgate-effort": decision.effort.value,
+        "x-thinkgate-budget": budget_label(decision.budget),
+        "x-thinkgate-source": decision.source.value,
+    }
+    if decision.capped:
+        headers["x-thinkgate-capped"] = "true"
+    return headers
+
+
+def decide_call(
+    state: GatewayState, call: Call, target: Target, header: str | None, caps: Caps | None
+) -> Decision:
+    """The effort decision for a chat call (signals, virtual model, classifier, caps)."""
+    body = call.body
+    messages = body["messages"]
+    tools = bool(body.get("tools"))
+    began = time.perf_counter()
+    try:
+        decision = decide(
+            body,
+            model=call.model,
+            header_effort=header,
+            fixed_effort=target.fixed_effort,
+            allow_client_effort=target.allow_client_effort,
+            budgets=state.policy.budgets,
+            classify=lambda: state.classify(messages, tools),
+            on_classifier_error=state.policy.classifier.on_error,
+            caps=caps,
+        )
+    except SignalConflict as exc:
+        raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None
+    except SignalError as exc:
+        raise BadRequest(str(exc), param=exc.param, code="invalid_thinking_signal") from None
+    state.metrics.decision_seconds.observe(time.perf_counter() - began)
+    if "p_think" in decision.scores:
+        state.metrics.classifier_p_think.observe(decision.scores["p_think"])
+    return decision
+
+
+def _passthrough_body(call: Call, pool: Pool) -> bytes:
+    out = dict(call.body)
+    out["model"] = pool.spec.model
+    if call.stream:
+        opts = dict(out.get("stream_options") or {})
+        opts["include_usage"] = True  # the gateway needs usage for metrics and quotas
+        out["stream_options"] = opts
+    return orjson.dumps(out)
+
+
+def plan_call(state: GatewayState, call: Call, target: Target, header: str | None, caps: Caps | None) -> Plan:
+    """Decide, route and render ``call``; raises a 4xx :class:`gateway.errors.GatewayError` on bad input."""
+    if not call.decided:
+        names = target.instruct or target.thinking
+        steps = [Step(state.pools[n], None, None, _passthrough_body(call, state.pools[n])) for n in names]
+        return Plan(None, None, tuple(steps))
+    decided = decide_call(state, call, target, header, caps)
+    try:
+        routed = route(state.policy, target, decided, state.health())
+    except NoPoolForEffort as exc:
+        raise BadRequest(str(exc), param="model", code="effort_not_supported") from None
+    rendered = []
+    for routed_step in routed.steps:
+        pool = state.pools[routed_step.pool]
+        r = render_chat(pool, call.body, routed_step.decision, stream=call.stream)
+        rendered.append(Step(pool, routed_step.decision, r, r.body))
+    return Plan(routed.decision, routed.shed, tuple(rendered))
+
+
+def step_view(step: Step, path: str) -> dict[str, Any]:
+    """One ``upstream`` entry of ``/v1/route``: the pool, how its budget is enforced, the path and exact JSON
+    body of the first request the gateway would send it, and the render's notes."""
+    spec = step.pool.spec
+    if step.forcing:
+        assert step.rendered is not None
+        path = TOKENIZE_PATH  # budget forcing starts by rendering the prompt with the backend's template
+        first = prompt_payload(step.rendered.payload)
+    else:
+        first = orjson.loads(step.body)
+    return {
+        "backend": step.pool.name,
+        "mode": spec.mode,
+        "budget_mode": "forcing" if step.forcing else "native",
+        "path": path,
+        "body": first,
+        "warnings": list(step.notes),
+    }

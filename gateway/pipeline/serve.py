@@ -1,0 +1,251 @@
+"""``serve``: one request through the pipeline, for any front door.
+
+In the handler: the prologue (:func:`gateway.pipeline.prologue.admit`) and the plan
+(:func:`gateway.pipeline.plan.plan_call`); a 4xx there is written by the front door. Then the returned
+:class:`PipelineResponse` does the rest inside the ASGI response call, under a :class:`DisconnectWatch`:
+dispatch, the front door's writer (JSON or stream), closing the exchange, and the bookkeeping
+(:class:`gateway.pipeline.ledger.Ledger`) once the last byte is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.backends.client import UpstreamFailure
+from gateway.errors import GatewayError
+from gateway.logs import access_log_for, prompt_text
+from gateway.metrics import GatewayMetrics
+from gateway.pipeline.disconnect import DisconnectWatch
+from gateway.pipeline.dispatch import Dispatched, book_failure, dispatch, failure_error
+from gateway.pipeline.door import Call, FrontDoor
+from gateway.pipeline.exchange import Exchange, Usage
+from gateway.pipeline.ledger import CLIENT_ERROR, CLIENT_GONE, OK, UPSTREAM_ERROR, Ledger
+from gateway.pipeline.plan import PASSTHROUGH, Plan, Step, decision_headers, plan_call
+from gateway.pipeline.prologue import Admitted, admit
+from router.routing import failover_chain
+
+log = logging.getLogger("thinkgate.pipeline")
+
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+
+def warnings_header(notes: tuple[str, ...]) -> str:
+    """``x-thinkgate-warnings``: the render notes, ``; ``-separated, in Latin-1 (what a header can carry)."""
+    text = "; ".join(note.replace(";", ",") for note in notes)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def plan_headers(admitted: Admitted, plan: Plan) -> dict[str, str]:
+    """The headers every answer of this request carries: request id, decision, limits, shedding."""
+    if plan.decision is None:
+        headers = {"x-request-id": admitted.request_id, "x-thinkgate-source": PASSTHROUGH}
+    else:
+        headers = decision_headers(plan.decision, admitted.request_id)
+    headers.update(admitted.grant.headers)  # x-ratelimit-*, x-thinkgate-quota (issue 6)
+    if plan.shed is not None:
+        headers["x-thinkgate-shed"] = plan.shed
+    return headers
+
+
+def record_plan(metrics: GatewayMetrics, plan: Plan) -> None:
+    """The metrics of a plan: ``thinkgate_decisions`` and, when effort was shed, ``thinkgate_shed``."""
+    if plan.decision is None:
+        return
+    metrics.decisions.labels(plan.effort, plan.source).inc()
+    if plan.shed is not None:
+        before, after = plan.shed.split("->")
+        metrics.shed.labels(before, after).inc()
+
+
+async def serve(request: Request, door: FrontDoor) -> Response:
+    """Answer ``request`` through the pipeline with ``door``'s parser and writers."""
+    try:
+        admitted = await admit(request, door)
+        a = admitted
+        plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps)
+    except GatewayError as exc:
+        return door.error(exc)
+    metrics = a.state.metrics
+    record_plan(metrics, plan)
+    access = access_log_for(request)
+    trace = access.trace(
+        request_id=a.request_id,
+        endpoint=door.name,
+        model=a.call.model,
+        decision=plan.decision,
+        start=a.start,
+        prompt=prompt_text(a.call.body) if access.settings.text else None,
+    )
+    ledger = Ledger(
+        metrics,
+        endpoint=door.name,
+        model=a.call.model,
+        effort=plan.effort,
+        source=plan.source,
+        start=a.start,
+        grant=a.grant,
+        trace=trace,
+    )
+    return PipelineResponse(admitted, plan, door, ledger)
+
+
+class PipelineResponse(Response):
+    """Dispatch and write inside the ASGI response call, where the client's disconnect can be heard."""
+
+    def __init__(self, admitted: Admitted, plan: Plan, door: FrontDoor, ledger: Ledger) -> None:
+        # Response.__init__ is not called: this response builds its messages itself
+        self.admitted = admitted
+        self.plan = plan
+        self.door = door
+        self.ledger = ledger
+        self.headers_out = plan_headers(admitted, plan)
+        self.background = None
+        self.pool = plan.steps[0].pool.name if plan.steps else ""
+        self.outcome = CLIENT_GONE
+        self.usage: Usage | None = None
+        self.exchange: Exchange | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watch = DisconnectWatch(receive)
+        try:
+            async with watch:
+                try:
+                    await self._run(watch, scope, receive, send)
+                finally:
+                    if self.exchange is not None:
+                        self.exchange.close()  # the backend sees a cancellation at once
+        except OSError:  # the server reports a write to a closed connection
+            self.outcome = CLIENT_GONE
+        if watch.gone:
+            self.outcome = CLIENT_GONE
+        if self.outcome == CLIENT_GONE and self.exchange is not None:
+            self.usage = None
+        notes = self._served_notes()
+        if notes:
+            self.ledger.trace.record.extra["warnings"] = list(notes)
+        self.ledger.finish(self.pool, self.outcome, self.usage)
+
+    def _served_notes(self) -> tuple[str, ...]:
+        for step in self.plan.steps:
+            if step.pool.name == self.pool:
+                return step.notes
+        return ()
+
+    async def _error(self, exc: GatewayError, scope: Scope, receive: Receive, send: Send) -> None:
+        exc.headers.update({k: v for k, v in self.headers_out.items() if k not in exc.headers})
+        await self.door.error(exc)(scope, receive, send)
+
+    def _served(self, d: Dispatched) -> None:
+        """Routing headers for the step that answered, and the failover metric."""
+        step, headers = d.step, self.headers_out
+        self.pool = step.pool.name
+        headers["x-thinkgate-backend"] = self.pool
+        headers["x-thinkgate-attempts"] = str(d.attempts)
+        headers["x-thinkgate-endpoint"] = d.endpoint
+        chain = failover_chain(self.plan.pools, self.pool)
+        if chain is not None:
+            headers["x-thinkgate-failover"] = "->".join(chain)
+            self.admitted.state.metrics.failovers.labels(chain[0], self.pool).inc()
+        rendered = step.rendered
+        if rendered is not None and (step.forcing or rendered.applied_effort != self.plan.effort):
+            headers["x-thinkgate-applied-effort"] = rendered.applied_effort
+        if step.forcing:
+            headers["x-thinkgate-budget-mode"] = "forcing"
+        if step.notes:
+            headers["x-thinkgate-warnings"] = warnings_header(step.notes)
+            self.admitted.state.metrics.render_warnings.labels(self.pool).inc(len(step.notes))
+
+    async def _run(self, watch: DisconnectWatch, scope: Scope, receive: Receive, send: Send) -> None:
+        a, call = self.admitted, self.admitted.call
+        state = a.state
+        try:
+            d = await dispatch(
+                self.plan.steps,
+                call,
+                request_id=a.request_id,
+                session=a.session,
+                max_attempts=state.settings.max_attempts,
+                metrics=state.metrics,
+                counter_for=lambda pool: state.reasoning_counter(pool) if call.decided else None,
+            )
+        except GatewayError as exc:
+            self.outcome = UPSTREAM_ERROR if exc.status >= 500 else CLIENT_ERROR
+            watch.closing = True
+            await self._error(exc, scope, receive, send)
+            return
+        self._served(d)
+        if d.rejected is not None:
+            self.outcome = CLIENT_ERROR
+            watch.closing = True
+            await self._error(d.rejected, scope, receive, send)
+            return
+        assert d.exchange is not None
+        self.exchange = d.exchange
+        if call.stream:
+            await self._stream(d.exchange, d, watch, send)
+        else:
+            await self._answer(d.exchange, d.step, watch, scope, receive, send)
+
+    async def _answer(
+        self, ex: Exchange, step: Step, watch: DisconnectWatch, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        metrics = self.admitted.state.metrics
+        try:
+            data = await ex.answer()
+        except UpstreamFailure as failure:
+            book_failure(step.pool, ex.lease.endpoint, metrics, failure.kind)
+            self.outcome = UPSTREAM_ERROR
+            watch.closing = True
+            await self._error(failure_error(step.pool, failure), scope, receive, send)
+            return
+        except GatewayError as exc:
+            self.outcome = UPSTREAM_ERROR
+            watch.closing = True
+            await self._error(exc, scope, receive, send)
+            return
+        self.usage = ex.usage()
+        if ex.reports_budget_hit() and self.usage is not None:
+            self.headers_out["x-thinkgate-budget-hit"] = "true" if self.usage.budget_hit else "false"
+        body = self.door.answer(data, self.admitted.call)
+        watch.closing = True
+        response = Response(body, media_type="application/json", headers=self.headers_out)
+        await response(scope, receive, send)
+        self.outcome = OK
+
+    async def _stream(self, ex: Exchange, d: Dispatched, watch: DisconnectWatch, send: Send) -> None:
+        call: Call = self.admitted.call
+        pool = d.step.pool
+        headers = self.headers_out
+        headers["cache-control"] = "no-cache"
+        headers["x-accel-buffering"] = "no"
+        raw: list[tuple[bytes, bytes]] = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+        ]
+        raw.append((b"content-type", SSE_TYPE.encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        writer = self.door.stream(call)
+        first = True
+        try:
+            async with contextlib.aclosing(ex.chunks()) as chunks:
+                async for batch in chunks:
+                    data = writer.chunks(batch)
+                    if data:
+                        if first:
+                            first = False
+                            self.ledger.ttft(pool.name)
+                        await send({"type": "http.response.body", "body": data, "more_body": True})
+            pool.record_success(ex.lease.endpoint)
+            outcome, tail = OK, writer.end()
+        except UpstreamFailure as failure:
+            book_failure(pool, ex.lease.endpoint, self.admitted.state.metrics, failure.kind)
+            outcome, tail = UPSTREAM_ERROR, writer.failed(failure.message, failure.kind) + writer.end()
+        self.usage = ex.usage()
+        ex.close()
+        watch.closing = True
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+        self.outcome = outcome
