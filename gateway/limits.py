@@ -1,9 +1,9 @@
 """Admission against rate limits and thinking quotas (policy ``limits:``), and accounting after the answer.
 
 The pipeline's prologue calls :meth:`Limiter.admit` before the upstream call, its ledger
-:meth:`Grant.account` with the usage the backend reported. Store failures (Redis) never become a 500: with ``state.on_redis_error: open`` the
-request is served without limits (counted, logged once per interval), with ``closed`` it gets 503. A
-circuit breaker keeps a dead or slow Redis off the request path.
+:meth:`Grant.account` with the usage the backend reported. Store failures (Redis) never become a 500: with
+``state.on_redis_error: open`` the request is served without limits (counted, logged once per interval), with
+``closed`` it gets 503. A circuit breaker keeps a dead or slow Redis off the request path.
 """
 
 from __future__ import annotations
