@@ -12,8 +12,8 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.api.common import gateway_state
 from gateway.errors import BadRequest
+from gateway.pipeline.prologue import gateway_state
 from gateway.responses.keeping import Keeping
 from gateway.responses.store import StoredResponse, load_record, not_found
 
