@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lock lock-upgrade venv demo test test-fast test-e2e vllm redis lint format bench clean
+.PHONY: lock lock-upgrade venv demo test test-fast test-e2e vllm redis image-test lint format bench clean
 
 # Installs are reproducible: uv (pinned below) installs exactly what uv.lock says, into .venv.
 # Refresh the lock after editing dependencies: `make lock` (or `make lock-upgrade` to take newer releases).
@@ -51,6 +51,11 @@ test-fast: $(STAMP) redis
 
 test-e2e: $(STAMP) vllm
 	$(BIN)/pytest tests/e2e
+
+# Build the container image from deploy/docker/Dockerfile with buildah (on a Debian base made by mmdebstrap, both
+# from Debian's packages) and smoke-test it: its own entrypoint, as its own user, against simulators. Needs root.
+image-test: $(STAMP)
+	bash scripts/image/test.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway router templates simulator tests benchmarks scripts deploy

@@ -1,7 +1,7 @@
 """Deployment files (deploy/): they parse, validate against the Kubernetes and Compose schemas, and agree with
 the code and with each other (ports, probe paths, config path, image names, policy, scrape targets).
 
-Docker cannot run here, so this is what CI can check without building or starting anything.
+These are the offline checks; `make image-test` (tests/unit/test_image_test.py) builds and runs the image.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import copy
 import json
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ from gateway.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
+KUSTOMIZATION = DEPLOY / "kustomization.yaml"
+POLICY = DEPLOY / "policy.yaml"
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 GATEWAY_IMAGE_NAME = "thinkgate/gateway"
 
@@ -43,12 +47,33 @@ def load_yaml_docs(path: Path) -> list[Any]:
     return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
 
 
+def kustomization() -> dict[str, Any]:
+    (doc,) = load_yaml_docs(KUSTOMIZATION)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def generated_configmaps() -> list[dict[str, Any]]:
+    """What kustomize makes of the kustomization's configMapGenerator (files only, as we use it)."""
+    out = []
+    for gen in kustomization().get("configMapGenerator", []):
+        assert set(gen) <= {"name", "files", "options"}, f"unsupported generator fields: {gen}"
+        assert gen["options"]["disableNameSuffixHash"] is True  # the Deployment mounts the plain name
+        data = {}
+        for entry in gen["files"]:
+            key, _, source = entry.rpartition("=")
+            data[key or Path(source).name] = (DEPLOY / source).read_text(encoding="utf-8")
+        metadata = {"name": gen["name"], "labels": gen["options"]["labels"]}
+        out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
+    return out
+
+
 def k8s_docs() -> list[tuple[str, dict[str, Any]]]:
+    """Every object `kubectl apply -k deploy` creates: the listed resources and the generated ConfigMaps."""
     out: list[tuple[str, dict[str, Any]]] = []
-    for path in sorted(K8S.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        out.extend((path.name, doc) for doc in load_yaml_docs(path))
+    for resource in kustomization()["resources"]:
+        out.extend((Path(resource).name, doc) for doc in load_yaml_docs(DEPLOY / resource))
+    out.extend(("kustomization.yaml", doc) for doc in generated_configmaps())
     return out
 
 
@@ -99,6 +124,14 @@ def docker_args(rest: str) -> list[str]:
     return shlex.split(rest)
 
 
+def dockerfile_default_arg(name: str) -> str:
+    """The default of `ARG name=default` (the first one: global ARGs come before the first FROM)."""
+    for word, rest in dockerfile():
+        if word == "ARG" and rest.startswith(f"{name}="):
+            return rest.split("=", 1)[1]
+    raise AssertionError(f"Dockerfile has no ARG {name}=default")
+
+
 def docker_one(instruction: str) -> str:
     found = [rest for word, rest in dockerfile() if word == instruction]
     assert found, f"Dockerfile has no {instruction}"
@@ -121,13 +154,6 @@ def _option_parser(name: str) -> argparse.ArgumentParser:
 def embedded_policy_text() -> str:
     text: str = k8s_find("ConfigMap", "thinkgate-policy")["data"]["policy.yaml"]
     return text
-
-
-def policies() -> dict[str, str]:
-    return {
-        "k8s ConfigMap": embedded_policy_text(),
-        "compose": (DEPLOY / "compose" / "policy.yaml").read_text(encoding="utf-8"),
-    }
 
 
 def app_paths() -> set[str]:
@@ -154,13 +180,13 @@ def test_the_deploy_tree_is_complete() -> None:
     expected = {
         "docker/Dockerfile",
         "compose/compose.yaml",
-        "compose/policy.yaml",
+        "policy.yaml",
+        "kustomization.yaml",
         "prometheus/prometheus.yml",
         "prometheus/alerts.yml",
         "grafana/thinkgate.json",
         "policy.schema.json",
         "k8s/gateway.yaml",
-        "k8s/policy-configmap.yaml",
         "k8s/secrets.yaml",
         "k8s/redis.yaml",
         "k8s/vllm.yaml",
@@ -199,9 +225,32 @@ def test_k8s_validator_rejects_broken_manifests(path: tuple[str | int, ...], val
 
 
 def test_kustomization_lists_every_manifest() -> None:
-    (kustomization,) = load_yaml_docs(K8S / "kustomization.yaml")
-    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
-    assert sorted(kustomization["resources"]) == sorted(files)
+    files = {f"k8s/{p.name}" for p in K8S.glob("*.yaml")}
+    assert sorted(kustomization()["resources"]) == sorted(files)
+    assert not list(K8S.glob("kustomization.y*ml")), "one kustomization: deploy/kustomization.yaml"
+
+
+def kustomize_build() -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed (its built-in kustomize renders deploy/)")
+    out = subprocess.run([kubectl, "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def test_kustomize_renders_what_the_offline_checks_validate() -> None:
+    """`kubectl kustomize deploy` (offline) makes the objects these tests validate, the policy ConfigMap included."""
+    rendered = {(d["kind"], d["metadata"]["name"]): d for d in kustomize_build()}
+    ours = {(d["kind"], d["metadata"]["name"]): d for _, d in k8s_docs()}
+    assert sorted(rendered) == sorted(ours)
+    namespace = kustomization()["namespace"]
+    for key, doc in rendered.items():
+        if key != ("Namespace", namespace):
+            assert doc["metadata"]["namespace"] == namespace, key
+    configmap = rendered[("ConfigMap", "thinkgate-policy")]
+    assert configmap["data"] == {"policy.yaml": POLICY.read_text(encoding="utf-8")}
+    assert configmap["metadata"]["labels"] == ours[("ConfigMap", "thinkgate-policy")]["metadata"]["labels"]
 
 
 def test_gateway_deployment_has_what_production_needs() -> None:
@@ -274,20 +323,39 @@ def test_every_pool_has_a_vllm_deployment_and_service() -> None:
 # --- policy ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("where", ["k8s ConfigMap", "compose"])
-def test_deployed_policy_passes_check_config(
-    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "policy.yaml"
-    path.write_text(policies()[where], encoding="utf-8")
-    assert cli.main(["check-config", str(path)]) == 0
+def test_deployed_policy_passes_check_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check-config", str(POLICY)]) == 0
     assert ": OK (policy version 1)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("where", ["k8s ConfigMap", "compose"])
-def test_deployed_policy_matches_the_json_schema(where: str) -> None:
+def test_deployed_policy_matches_the_json_schema() -> None:
     schema = json.loads((DEPLOY / "policy.schema.json").read_text(encoding="utf-8"))
-    jsonschema.validate(yaml.safe_load(policies()[where]), schema)
+    jsonschema.validate(yaml.safe_load(POLICY.read_text(encoding="utf-8")), schema)
+
+
+def test_compose_kubernetes_and_the_image_test_deploy_one_policy_file() -> None:
+    """deploy/policy.yaml is the only policy: compose mounts it, kustomize makes the ConfigMap of it, and
+    `make image-test` runs the image with it, so the three cannot drift apart."""
+    config_path = option(docker_args(docker_one("CMD")), "--config")
+    gw = compose()["services"]["gateway"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in gw["volumes"]}
+    assert (DEPLOY / "compose" / mounts[config_path]).resolve() == POLICY
+    (generator,) = kustomization()["configMapGenerator"]
+    assert [(DEPLOY / f).resolve() for f in generator["files"]] == [POLICY]
+    pod = k8s_find("Deployment", "thinkgate")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if "configMap" in v]
+    assert volume["configMap"]["name"] == generator["name"]
+    (item,) = volume["configMap"]["items"]
+    (mount,) = [m for m in gateway_container()["volumeMounts"] if m["name"] == volume["name"]]
+    assert f"{mount['mountPath']}/{item['path']}" == config_path and item["key"] == POLICY.name
+    smoke = REPO / "scripts" / "image" / "smoke.py"
+    assert 'POLICY = REPO / "deploy" / "policy.yaml"' in smoke.read_text(encoding="utf-8")
+    others = [
+        p
+        for p in DEPLOY.rglob("*.y*ml")
+        if p != POLICY and any(isinstance(d, dict) and "backends" in d for d in load_yaml_docs(p))
+    ]
+    assert not others, f"a second policy file would drift: {others}"
 
 
 def test_check_config_rejects_a_broken_configmap_policy(
@@ -304,7 +372,8 @@ def test_check_config_rejects_a_broken_configmap_policy(
 
 def test_dockerfile_runs_thinkgate_serve_as_non_root_on_the_settings_port() -> None:
     froms = [rest for word, rest in dockerfile() if word == "FROM"]
-    assert froms and all(re.match(r"python:3\.1[1-9]-slim\b", f) for f in froms)
+    assert froms and all(f.split()[0] == "${BASE_IMAGE}" for f in froms)
+    assert re.fullmatch(r"python:3\.1[1-9]-slim", dockerfile_default_arg("BASE_IMAGE"))
     user = docker_one("USER").split(":")[0]
     assert user not in {"root", "0"}
     port = Settings().port
@@ -333,6 +402,10 @@ def test_dockerfile_copies_what_the_package_needs() -> None:
     assert project["project"]["readme"] in copied
     for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
         assert pattern.rstrip("*") in copied, f"package {pattern} not copied into the image"
+    assert "uv.lock" in copied, "the image installs the locked versions"
+    syncs = [rest for word, rest in dockerfile() if word == "RUN" and "uv sync" in rest]
+    assert syncs and all("--locked" in r for r in syncs), "every install in the image is `uv sync --locked`"
+    assert not [r for w, r in dockerfile() if w == "RUN" and re.search(r"pip install (?!.*uv==)", r)]
     ignore = (DEPLOY / "docker" / "Dockerfile.dockerignore").read_text(encoding="utf-8").split()
     for src in copied:
         assert f"!{src}" in ignore or f"!{src}/**" in ignore, f"{src} is excluded by Dockerfile.dockerignore"
@@ -374,12 +447,12 @@ def test_compose_gateway_agrees_with_the_image_and_settings() -> None:
     port = Settings().port
     assert f"{port}:{port}" in gw["ports"]
     mounts = {v.split(":")[1]: v.split(":")[0] for v in gw["volumes"]}
-    assert mounts["/etc/thinkgate/policy.yaml"] == "./policy.yaml"
+    assert mounts["/etc/thinkgate/policy.yaml"] == "../policy.yaml"
 
 
 def test_compose_endpoints_resolve_in_both_profiles() -> None:
     services = compose()["services"]
-    policy = parse_policy_text(policies()["compose"])
+    policy = parse_policy_text(POLICY.read_text(encoding="utf-8"))
     for profile in ("gpu", "sim"):
         names: dict[str, dict[str, Any]] = {}
         for name, svc in services.items():
