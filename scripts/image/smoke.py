@@ -103,9 +103,22 @@ def serve_argv(config: dict[str, Any], port: int) -> list[str]:
 # --- checks ---------------------------------------------------------------------------------------------
 
 
-def wait_for(client: httpx.Client, path: str, deadline: float) -> None:
-    """Poll path until it answers 200 (asked at least once); past the deadline say what it answered last."""
+def running(pid: int) -> bool:
+    """Whether process pid is alive (an exited child not yet reaped is a zombie: not running)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def wait_for(client: httpx.Client, path: str, deadline: float, watch: Sequence[int] = ()) -> None:
+    """Poll path until it answers 200 (asked at least once); past the deadline say what it answered last.
+    Give up at once when one of the processes in `watch` (the gateway, its backends) has exited."""
     while True:
+        exited = [pid for pid in watch if not running(pid)]
+        if exited:
+            raise SmokeError(f"process {exited} exited while waiting for {path} (its log follows)")
         try:
             r = client.get(path)
             if r.status_code == 200:
@@ -176,11 +189,11 @@ def check_metrics(client: httpx.Client) -> None:
             raise SmokeError(f"/metrics: {needle!r} not found")
 
 
-def check(url: str, started: float, timeout: float, pools: set[str]) -> dict[str, Any]:
+def check(url: str, started: float, timeout: float, pools: set[str], watch: Sequence[int]) -> dict[str, Any]:
     with httpx.Client(base_url=url, timeout=30.0) as client:
-        wait_for(client, "/health", started + timeout)
+        wait_for(client, "/health", started + timeout, watch)
         healthy = time.time() - started
-        wait_for(client, "/ready", started + timeout)
+        wait_for(client, "/ready", started + timeout, watch)
         ready = time.time() - started
         decision = check_chat(client, pools)
         events = check_stream(client)
@@ -219,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("url")
     p.add_argument("--started", type=float, required=True, help="when the container was started (epoch s)")
     p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--watch", type=int, nargs="*", default=[], help="pids that must keep running")
     ns = parser.parse_args(argv)
     try:
         if ns.cmd == "ports":
@@ -234,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(image_config(ns.inspect).get("User", ""))
         else:
             pools = set(yaml.safe_load(POLICY.read_text(encoding="utf-8"))["backends"])
-            print(json.dumps(check(ns.url, ns.started, ns.timeout, pools)))
+            print(json.dumps(check(ns.url, ns.started, ns.timeout, pools, ns.watch)))
     except SmokeError as exc:
         print(f"image test: {exc}", file=sys.stderr)
         return 1

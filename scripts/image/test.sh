@@ -100,7 +100,7 @@ start_bg "$work/gateway.log" buildah run --isolation chroot --env THINKGATE_HEAL
   --volume "$work/policy.yaml:/etc/thinkgate/policy.yaml:ro" "$ctr" -- "${argv[@]}"
 gateway_pgid=${pids[-1]}
 
-result=$($PY $SMOKE check "http://127.0.0.1:$gw_port" --started "$started")
+result=$($PY $SMOKE check "http://127.0.0.1:$gw_port" --started "$started" --watch "${pids[@]}")
 
 # The server must run as the image's user, not root: look at the uid of the process serving.
 serving_uid=$(ps -o uid=,args= -g "$gateway_pgid" | awk '/thinkgate serve/ && !/buildah/ {print $1; exit}')

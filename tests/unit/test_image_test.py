@@ -7,8 +7,11 @@ import argparse
 import importlib.util
 import json
 import re
+import os
 import shlex
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -253,3 +256,20 @@ def test_wait_for_gives_up_with_the_last_answer() -> None:
         pytest.raises(smoke.SmokeError, match="HTTP 503: no healthy backend"),
     ):
         smoke.wait_for(client, "/ready", deadline=0.0)
+
+
+def test_wait_for_gives_up_at_once_when_a_watched_process_exited() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: gone from /proc
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    while smoke.running(zombie.pid):  # exited, not reaped yet
+        time.sleep(0.01)
+    assert smoke.running(os.getpid())
+    with (
+        client_for(lambda _: httpx.Response(503, text="not yet")) as client,
+        pytest.raises(smoke.SmokeError, match=f"process \\[{child.pid}, {zombie.pid}\\] exited"),
+    ):
+        smoke.wait_for(
+            client, "/ready", deadline=time.time() + 60, watch=[os.getpid(), child.pid, zombie.pid]
+        )
+    zombie.wait()
