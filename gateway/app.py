@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import admin, chat, completions, health, models, route
+from gateway.api import admin, chat, completions, health, models, openapi, route
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
 from gateway.errors import install_handlers
@@ -64,7 +64,9 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
                 await pool.client.close()
             gc.unfreeze()
 
-    app = GatewayApp(title="thinkgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = GatewayApp(
+        title="thinkgate", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.gateway = state
     live = LiveState(app.state)  # lifespan and policy reload swap the frozen container
     shared = SharedState.build(live, watch)  # shared state (issue 6): limits, quotas, policy reload
@@ -76,6 +78,6 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     # The middleware above runs for them exactly as for every other route.
     app.add_hot_route("/v1/chat/completions", chat.chat_completions)
     app.add_hot_route("/v1/completions", completions.completions)
-    for module in (models, route, health, admin):
+    for module in (models, route, health, admin, openapi):  # documented in gateway/openapi/operations.py
         app.include_router(module.router)
     return app
