@@ -168,8 +168,19 @@ class ModelList(_Open):
     data: list[ModelCard]
 
 
+class UpstreamRequest(_Open):
+    """One step of the failover chain: the first request the gateway would send that pool."""
+
+    backend: str
+    mode: Literal["hybrid", "thinking", "instruct"]
+    budget_mode: Literal["native", "forcing"]
+    path: str
+    body: dict[str, Any]
+    warnings: list[str]
+
+
 class RouteReport(_Open):
-    """What ``/v1/route`` decides for a chat body, without generating."""
+    """What ``/v1/route`` decides for a chat body, without generating (a dry run of the whole render)."""
 
     model: str
     effort: Effort
@@ -182,6 +193,9 @@ class RouteReport(_Open):
     backend: str
     backend_model: str
     plan: list[str]
+    shed: str | None = None
+    warnings: list[str]
+    upstream: list[UpstreamRequest]
 
 
 class Health(_Closed):
