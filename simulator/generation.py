@@ -77,6 +77,7 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     choice_index: int = 0
     request_seed: int | None = None
+    answer_text: str | None = None  # what the answer is instead of words (tool calls, `simulator.toolcalls`)
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,8 @@ def planned_tokens(codec: CodecLike, req: GenerationRequest) -> tuple[list[int],
     """
     rng = _rng(req)
     reasoning = compose_text(rng, req.reasoning_words)
-    answer_ids = [*codec.encode(compose_text(rng, req.answer_words)), IM_END_ID]
+    answer = req.answer_text if req.answer_text is not None else compose_text(rng, req.answer_words)
+    answer_ids = [*codec.encode(answer), IM_END_ID]
     state = start_state(req.prompt_ids)
     tail = [DOUBLE_NEWLINE_ID, *answer_ids]
     if state is StartState.FRESH_TURN and req.thinks:

@@ -80,6 +80,7 @@ class ChatRequest(_Sampling):
     add_generation_prompt: StrictBool = True
     continue_final_message: StrictBool = False
     tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
     reasoning_effort: ReasoningEffort | None = None
 
     def token_limit(self) -> int | None:

@@ -14,6 +14,7 @@ import orjson
 
 from simulator.generation import Generation, Phase
 from simulator.parser import message_parts, stream_phase
+from simulator.toolcalls import StreamParser, extract
 from simulator.versions import VersionProfile
 
 DONE = b"data: [DONE]\n\n"
@@ -46,8 +47,19 @@ def usage(prompt_tokens: int, gens: Sequence[Generation], reasoning_details: boo
     }
 
 
-def _message(gen: Generation, include_reasoning: bool, profile: VersionProfile) -> dict[str, Any]:
+def tool_seed(gen: Generation, index: int) -> str:
+    """What the tool-call ids of one choice derive from: its tokens, so a streamed and a non-streamed run of
+    the same request carry the same ids (vLLM draws them at random)."""
+    return f"{index}|{','.join(map(str, gen.token_ids))}"
+
+
+def _message(
+    gen: Generation, include_reasoning: bool, profile: VersionProfile, calls_seed: str | None
+) -> tuple[dict[str, Any], bool]:
     reasoning, content = message_parts(gen, profile.parser_needs_both_tags)
+    tool_calls: list[dict[str, Any]] = []
+    if calls_seed is not None and content is not None:
+        content, tool_calls = extract(content, calls_seed)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": content,
@@ -55,11 +67,11 @@ def _message(gen: Generation, include_reasoning: bool, profile: VersionProfile) 
         "annotations": None,
         "audio": None,
         "function_call": None,
-        "tool_calls": [],
+        "tool_calls": tool_calls,
     }
     for key in profile.reasoning_keys:
         message[key] = reasoning if include_reasoning else None
-    return message
+    return message, bool(tool_calls)
 
 
 def chat_body(
@@ -68,19 +80,24 @@ def chat_body(
     prompt_tokens: int,
     include_reasoning: bool,
     profile: VersionProfile,
+    *,
+    parse_tools: bool = False,
 ) -> dict[str, Any]:
-    """Non-streaming `chat.completion`."""
-    choices: list[dict[str, Any]] = [
-        {
-            "index": i,
-            "message": _message(g, include_reasoning, profile),
-            "logprobs": None,
-            "finish_reason": g.finish_reason,
-            "stop_reason": g.stop_reason,
-            "token_ids": None,
-        }
-        for i, g in enumerate(gens)
-    ]
+    """Non-streaming `chat.completion` (`parse_tools`: content goes through the hermes tool parser)."""
+    choices: list[dict[str, Any]] = []
+    for i, g in enumerate(gens):
+        message, called = _message(g, include_reasoning, profile, tool_seed(g, i) if parse_tools else None)
+        finish = "tool_calls" if called and g.finish_reason == "stop" else g.finish_reason
+        choices.append(
+            {
+                "index": i,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish,
+                "stop_reason": g.stop_reason,
+                "token_ids": None,
+            }
+        )
     return {
         "id": env.id,
         "object": "chat.completion",
@@ -117,8 +134,32 @@ def chat_role_chunk(env: Envelope, index: int) -> bytes:
     return sse(_chat_chunk(env, choice))
 
 
+class ToolStream:
+    """Streaming tool-call parse state of one choice: the content text so far and the parser."""
+
+    def __init__(self, gen: Generation, index: int) -> None:
+        self.text = ""
+        self.parser = StreamParser(tool_seed(gen, index))
+
+    def delta(self, piece: str) -> dict[str, Any]:
+        self.text += piece
+        content, calls = self.parser.feed(self.text)
+        out: dict[str, Any] = {}
+        if content:
+            out["content"] = content
+        if calls:
+            out["tool_calls"] = calls
+        return out
+
+
 def chat_token_chunk(
-    env: Envelope, index: int, gen: Generation, step: int, include_reasoning: bool, profile: VersionProfile
+    env: Envelope,
+    index: int,
+    gen: Generation,
+    step: int,
+    include_reasoning: bool,
+    profile: VersionProfile,
+    tools: ToolStream | None = None,
 ) -> bytes | None:
     """The chunk for token `step` of a choice (None when it adds nothing and is not the last one)."""
     piece, phase = gen.pieces[step], stream_phase(gen, step, profile.parser_needs_both_tags)
@@ -126,13 +167,16 @@ def chat_token_chunk(
     if phase is Phase.REASONING and piece and include_reasoning:
         delta = dict.fromkeys(profile.reasoning_keys, piece)
     elif phase is Phase.CONTENT and piece:
-        delta = {"content": piece}
+        delta = tools.delta(piece) if tools is not None else {"content": piece}
     last = step == len(gen.token_ids) - 1
     if not delta and not last:
         return None
     choice: dict[str, Any] = {"index": index, "delta": delta, "logprobs": None, "finish_reason": None}
     if last:
-        choice["finish_reason"] = gen.finish_reason
+        called = tools is not None and tools.parser.called
+        choice["finish_reason"] = (
+            "tool_calls" if called and gen.finish_reason == "stop" else gen.finish_reason
+        )
         choice["stop_reason"] = gen.stop_reason
     return sse(_chat_chunk(env, choice))
 

@@ -6,6 +6,7 @@ Release-dependent request handling goes through `compat` with the `VersionProfil
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -34,6 +35,7 @@ from simulator.protocol import (
 )
 from simulator.stats import SimStats
 from simulator.tokenizer import ChatTemplateError, SimTokenizer
+from simulator.toolcalls import call_text, planned_calls
 from simulator.transport import Dropped, Outcome, WatchedResponse
 from simulator.versions import VersionProfile
 
@@ -55,6 +57,8 @@ class Job:
     chat: bool
     include_reasoning: bool = True
     return_token_ids: bool = False
+    #: Content goes through vLLM's hermes tool parser (tools offered, tool_choice auto or absent).
+    parse_tools: bool = False
 
 
 class SimServing:
@@ -110,7 +114,12 @@ class SimServing:
         return requested
 
     def _generate(
-        self, prompt_ids: list[int], thinks: bool, req: ChatRequest | CompletionRequest, max_tokens: int
+        self,
+        prompt_ids: list[int],
+        thinks: bool,
+        req: ChatRequest | CompletionRequest,
+        max_tokens: int,
+        answer_text: str | None = None,
     ) -> list[Generation]:
         cfg = self.config
         return [
@@ -127,6 +136,7 @@ class SimServing:
                     stop=req.stop_strings(),
                     choice_index=i,
                     request_seed=req.seed,
+                    answer_text=answer_text,
                 ),
             )
             for i in range(req.n)
@@ -151,8 +161,12 @@ class SimServing:
             raise SimError(400, str(exc), "messages") from exc
         prompt_ids = self.tokenizer.encode(prompt.text)
         max_tokens = self._max_tokens(req.token_limit(), len(prompt_ids))
-        gens = self._generate(prompt_ids, prompt.thinks, req, max_tokens)
-        return self._job(req, prompt_ids, gens, arrived, chat=True, include_reasoning=req.include_reasoning)
+        calls = planned_calls(req.messages, req.tools, req.tool_choice)
+        gens = self._generate(prompt_ids, prompt.thinks, req, max_tokens, call_text(calls) if calls else None)
+        job = self._job(req, prompt_ids, gens, arrived, chat=True, include_reasoning=req.include_reasoning)
+        if req.tools and req.tool_choice in (None, "auto"):
+            job = dataclasses.replace(job, parse_tools=True)
+        return job
 
     def prepare_completion(self, req: CompletionRequest, arrived: float) -> Job:
         self.check_model(req.model)
@@ -273,7 +287,12 @@ class SimServing:
                 pass
         if job.chat:
             body = shapes.chat_body(
-                job.env, job.gens, len(job.prompt_ids), job.include_reasoning, self.profile
+                job.env,
+                job.gens,
+                len(job.prompt_ids),
+                job.include_reasoning,
+                self.profile,
+                parse_tools=job.parse_tools,
             )
         else:
             body = shapes.completion_body(job.env, job.gens, job.prompt_ids, job.return_token_ids)
@@ -296,6 +315,7 @@ class SimServing:
                 raise Dropped()
 
         started = False
+        tools = [shapes.ToolStream(g, i) for i, g in enumerate(job.gens)] if job.parse_tools else None
         async with aclosing(self._steps_with_ttft(job)) as steps:
             async for step in steps:
                 if not started:
@@ -309,7 +329,13 @@ class SimServing:
                         continue
                     if job.chat:
                         chunk = shapes.chat_token_chunk(
-                            job.env, i, gen, step, job.include_reasoning, self.profile
+                            job.env,
+                            i,
+                            gen,
+                            step,
+                            job.include_reasoning,
+                            self.profile,
+                            tools[i] if tools is not None else None,
                         )
                     else:
                         ids = job.prompt_ids if job.return_token_ids else None

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import GatewayError, UpstreamError, UpstreamRejected, error_envelope
+from gateway.proxy.toolcalls import normalize_tool_deltas
 
 
 @dataclass(slots=True)
@@ -75,6 +76,8 @@ def normalize_chunk(
             delta = choice.get("delta")
             if isinstance(delta, dict):
                 mirror_reasoning(delta, exclude)
+                if "tool_calls" in delta:
+                    normalize_tool_deltas(delta)
                 if delta or choice.get("finish_reason") is not None or choice.get("logprobs"):
                     keep = True
             else:

@@ -1,0 +1,90 @@
+"""Record a tool-calling chat answer, streamed and not, from a vLLM-compatible server (reassembly tests).
+
+    python scripts/record/tool_streams.py --url http://127.0.0.1:8000 --model M --out tests/unit/data/NAME
+    python scripts/record/tool_streams.py --sim --out tests/unit/data/sim-tools   # the simulator, in-process
+
+writes ``NAME-stream.sse`` (the raw SSE bytes) and ``NAME.json`` (the non-streamed body of the same request).
+The prompt holds two triggers (``call:search {...}`` and ``call:get_weather {...}``), so a model that learned
+them (the simulator; the tiny real-vLLM model of ``scripts/vllm/build_model.py``) makes two calls in one turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the web.",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    },
+]
+PROMPT = 'call:search {"q": "capital of France"} call:get_weather {"city": "Paris"}'
+
+
+def body(model: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "model": model,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "tools": TOOLS,
+        "temperature": 0,
+        "max_tokens": 200,
+        **extra,
+    }
+
+
+def record(url: str, model: str, out: Path) -> None:
+    with httpx.Client(base_url=url, timeout=120) as client:
+        plain = client.post("/v1/chat/completions", json=body(model))
+        plain.raise_for_status()
+        with client.stream(
+            "POST",
+            "/v1/chat/completions",
+            json=body(model, stream=True, stream_options={"include_usage": True}),
+        ) as resp:
+            resp.raise_for_status()
+            raw = resp.read()
+    out.with_name(out.name + "-stream.sse").write_bytes(raw)
+    out.with_name(out.name + ".json").write_text(json.dumps(plain.json(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}-stream.sse ({len(raw)} bytes) and {out}.json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--url")
+    parser.add_argument("--model", default="sim-qwen3")
+    parser.add_argument("--sim", action="store_true", help="record from an in-process simulator")
+    parser.add_argument("--out", required=True, type=Path)
+    ns = parser.parse_args()
+    if ns.sim:
+        from simulator.config import SimConfig
+        from simulator.server import run_sim
+
+        with run_sim(SimConfig(model=ns.model, reasoning_words=12, max_model_len=2048)) as sim:
+            record(sim.url, ns.model, ns.out)
+    else:
+        record(ns.url, ns.model, ns.out)
+
+
+if __name__ == "__main__":
+    main()
