@@ -29,6 +29,7 @@ from pydantic_core import CoreSchema
 
 from router.agent import StepKind, StepView
 from router.effort import Effort
+from router.episodes import EpisodePolicy
 
 _SCALE: tuple[Effort, ...] = (
     Effort.NONE, Effort.MINIMAL, Effort.LOW, Effort.MEDIUM, Effort.HIGH, Effort.XHIGH,
@@ -123,6 +124,7 @@ class AgentPolicy(_Frozen):
     step policy adjusts (explicit client signals and fixed-effort virtual models are honoured unless listed).
     ``stuck_after``: the same call (name and arguments) this many times since the last user turn is a loop.
     ``stuck_escalations``: stuck steps that get the ``stuck`` rule; later ones get ``stuck_then``.
+    ``episodes``: the thinking-token budget of one task across its steps (:mod:`router.episodes`).
     """
 
     enabled: bool = True
@@ -131,6 +133,7 @@ class AgentPolicy(_Frozen):
     stuck_escalations: int = Field(default=1, ge=0)
     stuck_then: StepRule = StepRule(base="none")
     steps: StepRules = StepRules()
+    episodes: EpisodePolicy = EpisodePolicy()
 
     def rule_for(self, view: StepView) -> tuple[StepRule, str]:
         """The rule for a step and its name as the reason shows it."""
