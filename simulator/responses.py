@@ -14,8 +14,8 @@ import orjson
 
 from simulator.generation import Generation, Phase
 from simulator.parser import message_parts, stream_phase
-from simulator.toolcalls import StreamParser, extract
 from simulator.versions import VersionProfile
+from templates.toolcalls import StreamParser, extract
 
 DONE = b"data: [DONE]\n\n"
 

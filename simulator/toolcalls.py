@@ -9,29 +9,20 @@ trigger drives the tiny real-vLLM model (``scripts/vllm/build_model.py``), so co
 What the model writes (Qwen3 / Hermes format): per call
 ``<tool_call>\\n{"name": NAME, "arguments": ARGS}\\n</tool_call>``, calls separated by ``\\n``.
 
-How vLLM 0.32 reports it (``vllm/tool_parsers/hermes_tool_parser.py``): non-streamed, ``content`` is the text
-before the first ``<tool_call>`` (None when empty), each call gets ``id`` ``chatcmpl-tool-…``, ``type``
-``function``, ``arguments`` re-serialised with ``json.dumps(..., ensure_ascii=False)``, and ``finish_reason``
-``tool_calls``. Streamed, the parser re-reads the whole content text after every token: content before the
-first tag is sent (holding back a possible partial tag), a call's first delta carries ``index``, ``id``,
-``type`` and ``function.name`` once its name is complete, later deltas carry ``function.arguments`` fragments
-(the raw argument text, minus the closing brace of the outer object once the call's JSON is complete).
+How vLLM 0.32 reports it (its ``hermes`` tool parser): :mod:`templates.toolcalls`, shared with the gateway.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-START = "<tool_call>"
-END = "</tool_call>"
+from templates.toolcalls import END, START
+
 _TRIGGER = re.compile(r"\bcall:([A-Za-z_][\w.-]*)")
-_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
-_ARGS = re.compile(r'"arguments"\s*:\s*')
 
 
 @dataclass(frozen=True)
@@ -93,120 +84,3 @@ def call_text(calls: Sequence[PlannedCall]) -> str:
         f"{START}\n{json.dumps({'name': c.name, 'arguments': c.arguments}, ensure_ascii=False)}\n{END}"
         for c in calls
     )
-
-
-def call_id(seed: str, index: int) -> str:
-    """A deterministic id in vLLM's shape (``chatcmpl-tool-`` + 32 hex digits)."""
-    return "chatcmpl-tool-" + hashlib.blake2b(f"{seed}|{index}".encode(), digest_size=16).hexdigest()
-
-
-def extract(text: str, seed: str) -> tuple[str | None, list[dict[str, Any]]]:
-    """Non-streamed parse: (content, tool_calls); unparseable calls leave the whole text as content."""
-    if START not in text:
-        return text or None, []
-    calls: list[dict[str, Any]] = []
-    pos = 0
-    try:
-        while (start := text.find(START, pos)) >= 0:
-            end = text.find(END, start)
-            body = text[start + len(START) : end if end >= 0 else len(text)]
-            obj = json.loads(body)
-            calls.append(
-                {
-                    "id": call_id(seed, len(calls)),
-                    "type": "function",
-                    "function": {
-                        "name": obj["name"],
-                        "arguments": json.dumps(obj["arguments"], ensure_ascii=False),
-                    },
-                }
-            )
-            if end < 0:
-                break
-            pos = end + len(END)
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return text, []
-    head = text[: text.find(START)]
-    return head or None, calls
-
-
-def _overlap(text: str, tag: str) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
-    for n in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:n]):
-            return n
-    return 0
-
-
-def _complete_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
-
-
-@dataclass
-class StreamParser:
-    """vLLM's streaming hermes parse of one choice: feed the whole content text so far, get the delta."""
-
-    seed: str
-    sent_content: int = 0
-    names: list[str] = field(default_factory=list)
-    sent_args: list[str] = field(default_factory=list)
-
-    @property
-    def called(self) -> bool:
-        return bool(self.names)
-
-    def feed(self, text: str) -> tuple[str | None, list[dict[str, Any]]]:
-        """(content delta, tool-call deltas) after the content text has grown to ``text``."""
-        cut = text.index(START) if START in text else len(text) - _overlap(text, START)
-        content = None
-        if cut > self.sent_content:
-            content, self.sent_content = text[self.sent_content : cut], cut
-        deltas: list[dict[str, Any]] = []
-        for i, (body, complete) in enumerate(self._regions(text)):
-            if i == len(self.names):
-                name = _NAME.search(body)
-                if name is None:
-                    break
-                self.names.append(name.group(1))
-                self.sent_args.append("")
-                deltas.append(
-                    {
-                        "index": i,
-                        "id": call_id(self.seed, i),
-                        "type": "function",
-                        "function": {"name": name.group(1)},
-                    }
-                )
-            found = _ARGS.search(body)
-            if found is None:
-                continue
-            args = body[found.end() :]
-            if complete:
-                args = args.rstrip()
-                args = args[:-1].rstrip() if args.endswith("}") else args
-            if len(args) > len(self.sent_args[i]):
-                deltas.append({"index": i, "function": {"arguments": args[len(self.sent_args[i]) :]}})
-                self.sent_args[i] = args
-        return content, deltas
-
-    @staticmethod
-    def _regions(text: str) -> list[tuple[str, bool]]:
-        out: list[tuple[str, bool]] = []
-        pos = 0
-        while (start := text.find(START, pos)) >= 0:
-            begin = start + len(START)
-            end = text.find(END, begin)
-            if end >= 0:
-                out.append((text[begin:end].strip(), True))
-                pos = end + len(END)
-                continue
-            raw = text[begin:]
-            n = _overlap(raw, END)
-            body = (raw[:-n] if n else raw).strip()
-            out.append((body, bool(body) and _complete_json(body)))
-            break
-        return out
