@@ -2,8 +2,8 @@
 every replica sees the same account.
 
 Redis key: ``<prefix>:ep:{<episode id>}`` — an integer (tokens spent) whose TTL restarts at each step
-(``agent.episodes.ttl_seconds``). Spending is one Lua script (``INCRBY`` + ``PEXPIRE``), so concurrent steps on
-several replicas never lose an update. Failures go through the limiter's circuit breaker and
+(``agent.episodes.ttl_seconds``). Spending is one Lua script (``INCRBY`` + ``PEXPIRE``), so concurrent steps
+on several replicas never lose an update. Failures go through the limiter's circuit breaker and
 ``state.on_redis_error``: ``open`` serves the step without an episode bound (counted in
 ``thinkgate_redis_errors_total``), ``closed`` answers 503.
 """
@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 
 from gateway.limits import Limiter, StateUnavailable
 from gateway.store.base import StoreError
-from gateway.store.redis import _Bounded
+from gateway.store.redis import BoundedRedis
 
 _SPEND = """
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -64,7 +64,7 @@ class MemoryEpisodes:
         return total
 
 
-class RedisEpisodes(_Bounded):
+class RedisEpisodes(BoundedRedis):
     """Accounts in Redis, shared by every replica."""
 
     def __init__(self, client: aioredis.Redis, prefix: str, timeout: float) -> None:
