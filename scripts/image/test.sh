@@ -31,10 +31,10 @@ if [ -s "$ca" ]; then
   build_args+=(--volume "$(readlink -f "$ca"):/run/thinkgate-ca.crt:ro" --build-arg SSL_CERT_FILE=/run/thinkgate-ca.crt)
 fi
 say "building $IMAGE from $DOCKERFILE on $base"
-start=$(date +%s.%N)
+start=$(date +%s)
 buildah bud --isolation chroot --layers --force-rm --format docker -f "$DOCKERFILE" \
   --ignorefile deploy/docker/Dockerfile.dockerignore "${build_args[@]}" -t "$IMAGE" . >&2
-build_s=$(printf '%.0f' "$(echo "$(date +%s.%N) - $start" | bc)")
+build_s=$(($(date +%s) - start))
 size=$(buildah images --noheading --format '{{.Size}}' "$IMAGE" | head -1)
 base_size=$(buildah images --noheading --format '{{.Size}}' "$base" | head -1)
 
