@@ -60,7 +60,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
-    if too_deep(raw, data):
+    if too_deep(data):
         raise BadRequest(f"request body nests JSON deeper than {MAX_DEPTH} levels", code="invalid_value")
     return data
 

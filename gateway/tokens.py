@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -30,17 +32,34 @@ def qwen_tokenizer_path() -> Path:
 
 
 class LocalCounter:
-    """The real tokenizer, in process (Qwen3: ~1 µs per token)."""
+    """The real tokenizer, in process (Qwen3: ~1 µs per token), loaded on first use.
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self._tokenizer = tokenizer
+    Only backends that do not report reasoning tokens (vLLM < 0.28) need it, and Qwen3's tokenizer costs
+    ~95 MB of RSS and ~1.7 s to load (measured on this box; benchmarks/RESULTS.md, hot path): a gateway in
+    front of current vLLM never loads it. The first count loads it in a thread, off the event loop."""
+
+    def __init__(self, load: Callable[[], Tokenizer]) -> None:
+        self._load = load
+        self._tokenizer: Tokenizer | None = None
+        self._loading = asyncio.Lock()
 
     @classmethod
     def qwen3(cls) -> LocalCounter:
-        return cls(Tokenizer.from_file(str(qwen_tokenizer_path())))
+        path = str(qwen_tokenizer_path())  # fails at startup, not per request, when the package is missing
+        return cls(lambda: Tokenizer.from_file(path))
+
+    @property
+    def loaded(self) -> bool:
+        return self._tokenizer is not None
 
     async def count(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        tokenizer = self._tokenizer
+        if tokenizer is None:
+            async with self._loading:
+                if self._tokenizer is None:
+                    self._tokenizer = await asyncio.to_thread(self._load)
+                tokenizer = self._tokenizer
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
 class BackendCounter:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from tokenizers import Tokenizer
 
 from gateway.proxy.accounting import fill_completion, lacks_reasoning_count
-from gateway.tokens import LocalCounter
+from gateway.tokens import LocalCounter, qwen_tokenizer_path
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +72,18 @@ async def test_zero_reported_with_reasoning_is_recounted(qwen: LocalCounter) -> 
         "usage": {"completion_tokens_details": {"reasoning_tokens": 0}},
     }
     assert await fill_completion(no_reasoning, qwen) is False
+
+
+async def test_qwen_tokenizer_loads_on_first_count() -> None:
+    """Issue 18: the tokenizer (~95 MB) is loaded only when a count needs it, once for concurrent counts."""
+    loads = []
+
+    def load() -> Tokenizer:
+        loads.append(1)
+        return Tokenizer.from_file(str(qwen_tokenizer_path()))
+
+    counter = LocalCounter(load)
+    assert not counter.loaded
+    counts = await asyncio.gather(*(counter.count("Hello <think>") for _ in range(4)))
+    assert counter.loaded and len(loads) == 1
+    assert counts == [3, 3, 3, 3]

@@ -1,0 +1,458 @@
+"""Hot-path benchmark (issue 18): what each proxy adds in front of a very fast mock backend, in one run.
+
+Targets, each a separate process on the same box, all in front of the same ``mock_backend.py``:
+
+* ``direct``: the mock itself (the floor every other number is compared with);
+* ``gw:<rev>:<server>``: thinkgate at a git revision (``HEAD``, or any commit via ``--rev``, extracted with
+  ``git archive`` into a temporary directory, run with this venv), under uvicorn or granian;
+* ``nginx``: ``proxy_pass`` with upstream keep-alive, when an ``nginx`` binary is found (``--nginx``);
+* ``litellm``: the LiteLLM proxy, when ``--litellm PATH`` names its ``litellm`` executable (its own venv).
+
+Measured per target (``model: auto``, one worker, no access log):
+
+* ``sat``: non-stream 1 KB chat requests, closed loop at ``--connections`` (default 64), req/s;
+* ``stream``: 20-chunk streams, closed loop at ``--connections``, streams/s;
+* ``p50@1``: non-stream latency at 1 connection, and ``ttfb@1``: time to the first stream byte at 1 connection
+  (medians; "added" = target minus direct);
+* ``sweep``: agent trajectories of 1 KB, 20 KB, 85 KB and 800 KB (system prompt, task, tool calls and tool
+  results) at 8 connections: req/s and the proxy's CPU ms per request (from /proc, user + system);
+* ``rss``: the proxy's resident memory after start-up, and for thinkgate after ``--memory-requests`` more
+  requests (1 KB, non-stream, at ``--connections``).
+
+Run: ``.venv/bin/python benchmarks/hot_path.py --rev HEAD~1 --rev HEAD --server uvicorn --server granian
+[--nginx] [--litellm /tmp/litellm/bin/litellm] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from loadgen import (
+    HOST,
+    JSON_HEADERS,
+    LoadResult,
+    Processes,
+    aiohttp_sender,
+    aiohttp_session,
+    closed_loop,
+    free_port,
+    percentile,
+    run_async,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+MOCK_MODEL = "mock"
+SIZES_KB = (1, 20, 85, 800)
+
+POLICY = """\
+version: 1
+backends:
+  mock:
+    family: qwen3
+    mode: hybrid
+    model: {model}
+    endpoints: [{url}]
+models:
+  auto:
+    thinking: [mock]
+    instruct: [mock]
+state: {{redis_url: null}}
+"""
+
+NGINX = """\
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx-body;
+  proxy_temp_path {work}/nginx-proxy;
+  fastcgi_temp_path {work}/nginx-fastcgi;
+  uwsgi_temp_path {work}/nginx-uwsgi;
+  scgi_temp_path {work}/nginx-scgi;
+  client_max_body_size 16m;
+  client_body_buffer_size 2m;
+  upstream backend {{ server {mock}; keepalive 128; }}
+  server {{
+    listen {host}:{port};
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+}}
+"""
+
+LITELLM = """\
+model_list:
+  - model_name: auto
+    litellm_params:
+      model: openai/{model}
+      api_base: {url}/v1
+      api_key: none
+"""
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": f"{name} a path in the repository",
+            "parameters": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}},
+                "required": ["path"],
+            },
+        },
+    }
+    for name in ("read_file", "run_tests")
+]
+CODE = (
+    "def parse(line):\n    key, _, value = line.partition('=')\n    return key.strip(), value.strip()\n"
+    "FAILED tests/test_config.py::test_parse_empty - AssertionError: expected ('', '') got None\n"
+)
+
+
+def trajectory(kb: int) -> bytes:
+    """A chat request of about ``kb`` KB: a coding agent's task, then tool calls and their results."""
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are a careful coding agent. Use the tools; answer briefly. " * 4},
+        {"role": "user", "content": "The config parser fails on empty lines. Find the bug and fix it."},
+    ]
+    body: dict[str, Any] = {"model": "auto", "messages": messages, "tools": TOOLS, "max_tokens": 256}
+    calls = {1: 0, 20: 3, 85: 10, 800: 40}.get(kb, max(1, kb // 8))
+    if calls:
+        room = kb * 1024 - len(orjson.dumps(body)) - calls * 260
+        per_result = max(64, room // calls)
+        for i in range(calls):
+            name = TOOLS[i % 2]["function"]["name"]
+            call_id = f"call_{i}"
+            args = orjson.dumps({"path": f"src/config_{i}.py"}).decode()
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
+                    ],
+                }
+            )
+            text = (CODE * (per_result // len(CODE) + 1))[:per_result]
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
+    else:
+        filler = kb * 1024 - len(orjson.dumps(body))
+        if filler > 0:
+            messages[1]["content"] += " " + ("Details follow. " * (filler // 16 + 1))[:filler]
+    return orjson.dumps(body)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    process: str | None  # the child whose CPU and RSS are the proxy's (None: direct)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (a server's worker), MB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def cpu_tree(procs: Processes) -> dict[str, float]:
+    """CPU seconds per child including its own children (uvicorn and granian may fork a worker)."""
+    from loadgen import cpu_seconds
+
+    out: dict[str, float] = {}
+    for name, child in procs.children.items():
+        if child.proc.poll() is not None:
+            continue
+        pid = child.proc.pid
+        total = cpu_seconds(pid)
+        kids = Path(f"/proc/{pid}/task/{pid}/children")
+        if kids.exists():
+            total += sum(cpu_seconds(int(p)) for p in kids.read_text().split())
+        out[name] = total
+    out["loadgen"] = cpu_seconds(os.getpid())
+    return out
+
+
+# ---- starting the targets ----------------------------------------------------------------------
+
+
+def source_dir(rev: str, work: Path) -> Path:
+    """The repository at ``rev`` (``WORKTREE``: this checkout as it is, uncommitted changes included)."""
+    if rev == "WORKTREE":
+        return REPO
+    out = work / f"src-{rev.replace('/', '_').replace('~', '-')}"
+    out.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
+
+
+def start_gateway(procs: Processes, name: str, src: Path, server: str, policy: Path) -> str:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(src), "THINKGATE_CONFIG": str(policy)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    py = sys.executable
+    if server == "uvicorn":
+        argv = [
+            py,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--config",
+            str(policy),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
+        argv += ["--workers", "1", "--log-level", "warning"]
+    else:
+        argv = [py, "-m", "granian", "--interface", "asgi", "--factory", "gateway.asgi:app_from_env"]
+        argv += ["--host", HOST, "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "1"]
+        argv += ["--log-level", "warning", "--no-ws"]
+    procs.start(name, argv, env=env)
+    url = f"http://{HOST}:{port}"
+    procs.wait_ok(name, url + "/ready", timeout=90)
+    return url
+
+
+def start_nginx(procs: Processes, work: Path, mock: str) -> str:
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX.format(work=work, mock=mock.removeprefix("http://"), host=HOST, port=port))
+    procs.start("nginx", [binary, "-c", str(conf), "-g", "daemon off;"])
+    url = f"http://{HOST}:{port}"
+    procs.wait_ok("nginx", url + "/health")
+    return url
+
+
+def start_litellm(procs: Processes, work: Path, mock: str, litellm: str) -> str:
+    port = free_port()
+    conf = work / "litellm.yaml"
+    conf.write_text(LITELLM.format(model=MOCK_MODEL, url=mock))
+    env = {
+        **os.environ,
+        "LITELLM_LOG": "ERROR",
+        "DISABLE_ADMIN_UI": "True",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    procs.start("litellm", [litellm, "--config", str(conf), "--host", HOST, "--port", str(port)], env=env)
+    url = f"http://{HOST}:{port}"
+    procs.wait_ok("litellm", url + "/health/liveliness", timeout=180)
+    return url
+
+
+# ---- measurements ---------------------------------------------------------------------------------
+
+
+async def first_byte(url: str, body: bytes, n: int, warmup: int = 20) -> list[float]:
+    """Seconds to the first body byte of ``n`` sequential requests on one keep-alive connection."""
+    out: list[float] = []
+    async with aiohttp_session(1) as session:
+        for i in range(warmup + n):
+            start = time.perf_counter()
+            async with session.post(url, data=body, headers=JSON_HEADERS) as resp:
+                await resp.content.readany()
+                elapsed = time.perf_counter() - start
+                await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"{url}: HTTP {resp.status}")
+            if i >= warmup:
+                out.append(elapsed)
+    return out
+
+
+async def measure(opts: argparse.Namespace, procs: Processes, target: Target) -> dict[str, Any]:
+    url = target.url + "/v1/chat/completions"
+    small = trajectory(1)
+    stream = orjson.loads(small)
+    stream["stream"] = True
+    stream_body = orjson.dumps(stream)
+    res: dict[str, Any] = {}
+
+    def cpu() -> dict[str, float]:
+        return cpu_tree(procs)
+
+    async def loop(body: bytes, label: str, c: int, *, is_stream: bool = False) -> LoadResult:
+        async with aiohttp_session(c) as session:
+            return await closed_loop(
+                aiohttp_sender(session, url, body, stream=is_stream),
+                f"{target.name}/{label}",
+                concurrency=c,
+                duration=opts.duration,
+                warmup=opts.warmup,
+                cpu=cpu,
+            )
+
+    def proxy_cpu(r: LoadResult) -> float | None:
+        return None if target.process is None else round(r.cpu_ms_per_request(target.process), 3)
+
+    if target.process is not None:
+        res["rss_start_mb"] = round(rss_mb(procs.children[target.process].proc.pid), 1)
+    r = await loop(small, "sat", opts.connections)
+    res["sat_rps"], res["sat_cpu_ms"], res["sat_errors"] = round(r.rps, 1), proxy_cpu(r), r.errors
+    r = await loop(stream_body, "stream", opts.connections, is_stream=True)
+    res["stream_rps"], res["stream_errors"] = round(r.rps, 1), r.errors
+    r = await loop(small, "lat1", 1)
+    res["p50_1_ms"] = round(r.p_ms(50), 3)
+    ttfb = await first_byte(url, stream_body, opts.ttfb_requests)
+    res["ttfb_1_ms"] = round(percentile(ttfb, 50) * 1000, 3)
+    for kb in SIZES_KB:
+        r = await loop(trajectory(kb), f"sweep{kb}", 8)
+        res[f"sweep_{kb}kb_rps"], res[f"sweep_{kb}kb_cpu_ms"] = round(r.rps, 1), proxy_cpu(r)
+        res[f"sweep_{kb}kb_errors"] = r.errors
+    if target.name.startswith("gw:") and opts.memory_requests:
+        async with aiohttp_session(opts.connections) as session:
+            r = await closed_loop(
+                aiohttp_sender(session, url, small, stream=False),
+                f"{target.name}/memory",
+                concurrency=opts.connections,
+                total=opts.memory_requests,
+                warmup=0,
+            )
+        res["memory_requests"], res["memory_errors"] = r.ok, r.errors
+        res["rss_after_mb"] = round(rss_mb(procs.children[target.process].proc.pid), 1)
+    return res
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        ("sat_rps", "non-stream req/s, 1 KB, closed loop"),
+        ("sat_cpu_ms", "  proxy CPU ms/req"),
+        ("stream_rps", "20-chunk streams/s, closed loop"),
+        ("p50_1_ms", "p50 ms at 1 connection, non-stream"),
+        ("added_p50_1_ms", "  added vs direct"),
+        ("ttfb_1_ms", "p50 ms to first stream byte, 1 conn"),
+        ("added_ttfb_1_ms", "  added vs direct"),
+    ]
+    for kb in SIZES_KB:
+        rows += [
+            (f"sweep_{kb}kb_rps", f"{kb} KB trajectory req/s (8 conn)"),
+            (f"sweep_{kb}kb_cpu_ms", "  proxy CPU ms/req"),
+        ]
+    rows += [
+        ("rss_start_mb", "RSS MB at start"),
+        ("rss_after_mb", "RSS MB after the memory run"),
+        ("memory_requests", "  requests in the memory run"),
+    ]
+    names = list(results)
+    width = max(14, *(len(n) + 2 for n in names))
+    lines = ["measure".ljust(40) + "".join(n.rjust(width) for n in names), "-" * (40 + width * len(names))]
+    for key, label in rows:
+        cells = []
+        for n in names:
+            v = results[n].get(key)
+            cells.append(
+                ("-" if v is None else f"{v:,.3f}" if isinstance(v, float) and v < 100 else f"{v:,}").rjust(
+                    width
+                )
+            )
+        lines.append(label.ljust(40) + "".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument(
+        "--rev",
+        action="append",
+        help="git revision of thinkgate to run (repeatable; WORKTREE = this checkout)",
+    )
+    p.add_argument(
+        "--server", action="append", choices=["uvicorn", "granian"], help="repeatable; default uvicorn"
+    )
+    p.add_argument("--nginx", action="store_true", help="also measure nginx proxy_pass")
+    p.add_argument("--litellm", default=None, help="path of a litellm executable (its own venv)")
+    p.add_argument("--duration", type=float, default=4.0, help="seconds per closed-loop window")
+    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--ttfb-requests", type=int, default=300)
+    p.add_argument("--memory-requests", type=int, default=0, help="requests of the memory run (0 = skip)")
+    p.add_argument("--json", type=Path, default=None)
+    opts = p.parse_args(argv)
+    revs = opts.rev or ["WORKTREE"]
+    servers = opts.server or ["uvicorn"]
+    results: dict[str, dict[str, Any]] = {}
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="thinkgate-hot-") as tmp:
+        work = Path(tmp)
+        procs = Processes(work, REPO)
+        try:
+            mock_port = free_port()
+            mock = f"http://{HOST}:{mock_port}"
+            procs.start(
+                "mock",
+                [
+                    sys.executable,
+                    str(REPO / "benchmarks/mock_backend.py"),
+                    "--port",
+                    str(mock_port),
+                    "--model",
+                    MOCK_MODEL,
+                ],
+            )
+            procs.wait_ok("mock", mock + "/health")
+            policy = work / "policy.yaml"
+            policy.write_text(POLICY.format(model=MOCK_MODEL, url=mock))
+            targets = [Target("direct", mock, None)]
+            for rev in revs:
+                src = source_dir(rev, work)
+                for server in servers:
+                    name = f"gw:{rev}:{server}"
+                    targets.append(Target(name, "", name))
+                    targets[-1] = Target(name, start_gateway(procs, name, src, server, policy), name)
+            if opts.nginx:
+                targets.append(Target("nginx", start_nginx(procs, work, mock), "nginx"))
+            if opts.litellm:
+                targets.append(Target("litellm", start_litellm(procs, work, mock, opts.litellm), "litellm"))
+            for target in targets:
+                print(f"measuring {target.name} ...", file=sys.stderr, flush=True)
+                results[target.name] = run_async(measure(opts, procs, target))
+        finally:
+            procs.close()
+    direct = results["direct"]
+    for res in results.values():
+        res["added_p50_1_ms"] = round(res["p50_1_ms"] - direct["p50_1_ms"], 3)
+        res["added_ttfb_1_ms"] = round(res["ttfb_1_ms"] - direct["ttfb_1_ms"], 3)
+    print(table(results))
+    elapsed = round(time.monotonic() - started, 1)
+    print(f"\nload average before {load_before}, after {os.getloadavg()}; elapsed {elapsed} s")
+    errors = {n: {k: v for k, v in r.items() if k.endswith("errors") and v} for n, r in results.items()}
+    errors = {n: e for n, e in errors.items() if e}
+    print("errors:", errors or "none")
+    if opts.json:
+        opts.json.write_text(json.dumps({"argv": sys.argv, "results": results}, indent=2) + "\n")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
