@@ -79,6 +79,7 @@ def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream:
             decision.budget if decision.effort.thinks else 0,
             vllm_version=pool.vllm_version or DEFAULT_VLLM_VERSION,
             native_budget=pool.spec.budget != "forcing",
+            share_input=True,  # the payload is serialised below and only read afterwards
         )
     except TemplatesError as exc:
         raise BadRequest(f"backend {pool.name!r}: {exc}", code="unsupported_for_backend") from None

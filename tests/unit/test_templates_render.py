@@ -11,10 +11,12 @@ from templates.effort import EFFORT_LEVELS, EffortLevel
 from templates.errors import (
     InvalidEffortError,
     InvalidRequestError,
+    TemplatesError,
     UnknownFamilyError,
     UnsupportedBackendError,
     UnsupportedEffortError,
 )
+from templates.registry import known_families
 from templates.render import render_chat
 
 USER = [{"role": "user", "content": "Prove that 17 is prime."}]
@@ -261,3 +263,45 @@ def test_bad_input_raises_clear_errors(kwargs: dict[str, Any], error: type[Excep
     version = args.pop("vllm_version", (0, 32, 0))
     with pytest.raises(error, match=match):
         render_chat(args["family"], args["body"], args["effort"], args["budget"], vllm_version=version)
+
+
+def _agent_body() -> dict[str, Any]:
+    """A body every rule touches: system flags, client kwargs and effort, a tool loop with old reasoning."""
+    return {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "Be brief. /no_think"},
+            {"role": "user", "content": [{"type": "text", "text": "fix the bug"}]},
+            {
+                "role": "assistant",
+                "content": "<think>\nplan\n</think>\n\nreading",
+                "reasoning_content": "plan",
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "read", "arguments": "{}"}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "def f(): pass"},
+        ],
+        "tools": [{"type": "function", "function": {"name": "read", "parameters": {"type": "object"}}}],
+        "chat_template_kwargs": {"enable_thinking": True, "x": [1]},
+        "reasoning_effort": "high",
+        "thinking_token_budget": 5,
+        "x_vendor": {"a": [1, 2]},
+    }
+
+
+@pytest.mark.parametrize("family", known_families())
+@pytest.mark.parametrize("effort", ["none", "low", "high"])
+def test_shared_input_renders_the_same_and_never_mutates(family: str, effort: EffortLevel) -> None:
+    """Issue 18: ``share_input`` (the gateway's hot path) skips the deep copy; same body, input untouched."""
+    client = _agent_body()
+    snapshot = copy.deepcopy(client)
+    try:
+        copied = render_chat(family, client, effort, 1024)
+    except TemplatesError:
+        with pytest.raises(TemplatesError):
+            render_chat(family, client, effort, 1024, share_input=True)
+        return
+    shared = render_chat(family, client, effort, 1024, share_input=True)
+    assert client == snapshot
+    assert shared == copied
