@@ -262,7 +262,8 @@ def start_litellm(procs: Processes, work: Path, mock: str, litellm: str) -> str:
         **os.environ,
         "LITELLM_LOG": "ERROR",
         "DISABLE_ADMIN_UI": "True",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the price map at start
+        "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",  # loopback-only benchmark, no auth
     }
     procs.start("litellm", [litellm, "--config", str(conf), "--host", HOST, "--port", str(port)], env=env)
     url = f"http://{HOST}:{port}"
