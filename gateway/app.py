@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import admin, chat, completions, health, models, openapi, route
+from gateway.api import admin, chat, completions, health, models, openapi, responses, route
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
 from gateway.errors import install_handlers
@@ -78,6 +78,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     # The middleware above runs for them exactly as for every other route.
     app.add_hot_route("/v1/chat/completions", chat.chat_completions)
     app.add_hot_route("/v1/completions", completions.completions)
-    for module in (models, route, health, admin, openapi):  # documented in gateway/openapi/operations.py
+    app.add_hot_route("/v1/responses", responses.create_response)
+    for module in (models, route, health, admin, responses, openapi):  # documented in gateway/openapi/operations.py
         app.include_router(module.router)
     return app

@@ -1,7 +1,8 @@
-"""``/v1/responses/{id}``: read, delete and list the input items of a stored response.
+"""The OpenAI Responses API: ``POST /v1/responses`` (a front door of the pipeline) and the stored responses
+(``GET`` / ``DELETE /v1/responses/{id}``, ``GET /v1/responses/{id}/input_items``).
 
 Only the API key that created a response sees it (another key gets the same 404 as for an unknown id).
-``POST /v1/responses`` is the Responses front door of the request pipeline (:mod:`gateway.responses`).
+The translation lives in :mod:`gateway.responses`; everything between parse and writers is the pipeline's.
 """
 
 from __future__ import annotations
@@ -12,16 +13,69 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.errors import BadRequest
+from gateway.auth import Principal
+from gateway.errors import BadRequest, GatewayError, error_response
+from gateway.pipeline.door import Call, StreamWriter
 from gateway.pipeline.prologue import gateway_state
+from gateway.pipeline.serve import serve
 from gateway.responses.keeping import Keeping
+from gateway.responses.request import ResponsesRequest, parse_request
 from gateway.responses.store import StoredResponse, load_record, not_found
+from gateway.responses.turn import Turn
 
 router = APIRouter()
 
 
 def keeping(request: Request) -> Keeping:
     return Keeping(request.app.state.shared.responses, gateway_state(request).metrics)
+
+
+class ResponsesDoor:
+    """The front door: a Responses request in, a Response (JSON) or its typed events (SSE) out."""
+
+    name = "responses"
+
+    def parse(self, body: dict[str, Any]) -> Call:
+        req = parse_request(body)
+
+        async def resolve(request: Request, principal: Principal) -> Call:
+            return self._resolve(req, await Turn.open(req, principal.key_name, keeping(request)))
+
+        # without resolve (a dry run), the Call is the request alone, without its chain
+        return Call(
+            body=req.chat_body([]), model=req.model, stream=req.stream, want_usage=True, resolve=resolve
+        )
+
+    @staticmethod
+    def _resolve(req: ResponsesRequest, turn: Turn) -> Call:
+        return Call(
+            body=turn.chat_body(),
+            model=req.model,
+            stream=req.stream,
+            want_usage=True,
+            context=turn,
+            settle=turn.settle,
+        )
+
+    def answer(self, result: dict[str, Any], call: Call) -> bytes:
+        turn: Turn = call.context
+        return turn.answer(result)
+
+    def stream(self, call: Call) -> StreamWriter:
+        turn: Turn = call.context
+        return turn.stream()
+
+    def error(self, exc: GatewayError) -> Response:
+        return error_response(
+            exc.message, exc.status, param=exc.param, code=exc.code, type=exc.type, headers=exc.headers
+        )
+
+
+DOOR = ResponsesDoor()
+
+
+async def create_response(request: Request) -> Response:
+    return await serve(request, DOOR)
 
 
 def _json(data: Any) -> Response:

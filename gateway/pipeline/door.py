@@ -10,9 +10,9 @@ SSE events, and errors in its own envelope. :class:`OpenAIDoor` is the one for `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from starlette.responses import Response
@@ -20,8 +20,17 @@ from starlette.responses import Response
 from gateway.errors import GatewayError, error_envelope, error_response
 from gateway.proxy.sse import DONE, encode_event
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from gateway.auth import Principal
+
 CHAT_PATH = "/v1/chat/completions"
 COMPLETIONS_PATH = "/v1/completions"
+
+
+#: ``Call.resolve``: awaited by the prologue once the caller is authenticated; returns the complete Call.
+Resolve = Callable[["Request", "Principal"], Awaitable["Call"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,13 @@ class Call:
     is passed through to the model's pools without a decision). ``want_usage``: the client gets the final
     usage chunk of a stream (the pipeline always asks the backend for it). ``context`` carries whatever the
     front door's writers need from its own request (the pipeline never reads it).
+
+    Two optional hooks for a front door with state of its own (the Responses API's stored responses):
+    ``resolve`` is awaited in the prologue right after the parse and the authentication (it may read a store,
+    e.g. the turns of a ``previous_response_id`` chain, and returns the complete Call: the decision reads its
+    body); ``settle`` is awaited after the writer made the last bytes of a successful answer (``answer`` or
+    ``end``) and before they are sent (e.g. to store the response, so a client that names it at once finds
+    it).
     """
 
     body: dict[str, Any]
@@ -41,6 +57,8 @@ class Call:
     path: str = CHAT_PATH
     decided: bool = True
     context: Any = None
+    resolve: Resolve | None = None
+    settle: Callable[[], Awaitable[None]] | None = None
 
 
 class StreamWriter(Protocol):

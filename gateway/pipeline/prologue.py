@@ -68,6 +68,8 @@ async def admit(request: Request, door: FrontDoor) -> Admitted:
     headers = request.headers
     principal = state.keys.authenticate(headers.get("authorization"))
     call = door.parse(parse_json_object(await read_body(request, state.settings.max_body_bytes)))
+    if call.resolve is not None:
+        call = await call.resolve(request, principal)
     target = state.target(call.model, principal.policy.models)
     principal.check_model(call.model, target.virtual)
     limiter: Limiter = request.app.state.shared.limiter

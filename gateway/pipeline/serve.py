@@ -211,7 +211,10 @@ class PipelineResponse(Response):
         self.usage = ex.usage()
         if ex.reports_budget_hit() and self.usage is not None:
             self.headers_out["x-thinkgate-budget-hit"] = "true" if self.usage.budget_hit else "false"
-        body = self.door.answer(data, self.admitted.call)
+        call = self.admitted.call
+        body = self.door.answer(data, call)
+        if call.settle is not None:
+            await call.settle()
         watch.closing = True
         response = Response(body, media_type="application/json", headers=self.headers_out)
         await response(scope, receive, send)
@@ -241,6 +244,8 @@ class PipelineResponse(Response):
                         await send({"type": "http.response.body", "body": data, "more_body": True})
             pool.record_success(ex.lease.endpoint)
             outcome, tail = OK, writer.end()
+            if call.settle is not None:
+                await call.settle()
         except UpstreamFailure as failure:
             book_failure(pool, ex.lease.endpoint, self.admitted.state.metrics, failure.kind)
             outcome, tail = UPSTREAM_ERROR, writer.failed(failure.message, failure.kind) + writer.end()

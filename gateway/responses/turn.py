@@ -1,10 +1,10 @@
 """One ``POST /v1/responses``: the parsed request, its chain, and the writers of its answer.
 
-:meth:`Turn.open` parses the body and loads the ``previous_response_id`` chain (earlier input and output
+:meth:`Turn.open` loads the ``previous_response_id`` chain of a parsed request (earlier input and output
 items come before the new input in the internal chat body). :meth:`Turn.answer` writes a non-streamed
-chat completion as a Response; :class:`TurnStream` writes the streamed chunks as typed events. Both store
-the final Response (``store`` is true by default) *before* its last bytes go out, so a client that chains
-the next turn at once always finds it.
+chat completion as a Response; :class:`TurnStream` writes the streamed chunks as typed events. Both leave
+the final Response on the turn, and :meth:`Turn.settle` stores it (``store`` is true by default); the
+pipeline awaits it *before* the last bytes go out, so a client that chains the next turn at once finds it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from gateway.responses.events import ResponseStream, encode
 from gateway.responses.items import IdFactory, new_id
 from gateway.responses.keeping import Keeping
 from gateway.responses.output import Event
-from gateway.responses.request import ResponsesRequest, parse_request
+from gateway.responses.request import ResponsesRequest
 from gateway.responses.result import Frame, response_from_completion
 from gateway.responses.store import Chain, StoredResponse, load_chain
 
@@ -37,11 +37,11 @@ class Turn:
     chain: Chain | None
     keeping: Keeping
     ids: IdFactory = new_id
+    final: dict[str, Any] | None = None  # the Response to store, once written
 
     @classmethod
-    async def open(cls, body: dict[str, Any], owner: str | None, keeping: Keeping) -> Turn:
-        """Parse (400 on bad input) and load the chain (404 when it is gone, 503 when the store is down)."""
-        request = parse_request(body)
+    async def open(cls, request: ResponsesRequest, owner: str | None, keeping: Keeping) -> Turn:
+        """Load the chain of a parsed request (404 when it is gone, 503 when the store is down)."""
         chain = None
         previous = request.previous_response_id
         if previous is not None:
@@ -61,20 +61,19 @@ class Turn:
         effort = self.request.effort
         return Frame(self.response_id, self.created_at, model, effort, self.request)
 
-    async def keep(self, response: dict[str, Any]) -> None:
+    async def settle(self) -> None:
         """Store the final Response when the request asked for it (the default)."""
-        if not self.request.store:
+        if not self.request.store or self.final is None:
             return
         ancestors = self.chain.ancestors if self.chain is not None else ()
-        record = StoredResponse(self.response_id, self.owner, ancestors, self.request.items, response)
+        record = StoredResponse(self.response_id, self.owner, ancestors, self.request.items, self.final)
         await self.keeping.save(record)
 
-    async def answer(self, completion: dict[str, Any]) -> bytes:
-        """The JSON body for a non-streamed chat completion (stored first)."""
+    def answer(self, completion: dict[str, Any]) -> bytes:
+        """The JSON body for a non-streamed chat completion."""
         model = str(completion.get("model") or self.request.model)
-        response = response_from_completion(self.frame(model), completion, self.ids, now=_now())
-        await self.keep(response)
-        return orjson.dumps(response)
+        self.final = response_from_completion(self.frame(model), completion, self.ids, now=_now())
+        return orjson.dumps(self.final)
 
     def stream(self) -> TurnStream:
         return TurnStream(self)
@@ -107,12 +106,11 @@ class TurnStream:
         events += stream.fail(message, "server_error")
         return b"".join([encode(e) for e in events])
 
-    async def end(self) -> bytes:
+    def end(self) -> bytes:
         """The closing events; after a failure, nothing more (``response.failed`` was the last event)."""
         stream, events = self._open(self.turn.request.model)
         if stream.final is not None:
             return b""
         events += stream.end(now=_now())
-        assert stream.final is not None
-        await self.turn.keep(stream.final)
+        self.turn.final = stream.final
         return b"".join([encode(e) for e in events])
