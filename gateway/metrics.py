@@ -40,7 +40,10 @@ class GatewayMetrics:
             registry=r,
         )
         self.decisions = Counter(
-            "thinkgate_decisions", "Effort decisions by effort and source", ["effort", "source"], registry=r
+            "thinkgate_decisions",
+            "Effort decisions by effort, source and front door (chat, completions, responses, messages)",
+            ["effort", "source", "front_door"],
+            registry=r,
         )
         self.decision_seconds = Histogram(
             "thinkgate_decision_duration_seconds",

@@ -52,11 +52,11 @@ def plan_headers(admitted: Admitted, plan: Plan) -> dict[str, str]:
     return headers
 
 
-def record_plan(metrics: GatewayMetrics, plan: Plan) -> None:
+def record_plan(metrics: GatewayMetrics, plan: Plan, front_door: str) -> None:
     """The metrics of a plan: ``thinkgate_decisions`` and, when effort was shed, ``thinkgate_shed``."""
     if plan.decision is None:
         return
-    metrics.decisions.labels(plan.effort, plan.source).inc()
+    metrics.decisions.labels(plan.effort, plan.source, front_door).inc()
     if plan.shed is not None:
         before, after = plan.shed.split("->")
         metrics.shed.labels(before, after).inc()
@@ -71,7 +71,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
     except GatewayError as exc:
         return door.error(exc)
     metrics = a.state.metrics
-    record_plan(metrics, plan)
+    record_plan(metrics, plan, door.name)
     access = access_log_for(request)
     trace = access.trace(
         request_id=a.request_id,
@@ -104,6 +104,7 @@ class PipelineResponse(Response):
         self.door = door
         self.ledger = ledger
         self.headers_out = plan_headers(admitted, plan)
+        self.headers_out["x-thinkgate-front-door"] = door.name
         self.background = None
         self.pool = plan.steps[0].pool.name if plan.steps else ""
         self.outcome = CLIENT_GONE
