@@ -201,7 +201,7 @@ def test_apply_shedding(
     s.pools["t"].shed = ShedLevel(steps, 0.0)
     before = decision(Effort.HIGH, source)
     after, text = shed(s.policy, s.target(model), before, s.health())
-    record_plan(s.metrics, Plan(after, text, ()))
+    record_plan(s.metrics, Plan(after, text, ()), "chat")
     assert text == expected
     if expected is None:
         assert after is before
