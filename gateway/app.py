@@ -79,6 +79,13 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     app.add_hot_route("/v1/chat/completions", chat.chat_completions)
     app.add_hot_route("/v1/completions", completions.completions)
     app.add_hot_route("/v1/responses", responses.create_response)
-    for module in (models, route, health, admin, responses, openapi):  # documented in gateway/openapi/operations.py
+    for module in (
+        models,
+        route,
+        health,
+        admin,
+        responses,
+        openapi,
+    ):  # documented in gateway/openapi/operations.py
         app.include_router(module.router)
     return app

@@ -24,6 +24,7 @@ from gateway.openapi.models import (
     TextCompletion,
     TextCompletionRequest,
 )
+from gateway.openapi.responses import InputItemList, ResponseDeleted, ResponseObject, ResponsesCreateRequest
 from router.policy import Policy
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -47,6 +48,47 @@ OPERATIONS: tuple[Operation, ...] = (
         request=TextCompletionRequest,
         stream=True,
         errors=GENERATION_ERRORS,
+        security="api_key",
+    ),
+    Operation(
+        "post",
+        "/v1/responses",
+        "OpenAI Responses API at the effort thinkgate decides (JSON, or typed SSE events with stream: true)",
+        "generation",
+        ok=ResponseObject,
+        request=ResponsesCreateRequest,
+        stream=True,
+        errors=GENERATION_ERRORS,
+        security="api_key",
+    ),
+    Operation(
+        "get",
+        "/v1/responses/{response_id}",
+        "A stored response (the caller's own)",
+        "generation",
+        ok=ResponseObject,
+        errors=(400, 401, 404, 503),
+        path_params=("response_id",),
+        security="api_key",
+    ),
+    Operation(
+        "delete",
+        "/v1/responses/{response_id}",
+        "Delete a stored response",
+        "generation",
+        ok=ResponseDeleted,
+        errors=(401, 404, 503),
+        path_params=("response_id",),
+        security="api_key",
+    ),
+    Operation(
+        "get",
+        "/v1/responses/{response_id}/input_items",
+        "The input items of a stored response (cursor page: order, after, limit)",
+        "generation",
+        ok=InputItemList,
+        errors=(400, 401, 404, 503),
+        path_params=("response_id",),
         security="api_key",
     ),
     Operation(
