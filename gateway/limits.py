@@ -100,7 +100,8 @@ class Limiter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_log = -math.inf
 
-    async def _guarded(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def guarded(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a store call behind the circuit breaker; failures are counted, logged and re-raised."""
         if not self.breaker.allow():
             self.metrics.redis_errors.labels(op).inc()
             self.metrics.redis_up.set(0)
@@ -130,7 +131,7 @@ class Limiter:
         if rule.unlimited:
             return Grant(ident, rule, estimate)
         try:
-            admission = await self._guarded("admit", lambda: self.store.admit(ident, rule, estimate))
+            admission = await self.guarded("admit", lambda: self.store.admit(ident, rule, estimate))
         except StoreError:
             if policy.state.on_redis_error == "closed":
                 raise StateUnavailable(
@@ -174,9 +175,9 @@ class Limiter:
         task.add_done_callback(self._tasks.discard)
 
     async def _account(self, ident: str, rule: LimitRule, tokens: int, thinking: int) -> None:
-        # a failure is counted and logged by _guarded; the usage of this request is then lost
+        # a failure is counted and logged by guarded; the usage of this request is then lost
         with contextlib.suppress(StoreError):
-            await self._guarded("account", lambda: self.store.account(ident, rule, tokens, thinking))
+            await self.guarded("account", lambda: self.store.account(ident, rule, tokens, thinking))
 
     async def drain(self) -> None:
         """Wait for pending accounting (tests, shutdown)."""

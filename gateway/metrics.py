@@ -96,6 +96,24 @@ class GatewayMetrics:
             ["pool"],
             registry=r,
         )
+        self.agent_steps = Counter(
+            "thinkgate_agent_steps",
+            "Decided requests by agent step kind (plan, act, recover, stuck, answer) and the effort chosen",
+            ["kind", "effort"],
+            registry=r,
+        )
+        self.agent_thinking_tokens = Counter(
+            "thinkgate_agent_thinking_tokens",
+            "Reasoning tokens of answered requests by agent step kind",
+            ["kind"],
+            registry=r,
+        )
+        self.episode_spent = Counter(
+            "thinkgate_episode_budget_spent",
+            "Steps whose episode thinking budget was spent: run without thinking or refused (agent.episodes)",
+            ["action"],
+            registry=r,
+        )
         self.retries = Counter(
             "thinkgate_upstream_retries",
             "Attempts retried on another endpoint before the first byte",

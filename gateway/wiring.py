@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.auth import KeyStore, RuntimeKeys
 from gateway.backends.pool import Pool
+from gateway.episodes import EpisodeLedger
 from gateway.limits import Limiter
 from gateway.metrics import GatewayMetrics
 from gateway.reload import PolicyManager, PolicyVersion, policy_text
@@ -23,6 +24,7 @@ from gateway.responses.store import MemoryResponses, ResponseStore
 from gateway.settings import Settings
 from gateway.state import GatewayState, LiveState
 from gateway.store.breaker import CircuitBreaker
+from gateway.store.episodes import EpisodeStore, MemoryEpisodes, RedisEpisodes
 from gateway.store.keys import KeyBackend, KeyManager, MemoryKeys, RedisKeys
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisPolicyStore, RedisStore, connect
@@ -63,6 +65,7 @@ class SharedState:
     policies: PolicyManager
     keys: KeyManager
     responses: ResponseStore
+    episodes: EpisodeLedger
 
     @classmethod
     def build(cls, live: LiveState, path: str | None) -> SharedState:
@@ -77,6 +80,7 @@ class SharedState:
         shared: RedisPolicyStore | None = None
         backend: KeyBackend
         responses: ResponseStore
+        episodes: EpisodeStore
         if cfg.redis_url:
             client = connect(cfg.redis_url, cfg.timeout)
             limiter = Limiter(RedisStore(client, cfg.prefix, cfg.timeout), breaker, state.metrics)
@@ -84,15 +88,18 @@ class SharedState:
             backend = RedisKeys(client, cfg.prefix, cfg.timeout)
             runtime = RuntimeKeys(fail_closed=cfg.on_redis_error == "closed", loaded=False)
             responses = RedisResponses(client, cfg.prefix, cfg.timeout, cfg.responses_ttl)
+            episodes = RedisEpisodes(client, cfg.prefix, cfg.timeout)
         else:
             limiter = Limiter(MemoryStore(), breaker, state.metrics)
             backend = MemoryKeys()
             runtime = RuntimeKeys()
             responses = MemoryResponses(cfg.responses_ttl, cfg.responses_max)
+            episodes = MemoryEpisodes()
         state.keys.attach(runtime)
         source = path or "startup"
         manager = _KeepingRuntimeKeys(runtime, live, PolicyVersion(1, text, source, policy), path, shared)
-        return cls(limiter, manager, KeyManager(backend, runtime), responses)
+        ledger = EpisodeLedger(episodes, limiter)
+        return cls(limiter, manager, KeyManager(backend, runtime), responses, ledger)
 
     async def start(self) -> None:
         await self.keys.start()
@@ -102,4 +109,5 @@ class SharedState:
         await self.keys.stop()
         await self.policies.stop()
         await self.responses.close()
+        await self.episodes.drain()
         await self.limiter.close()

@@ -1,8 +1,10 @@
 """``POST /v1/route``: a dry run of a chat-completions body — the decision, the route and the exact upstream
-request of every step, without generating."""
+request of every step, without generating; for an agent trajectory, its step (``step``) and the decision of
+every model call in it (``steps``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -11,12 +13,14 @@ from starlette.responses import Response
 
 from gateway.api.chat import parse_chat
 from gateway.errors import BadRequest
-from gateway.pipeline.plan import budget_label, plan_call, step_view
+from gateway.pipeline.door import Call
+from gateway.pipeline.plan import budget_label, decide_call, plan_call, step_view
 from gateway.pipeline.prologue import gateway_state, read_body
 from gateway.protocol import parse_json_object
 from gateway.state import GatewayState
 from router.decide import Caps
-from router.routing import NoPoolForEffort, pools_for
+from router.decision import Decision
+from router.routing import NoPoolForEffort, Target, pools_for
 
 router = APIRouter()
 
@@ -53,7 +57,51 @@ def decision_report(
         "shed": plan.shed,
         "warnings": plan.warnings,
         "upstream": [step_view(step, call.path) for step in plan.steps],
+        "step": step_report(decision),
+        "steps": trajectory_report(state, call, target, header, caps),
     }
+
+
+def step_report(decision: Decision) -> dict[str, Any] | None:
+    """The agent step of a decision: kind, why, the state it was read from, and the task's own effort."""
+    view = decision.step
+    if view is None:
+        return None
+    s = view.state
+    return {
+        "kind": view.kind.value,
+        "reason": view.reason,
+        "index": s.step,
+        "tool_calls": s.tool_calls,
+        "results": [r.value for r in s.results],
+        "repeats": s.repeats,
+        "tools_offered": s.tools_offered,
+        "task_effort": decision.task_effort.value if decision.task_effort is not None else None,
+    }
+
+
+def trajectory_report(
+    state: GatewayState, call: Call, target: Target, header: str | None, caps: Caps | None
+) -> list[dict[str, Any]]:
+    """The decision of every model call of the trajectory in ``call``: each prefix of the messages that an
+    assistant turn answered, then the whole body (the next call). Episode budgets are not simulated."""
+    messages = call.body["messages"]
+    cuts = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant" and i]
+    out = []
+    for end in [*cuts, len(messages)]:
+        body = {**call.body, "messages": messages[:end]}
+        decision = decide_call(state, replace(call, body=body), target, header, caps)
+        out.append(
+            {
+                "messages": end,
+                "effort": decision.effort.value,
+                "budget": decision.budget,
+                "source": decision.source.value,
+                "reason": decision.reason,
+                "step": step_report(decision),
+            }
+        )
+    return out
 
 
 @router.post("/v1/route")

@@ -1,4 +1,5 @@
-"""``thinkgate route "text"`` / ``thinkgate route --file chat.json``: the decision, offline.
+"""``thinkgate route "text"`` / ``thinkgate route --file chat.json``: the decision, offline; for an agent
+trajectory (tool calls and results in the file) the decision of every model call in it, step by step.
 
 Uses the policy given with ``--config`` (default: the demo policy) and its classifier; prints the same
 fields as ``POST /v1/route``, without contacting any backend.
@@ -74,4 +75,19 @@ def run(ns: argparse.Namespace) -> int:
     print(f"reason  {out['reason']}")
     if out["scores"]:
         print("scores  " + "  ".join(f"{k}={v:.3f}" for k, v in out["scores"].items()))
+    if out["step"] is not None:
+        step = out["step"]
+        print(
+            f"step    {step['kind']} (#{step['index']}: {step['reason']}); task effort {step['task_effort']}"
+        )
+    if len(out["steps"]) > 1:
+        print("\ntrajectory (one line per model call):")
+        print(f"  {'#':>2s} {'msgs':>4s} {'kind':8s} {'effort':7s} {'budget':>9s}  why")
+        for i, row in enumerate(out["steps"]):
+            step = row["step"] or {"kind": "-", "reason": ""}
+            budget = "unlimited" if row["budget"] is None else str(row["budget"])
+            print(
+                f"  {i:2d} {row['messages']:4d} {step['kind']:8s} {row['effort']:7s} {budget:>9s}  "
+                f"{step['reason']}"
+            )
     return 0

@@ -48,6 +48,9 @@ class Call:
     body); ``settle`` is awaited after the writer made the last bytes of a successful answer (``answer`` or
     ``end``) and before they are sent (e.g. to store the response, so a client that names it at once finds
     it).
+    ``episode``: an agent episode id the front door knows (the root of a Responses ``previous_response_id``
+    chain); the ``x-thinkgate-episode`` header and ``metadata.episode_id`` still come first
+    (:mod:`router.episodes`).
     """
 
     body: dict[str, Any]
@@ -59,6 +62,7 @@ class Call:
     context: Any = None
     resolve: Resolve | None = None
     settle: Callable[[], Awaitable[None]] | None = None
+    episode: str | None = None
 
 
 class StreamWriter(Protocol):

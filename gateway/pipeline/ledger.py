@@ -4,6 +4,7 @@ budget hits, the quota correction (:meth:`gateway.limits.Grant.account`) and the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from gateway.limits import Grant
 from gateway.logs import RequestTrace
@@ -26,6 +27,8 @@ class Ledger:
         start: float,
         grant: Grant,
         trace: RequestTrace,
+        step: str | None = None,
+        episode: Callable[[int], None] | None = None,
     ) -> None:
         self.metrics = metrics
         self.endpoint = endpoint
@@ -35,6 +38,8 @@ class Ledger:
         self.start = start
         self.grant = grant
         self.trace = trace
+        self.step = step  # the agent step kind (thinkgate_agent_thinking_tokens)
+        self.episode = episode  # charges the reasoning tokens to the request's episode
         self.done = False
 
     def ttft(self, pool: str) -> None:
@@ -55,6 +60,10 @@ class Ledger:
             if usage.budget_hit:
                 m.budget_hits.labels(self.effort).inc()
             self.grant.account(usage.prompt, usage.completion, usage.reasoning)  # limits (issue 6)
+            if self.step is not None:
+                m.agent_thinking_tokens.labels(self.step).inc(usage.reasoning)
+            if self.episode is not None:
+                self.episode(usage.reasoning)  # agent.episodes (issue 14)
             self.trace.record_tokens(usage.prompt, usage.completion, usage.reasoning, usage.budget_hit)
         m.requests.labels(self.endpoint, self.model, self.effort, self.source, pool, outcome).inc()
         m.request_seconds.labels(self.endpoint, self.effort, pool).observe(time.perf_counter() - self.start)

@@ -4,21 +4,25 @@ exact upstream request of every step. ``/v1/route`` shows a plan without running
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from gateway.backends.pool import Pool
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, GatewayError
 from gateway.pipeline.door import Call
 from gateway.proxy.forcing import TOKENIZE_PATH, prompt_payload
 from gateway.render import Rendered, render_chat
 from gateway.state import GatewayState
-from router.decide import Caps, decide
+from router.agent import StepView, read_agent_state, step_kind
+from router.decide import Caps, decide, level_for_budget
 from router.decision import Decision
+from router.effort import Effort
+from router.episodes import Episode, EpisodeSpent, apply_episode
 from router.routing import NoPoolForEffort, Target, route
 from router.signals import SignalConflict, SignalError
+from router.steps import AgentPolicy
 
 #: labels of a request that is passed through without a decision (raw ``/v1/completions``)
 PASSTHROUGH = "passthrough"
@@ -53,6 +57,7 @@ class Plan:
     decision: Decision | None
     shed: str | None
     steps: tuple[Step, ...]
+    agent: AgentInputs | None = None
 
     @property
     def effort(self) -> str:
@@ -70,6 +75,31 @@ class Plan:
     def warnings(self) -> list[str]:
         """Every render note of the plan, in step order, each once."""
         return list(dict.fromkeys(note for step in self.steps for note in step.notes))
+
+
+class EpisodeBudgetSpent(GatewayError):
+    """The episode's thinking budget is spent and ``agent.episodes.on_spent`` is ``refuse``."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "episode_budget_spent"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInputs:
+    """What the decision needs for agent steps: the step policy in force (the tenant's or the top-level
+    one), the request's episode, and the thinking tokens that episode has left (``None``: not accounted —
+    no episode budget, or the store is unusable and the policy fails open)."""
+
+    policy: AgentPolicy
+    episode: Episode | None = None
+    left: int | None = None
+
+
+def agent_step(body: dict[str, Any], policy: AgentPolicy) -> StepView:
+    """The agent step of a chat body (pure; see :mod:`router.agent`)."""
+    state = read_agent_state(body.get("messages"), body.get("tools"), body.get("tool_choice"))
+    return step_kind(state, stuck_after=policy.stuck_after)
 
 
 def budget_label(budget: int | None) -> str:
@@ -90,12 +120,19 @@ def decision_headers(decision: Decision, rid: str) -> dict[str, str]:
 
 
 def decide_call(
-    state: GatewayState, call: Call, target: Target, header: str | None, caps: Caps | None
+    state: GatewayState,
+    call: Call,
+    target: Target,
+    header: str | None,
+    caps: Caps | None,
+    agent: AgentInputs | None = None,
 ) -> Decision:
-    """The effort decision for a chat call (signals, virtual model, classifier, caps)."""
+    """The effort decision for a chat call (signals, virtual model, classifier, agent step, caps, episode
+    budget)."""
     body = call.body
     messages = body["messages"]
     tools = bool(body.get("tools"))
+    policy = agent.policy if agent is not None else state.policy.agent
     began = time.perf_counter()
     try:
         decision = decide(
@@ -108,7 +145,21 @@ def decide_call(
             classify=lambda: state.classify(messages, tools),
             on_classifier_error=state.policy.classifier.on_error,
             caps=caps,
+            agent=policy,
+            step=agent_step(body, policy),
         )
+        if agent is not None and agent.episode is not None:
+            budgets = state.policy.budgets
+            stepped = decision
+            decision = apply_episode(
+                decision, agent.left, policy.episodes, lambda b: level_for_budget(b, budgets)
+            )
+            if stepped.effort.thinks and not decision.effort.thinks:
+                state.metrics.episode_spent.labels("no_thinking").inc()
+        decision = _without_instruct_pool(decision, target)
+    except EpisodeSpent as exc:
+        state.metrics.episode_spent.labels("refused").inc()
+        raise EpisodeBudgetSpent(str(exc)) from None
     except SignalConflict as exc:
         raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None
     except SignalError as exc:
@@ -117,6 +168,16 @@ def decide_call(
     if "p_think" in decision.scores:
         state.metrics.classifier_p_think.observe(decision.scores["p_think"])
     return decision
+
+
+def _without_instruct_pool(decision: Decision, target: Target) -> Decision:
+    """A step the agent policy or an episode budget took down to ``none`` on a model without an instruct pool
+    runs at ``minimal`` with a thinking budget of 0 (the template's think block closes at once) instead."""
+    task = decision.task_effort
+    if decision.effort.thinks or target.instruct or decision.capped or task is None or not task.thinks:
+        return decision
+    reason = f"{decision.reason}; model {target.name!r} has no instruct pool: thinking budget 0 instead"
+    return replace(decision, effort=Effort.MINIMAL, budget=0, reason=reason)
 
 
 def _passthrough_body(call: Call, pool: Pool) -> bytes:
@@ -129,13 +190,20 @@ def _passthrough_body(call: Call, pool: Pool) -> bytes:
     return orjson.dumps(out)
 
 
-def plan_call(state: GatewayState, call: Call, target: Target, header: str | None, caps: Caps | None) -> Plan:
+def plan_call(
+    state: GatewayState,
+    call: Call,
+    target: Target,
+    header: str | None,
+    caps: Caps | None,
+    agent: AgentInputs | None = None,
+) -> Plan:
     """Decide, route and render ``call``; raises a 4xx :class:`gateway.errors.GatewayError` on bad input."""
     if not call.decided:
         names = target.instruct or target.thinking
         steps = [Step(state.pools[n], None, None, _passthrough_body(call, state.pools[n])) for n in names]
         return Plan(None, None, tuple(steps))
-    decided = decide_call(state, call, target, header, caps)
+    decided = decide_call(state, call, target, header, caps, agent)
     try:
         routed = route(state.policy, target, decided, state.health())
     except NoPoolForEffort as exc:
@@ -145,7 +213,7 @@ def plan_call(state: GatewayState, call: Call, target: Target, header: str | Non
         pool = state.pools[routed_step.pool]
         r = render_chat(pool, call.body, routed_step.decision, stream=call.stream)
         rendered.append(Step(pool, routed_step.decision, r, r.body))
-    return Plan(routed.decision, routed.shed, tuple(rendered))
+    return Plan(routed.decision, routed.shed, tuple(rendered), agent)
 
 
 def step_view(step: Step, path: str) -> dict[str, Any]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.backends.client import UpstreamFailure
+from gateway.episodes import EpisodeLedger, agent_inputs
 from gateway.errors import GatewayError
 from gateway.logs import access_log_for, prompt_text
 from gateway.metrics import GatewayMetrics
@@ -25,7 +27,7 @@ from gateway.pipeline.dispatch import Dispatched, book_failure, dispatch, failur
 from gateway.pipeline.door import Call, FrontDoor
 from gateway.pipeline.exchange import Exchange, Usage
 from gateway.pipeline.ledger import CLIENT_ERROR, CLIENT_GONE, OK, UPSTREAM_ERROR, Ledger
-from gateway.pipeline.plan import PASSTHROUGH, Plan, Step, decision_headers, plan_call
+from gateway.pipeline.plan import PASSTHROUGH, AgentInputs, Plan, Step, decision_headers, plan_call
 from gateway.pipeline.prologue import Admitted, admit
 from router.routing import failover_chain
 
@@ -49,14 +51,35 @@ def plan_headers(admitted: Admitted, plan: Plan) -> dict[str, str]:
     headers.update(admitted.grant.headers)  # x-ratelimit-*, x-thinkgate-quota (issue 6)
     if plan.shed is not None:
         headers["x-thinkgate-shed"] = plan.shed
+    headers.update(agent_headers(plan))
     return headers
 
 
+def agent_headers(plan: Plan) -> dict[str, str]:
+    """``x-thinkgate-step`` (kind) and ``-step-index``; ``x-thinkgate-episode`` and, when the episode has a
+    budget, ``x-thinkgate-episode-thinking-left`` (what it had left when this step started)."""
+    out: dict[str, str] = {}
+    step = plan.decision.step if plan.decision is not None else None
+    if step is not None and (step.state.tools_offered or step.state.step):
+        out["x-thinkgate-step"] = step.kind.value
+        out["x-thinkgate-step-index"] = str(step.state.step)
+    agent = plan.agent
+    if agent is not None and agent.episode is not None:
+        out["x-thinkgate-episode"] = agent.episode.id
+        if agent.left is not None:
+            out["x-thinkgate-episode-thinking-left"] = str(agent.left)
+    return out
+
+
 def record_plan(metrics: GatewayMetrics, plan: Plan, front_door: str) -> None:
-    """The metrics of a plan: ``thinkgate_decisions`` and, when effort was shed, ``thinkgate_shed``."""
+    """The metrics of a plan: ``thinkgate_decisions``, ``thinkgate_agent_steps`` and, when effort was shed,
+    ``thinkgate_shed``."""
     if plan.decision is None:
         return
     metrics.decisions.labels(plan.effort, plan.source, front_door).inc()
+    step = plan.decision.step
+    if step is not None:
+        metrics.agent_steps.labels(step.kind.value, plan.effort).inc()
     if plan.shed is not None:
         before, after = plan.shed.split("->")
         metrics.shed.labels(before, after).inc()
@@ -64,10 +87,18 @@ def record_plan(metrics: GatewayMetrics, plan: Plan, front_door: str) -> None:
 
 async def serve(request: Request, door: FrontDoor) -> Response:
     """Answer ``request`` through the pipeline with ``door``'s parser and writers."""
+    episodes: EpisodeLedger = request.app.state.shared.episodes
     try:
         admitted = await admit(request, door)
         a = admitted
-        plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps)
+        agent = await agent_inputs(
+            episodes,
+            a.principal.policy.agent or a.state.policy.agent,
+            a.call,
+            request.headers.get("x-thinkgate-episode"),
+            fail_closed=a.state.policy.state.on_redis_error == "closed",
+        )
+        plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps, agent)
     except GatewayError as exc:
         return door.error(exc)
     metrics = a.state.metrics
@@ -90,8 +121,17 @@ async def serve(request: Request, door: FrontDoor) -> Response:
         start=a.start,
         grant=a.grant,
         trace=trace,
+        step=plan.decision.step.kind.value if plan.decision is not None and plan.decision.step else None,
+        episode=_episode_charge(episodes, agent) if agent.left is not None else None,
     )
     return PipelineResponse(admitted, plan, door, ledger)
+
+
+def _episode_charge(episodes: EpisodeLedger, agent: AgentInputs) -> Callable[[int], None]:
+    """Charge a step's reasoning tokens to its episode (in the background)."""
+    assert agent.episode is not None
+    episode, ttl = agent.episode.id, agent.policy.episodes.ttl_seconds
+    return lambda reasoning: episodes.spend_later(episode, reasoning, ttl)
 
 
 class PipelineResponse(Response):

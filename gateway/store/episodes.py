@@ -3,23 +3,18 @@ every replica sees the same account.
 
 Redis key: ``<prefix>:ep:{<episode id>}`` — an integer (tokens spent) whose TTL restarts at each step
 (``agent.episodes.ttl_seconds``). Spending is one Lua script (``INCRBY`` + ``PEXPIRE``), so concurrent steps
-on several replicas never lose an update. Failures go through the limiter's circuit breaker and
-``state.on_redis_error``: ``open`` serves the step without an episode bound (counted in
-``thinkgate_redis_errors_total``), ``closed`` answers 503.
+on several replicas never lose an update. Failures raise :class:`gateway.store.base.StoreError`;
+:class:`gateway.episodes.EpisodeLedger` decides what they mean.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 import redis.asyncio as aioredis
 
-from gateway.limits import Limiter, StateUnavailable
-from gateway.store.base import StoreError
 from gateway.store.redis import BoundedRedis
 
 _SPEND = """
@@ -82,45 +77,3 @@ class RedisEpisodes(BoundedRedis):
     async def spend(self, episode: str, tokens: int, ttl_ms: int) -> int:
         total = await self.call("episode", self._spend(keys=[self.key(episode)], args=[tokens, ttl_ms]))
         return int(total)
-
-
-class EpisodeLedger:
-    """Episode accounts behind the limiter's circuit breaker and Redis-failure policy."""
-
-    def __init__(self, store: EpisodeStore, limiter: Limiter) -> None:
-        self.store = store
-        self.limiter = limiter
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def left(self, episode: str, budget: int, *, fail_closed: bool) -> int | None:
-        """Thinking tokens the episode may still spend; ``None`` when the store is unusable (fail open)."""
-        try:
-            spent = await self.limiter._guarded("episode", lambda: self.store.spent(episode))
-        except StoreError:
-            if fail_closed:
-                raise StateUnavailable(
-                    "episode budgets cannot be checked: shared state (Redis) is unavailable; retry shortly",
-                    headers={"retry-after": "1"},
-                ) from None
-            return None
-        return max(budget - spent, 0)
-
-    def spend_later(self, episode: str, tokens: int, ttl_seconds: float) -> None:
-        """Charge ``tokens`` to the episode in the background (the response is not held up)."""
-        if tokens <= 0:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self._spend(episode, tokens, int(ttl_seconds * 1000)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _spend(self, episode: str, tokens: int, ttl_ms: int) -> None:
-        with contextlib.suppress(StoreError):  # counted and logged by the breaker guard; this usage is lost
-            await self.limiter._guarded("episode", lambda: self.store.spend(episode, tokens, ttl_ms))
-
-    async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.episodes import EpisodeLedger
 from gateway.limits import Limiter, StateUnavailable
 from gateway.metrics import GatewayMetrics
 from gateway.store.breaker import CircuitBreaker
-from gateway.store.episodes import EpisodeLedger, EpisodeStore, MemoryEpisodes, RedisEpisodes
+from gateway.store.episodes import EpisodeStore, MemoryEpisodes, RedisEpisodes
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import connect
 from tests.redis_server import RedisServer, redis_server
