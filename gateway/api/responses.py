@@ -55,6 +55,7 @@ class ResponsesDoor:
             want_usage=True,
             context=turn,
             settle=turn.settle,
+            episode=turn.root,  # a previous_response_id chain is one agent episode (issue 14)
         )
 
     def answer(self, result: dict[str, Any], call: Call) -> bytes:

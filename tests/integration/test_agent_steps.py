@@ -209,3 +209,21 @@ def _wait_spent(url: str, episode: str, total: int) -> bool:
         return wait_until(lambda: int(client.get(f"eps:ep:{{{episode}}}") or 0) == total, timeout=10)
     finally:
         client.close()
+
+
+def test_responses_chain_is_one_episode(gateway: str) -> None:
+    """Each turn of a ``previous_response_id`` chain reports the chain's first response id as its episode."""
+    tools = [{"type": "function", "name": "grep", "parameters": {"type": "object"}}]
+    first = httpx.post(
+        gateway + "/v1/responses", json={"model": "deep", "input": TASK, "tools": tools}, timeout=30
+    )
+    assert first.status_code == 200, first.text
+    root = first.json()["id"]
+    assert first.headers["x-thinkgate-episode"] == root
+    second = httpx.post(
+        gateway + "/v1/responses",
+        json={"model": "deep", "input": "and the tests?", "tools": tools, "previous_response_id": root},
+        timeout=30,
+    )
+    assert second.status_code == 200, second.text
+    assert second.headers["x-thinkgate-episode"] == root and second.json()["id"] != root
