@@ -35,7 +35,7 @@ from simulator.protocol import (
 )
 from simulator.stats import SimStats
 from simulator.tokenizer import ChatTemplateError, SimTokenizer
-from simulator.toolcalls import call_text, planned_calls
+from simulator.toolcalls import call_text, planned_calls, planned_calls_from_prompt
 from simulator.transport import Dropped, Outcome, WatchedResponse
 from simulator.versions import VersionProfile
 
@@ -177,7 +177,10 @@ class SimServing:
         if not prompt_ids:
             raise SimError(400, "Prompt cannot be empty", "prompt")
         max_tokens = self._max_tokens(req.max_tokens if req.max_tokens is not None else 16, len(prompt_ids))
-        gens = self._generate(prompt_ids, self.config.mode != "instruct", req, max_tokens)
+        text = req.prompt if isinstance(req.prompt, str) else self.tokenizer.decode(prompt_ids, False)
+        calls = planned_calls_from_prompt(text)
+        answer = call_text(calls) if calls else None
+        gens = self._generate(prompt_ids, self.config.mode != "instruct", req, max_tokens, answer)
         return self._job(req, prompt_ids, gens, arrived, chat=False, return_token_ids=req.return_token_ids)
 
     def _job(

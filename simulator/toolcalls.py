@@ -50,6 +50,25 @@ def _text(content: Any) -> str:
     return ""
 
 
+def planned_calls_from_prompt(prompt: str) -> list[PlannedCall]:
+    """The calls for a raw prompt (``/v1/completions``, as the gateway's budget forcing sends): the tools
+    listed in the Qwen3 template's ``<tools>`` block, the triggers of the last user or tool-response turn."""
+    start, end = prompt.find("<tools>\n"), prompt.find("\n</tools>")
+    if start < 0 or end < start:
+        return []
+    tools = []
+    for line in prompt[start + len("<tools>\n") : end].splitlines():
+        try:
+            tools.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    turn = prompt.rfind("<|im_start|>user\n")
+    if turn < 0:
+        return []
+    text = prompt[turn + len("<|im_start|>user\n") :].split("<|im_end|>", 1)[0]
+    return planned_calls([{"role": "user", "content": text}], tools, None)
+
+
 def planned_calls(
     messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None, tool_choice: Any
 ) -> list[PlannedCall]:

@@ -119,6 +119,9 @@ class Family:
     thinking_system_instruction: str | None = None
     #: Tool calls work only in non-thinking mode: a step that offers tools runs without thinking (noted).
     tools_without_thinking: bool = False
+    #: How the model writes tool calls in its text (``hermes``: ``<tool_call>{json}</tool_call>``, parsed by
+    #: :mod:`templates.toolcalls` where the gateway reads raw text, i.e. budget forcing); None: not parsed.
+    tool_call_format: str | None = None
 
     def sampling(self, *, thinking: bool) -> Sampling:
         """The recommended sampling for the mode."""

@@ -18,6 +18,7 @@ from gateway.proxy.forcing import (
     check_forcing_request,
     completion_body,
     forced_chunks,
+    parses_tools,
 )
 from gateway.tokens import ReasoningCounter
 from templates.registry import get_family
@@ -43,13 +44,18 @@ class ForcedExchange:
             self.close()
         result = self.run.result
         assert result is not None
-        return completion_body(result, self.step.pool.spec.model, self.exclude)
+        tools = parses_tools(self.run.session.family, self.call.body)
+        return completion_body(result, self.step.pool.spec.model, self.exclude, tools)
 
     async def chunks(self) -> AsyncGenerator[list[dict[str, Any]], None]:
         model = self.step.pool.spec.model
         try:
             async for batch in forced_chunks(
-                self.run, model=model, exclude=self.exclude, want_usage=self.call.want_usage
+                self.run,
+                model=model,
+                exclude=self.exclude,
+                want_usage=self.call.want_usage,
+                tools=parses_tools(self.run.session.family, self.call.body),
             ):
                 yield batch
         except UpstreamError as exc:  # a later pass answered with an error status

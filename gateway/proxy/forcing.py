@@ -27,6 +27,8 @@ from gateway.proxy.sse import SSEParser
 from templates.family import Family
 from templates.forcing import next_forcing_step, think_tags_for
 from templates.reasoning import ThinkStreamSplitter, split_reasoning
+from templates.render import offers_tools
+from templates.toolcalls import StreamParser, extract
 
 #: Sampling fields copied from the chat body to the completions passes.
 SAMPLING_FIELDS = (
@@ -312,26 +314,40 @@ def usage_of(result: ForcedResult) -> dict[str, Any]:
     }
 
 
-def completion_body(result: ForcedResult, model: str, exclude: bool) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": result.content, "tool_calls": []}
+def parses_tools(family: Family, body: dict[str, Any]) -> bool:
+    """The forced answer's text is parsed for tool calls: the request offers tools (``tool_choice`` not
+    ``none``) and the family's tool-call syntax is known (vLLM's tool parser never sees a forced run)."""
+    return family.tool_call_format == "hermes" and offers_tools(body)
+
+
+def completion_body(result: ForcedResult, model: str, exclude: bool, tools: bool = False) -> dict[str, Any]:
+    """The chat completion of a forced run; with ``tools``, calls in the answer become ``tool_calls`` as
+    vLLM's hermes parser would report them (content before the first call, finish reason ``tool_calls``)."""
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    content, calls = result.content, list[dict[str, Any]]()
+    if tools and content:
+        content, calls = extract(content, cid)
+    finish = "tool_calls" if calls and result.finish == "stop" else result.finish
+    message: dict[str, Any] = {"role": "assistant", "content": content, "tool_calls": calls}
     if not exclude:
         message["reasoning"] = result.reasoning
         message["reasoning_content"] = result.reasoning
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "id": cid,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish}],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage_of(result),
     }
 
 
 async def forced_chunks(
-    run: ForcedRun, *, model: str, exclude: bool, want_usage: bool
+    run: ForcedRun, *, model: str, exclude: bool, want_usage: bool, tools: bool = False
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """A forced run as chat-completion chunk batches: role, reasoning and content deltas, finish, optional
-    usage. Upstream failures propagate (the pipeline writes them in band)."""
+    usage. With ``tools`` the content goes through the streaming hermes parse (tool-call deltas as vLLM
+    sends them). Upstream failures propagate (the pipeline writes them in band)."""
     s = run.session
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -346,11 +362,23 @@ async def forced_chunks(
         thinking=True, opens_think=s.family.opens_think, start=s.tags.start, end=s.tags.end
     )
 
+    parser = StreamParser(cid) if tools else None
+    answer = ""
+
     def pieces(reasoning: str, content: str) -> list[dict[str, Any]]:
+        nonlocal answer
         out = []
         if reasoning and not exclude:
             out.append(chunk({"reasoning": reasoning, "reasoning_content": reasoning}))
-        if content:
+        if content and parser is not None:
+            answer += content
+            text, calls = parser.feed(answer)
+            delta: dict[str, Any] = {"content": text} if text else {}
+            if calls:
+                delta["tool_calls"] = calls
+            if delta:
+                out.append(chunk(delta))
+        elif content:
             out.append(chunk({"content": content}))
         return out
 
@@ -361,7 +389,10 @@ async def forced_chunks(
             yield batch
     last = pieces(*splitter.finish())
     assert run.result is not None
-    last.append(chunk({}, run.result.finish))
+    finish = run.result.finish
+    if parser is not None and parser.called and finish == "stop":
+        finish = "tool_calls"
+    last.append(chunk({}, finish))
     if want_usage:
         last.append({
             "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,

@@ -38,6 +38,7 @@ QWEN3: Final = Family(
     inline_history_think=True,
     parsers=(((0, 8, 0), "deepseek_r1"), ((0, 9, 0), "qwen3")),
     jinja_template="qwen3.jinja",
+    tool_call_format="hermes",
 )
 
 QWEN3_THINKING_2507: Final = Family(
@@ -62,6 +63,7 @@ QWEN3_THINKING_2507: Final = Family(
     inline_history_think=True,
     parsers=(((0, 8, 0), "deepseek_r1"),),
     jinja_template="qwen3-thinking-2507.jinja",
+    tool_call_format="hermes",
 )
 
 QWEN3_INSTRUCT_2507: Final = Family(

@@ -166,3 +166,45 @@ def test_forcing_fails_over_like_the_native_path() -> None:
             assert 'thinkgate_upstream_retries_total{pool="b"} 2.0' in metrics
             for url, pool in ((broken.url, "a"), (sim.url, "b")):
                 assert f'thinkgate_inflight_requests{{endpoint="{url}",pool="{pool}"}} 0.0' in metrics
+
+
+TOOLS = [
+    {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+    for n in ("search", "grep")
+]
+TOOL_TASK = [
+    {"role": "user", "content": 'Find it. call:search {"q": "weekdays in March"} call:grep {"p": "x"}'}
+]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+def test_forced_answer_returns_tool_calls(env: tuple[str, str], streamed: bool) -> None:
+    """No vLLM tool parser runs on a forced run (raw /v1/completions): the gateway parses the family's
+    tool-call syntax itself and answers as vLLM would (tool_calls, finish_reason tool_calls)."""
+    from gateway.proxy.toolcalls import ToolCallAssembler
+
+    gw, _ = env
+    body = {"model": "auto", "messages": TOOL_TASK, "tools": TOOLS, "reasoning_effort": "low"}
+    if not streamed:
+        resp = httpx.post(gw + "/v1/chat/completions", json=body, timeout=30)
+        assert resp.headers["x-thinkgate-budget-mode"] == "forcing"
+        choice = resp.json()["choices"][0]
+        calls, finish = choice["message"]["tool_calls"], choice["finish_reason"]
+        assert choice["message"]["reasoning"]
+    else:
+        with httpx.stream(
+            "POST", gw + "/v1/chat/completions", json={**body, "stream": True}, timeout=30
+        ) as r:
+            assert r.headers["x-thinkgate-budget-mode"] == "forcing"
+            raw = b"".join(r.iter_bytes())
+        acc, finish = ToolCallAssembler(), None
+        for block in [b[6:] for b in raw.split(b"\n\n") if b.startswith(b"data: ")][:-1]:
+            for ch in orjson.loads(block)["choices"]:
+                acc.feed(ch["delta"])
+                finish = ch.get("finish_reason") or finish
+        calls = acc.calls()
+    assert [(c["function"]["name"], orjson.loads(c["function"]["arguments"])) for c in calls] == [
+        ("search", {"q": "weekdays in March"}),
+        ("grep", {"p": "x"}),
+    ]
+    assert finish == "tool_calls" and all(c["id"].startswith("chatcmpl-tool-") for c in calls)
