@@ -3,7 +3,7 @@
 Agent harnesses resend the whole trajectory on every step, so the state is read from the request alone:
 :func:`read_agent_state` walks the messages after the last user turn (assistant tool calls, tool results)
 and returns an :class:`AgentState` — step index, tool calls so far, the outcome of the latest tool results
-(error, exception, failing tests, empty, passed, ok), how often the latest call was repeated identically,
+(error, exception, failing tests, empty, passed, ok), how often in a row the latest call was made identically,
 and how many tools are offered. :func:`step_kind` names the step (``plan``, ``act``, ``recover``,
 ``stuck``, ``answer``) from that state; :mod:`router.steps` turns the kind into an effort.
 
@@ -58,8 +58,9 @@ class AgentState:
 
     ``step`` counts assistant turns since the last user turn (0 = the model has not acted on this task yet);
     ``tool_calls`` the calls made since then; ``results`` the outcomes of the latest tool results (those after
-    the last assistant turn, in order); ``repeats`` how many times the latest call (same name and arguments)
-    occurs since the last user turn (0 without calls); ``tools_offered`` the number of tools in the request;
+    the last assistant turn, in order); ``repeats`` how many times in a row the latest call (same name and
+    arguments) was made, counting it (0 without calls; a call repeated after other calls, such as running
+    the tests again after an edit, starts again at 1); ``tools_offered`` the number of tools in the request;
     ``tool_choice_none`` whether the request turns tool use off.
     """
 
@@ -282,11 +283,16 @@ def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) 
             for block in _tool_result_parts(msg.get("content")) or ():
                 results.append((_text(block.get("content")), block.get("is_error") is True))
     last = signatures[-1] if signatures else None
+    repeats = 0
+    for signature in reversed(signatures):  # the latest call and the identical ones right before it
+        if signature != last:
+            break
+        repeats += 1
     return AgentState(
         step=step,
         tool_calls=calls,
         results=tuple(classify_result(text, is_error=error) for text, error in results),
-        repeats=signatures.count(last) if last is not None else 0,
+        repeats=repeats,
         last_call=last,
         tools_offered=n_tools,
         tool_choice_none=choice_none,
@@ -295,7 +301,7 @@ def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) 
 
 def step_kind(state: AgentState, *, stuck_after: int) -> StepView:
     """Name the step: the first matching rule of answer (no tools) → plan → stuck → recover → answer (checks
-    pass) → act. ``stuck_after``: the same call this many times since the last user turn is a loop."""
+    pass) → act. ``stuck_after``: the same call this many times in a row is a loop."""
     if state.tools_offered == 0 or state.tool_choice_none:
         why = "no tools offered" if state.tools_offered == 0 else "tool_choice none"
         return StepView(StepKind.ANSWER, state, why)

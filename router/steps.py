@@ -122,7 +122,7 @@ class AgentPolicy(_Frozen):
 
     ``enabled: false`` keeps the decision of the task for every step. ``sources``: decision sources the
     step policy adjusts (explicit client signals and fixed-effort virtual models are honoured unless listed).
-    ``stuck_after``: the same call (name and arguments) this many times since the last user turn is a loop.
+    ``stuck_after``: the same call (name and arguments) this many times in a row is a loop.
     ``stuck_escalations``: stuck steps that get the ``stuck`` rule; later ones get ``stuck_then``.
     ``episodes``: the thinking-token budget of one task across its steps (:mod:`router.episodes`).
     """

@@ -129,7 +129,7 @@ def test_state_counts_steps_calls_and_repeats_after_the_last_user_turn() -> None
     state = read_agent_state(msgs, TOOLS)
     assert (state.step, state.tool_calls, state.tools_offered) == (2, 3, 1)
     assert state.results == (Outcome.OK,)
-    assert state.repeats == 2  # grep(q=x) twice after USER; the earlier task's grep does not count
+    assert state.repeats == 1  # grep(q=x) again, but read() came in between: not a repeat in a row
     assert state.last_call == 'grep({"q":"x"})'
 
 
@@ -144,6 +144,16 @@ def test_identical_calls_compare_arguments_canonically() -> None:
     c = call("grep", {"q": "y", "n": 1})
     assert read_agent_state([USER, a, result("r"), b, result("r")], TOOLS).repeats == 2
     assert read_agent_state([USER, a, result("r"), c, result("r")], TOOLS).repeats == 1
+    loop = [USER, a, result("r"), b, result("r")]
+    assert read_agent_state([*loop[:1], a, result("r"), *loop[1:]], TOOLS).repeats == 3
+    assert read_agent_state([USER, a, result("r"), c, result("r"), a, result("r")], TOOLS).repeats == 1
+
+
+def test_running_the_tests_again_after_an_edit_is_not_a_loop() -> None:
+    edit, tests = call("edit", {"p": "a.py"}), call("run_tests", {})
+    msgs = [USER, tests, result("1 failed"), edit, result("ok"), tests, result("1 failed"), edit, result("ok")]
+    msgs += [tests, result("1 failed")]
+    assert kind_of(msgs) is StepKind.RECOVER
 
 
 def test_anthropic_shaped_tool_results_are_not_user_turns() -> None:
