@@ -151,7 +151,17 @@ def test_identical_calls_compare_arguments_canonically() -> None:
 
 def test_running_the_tests_again_after_an_edit_is_not_a_loop() -> None:
     edit, tests = call("edit", {"p": "a.py"}), call("run_tests", {})
-    msgs = [USER, tests, result("1 failed"), edit, result("ok"), tests, result("1 failed"), edit, result("ok")]
+    msgs = [
+        USER,
+        tests,
+        result("1 failed"),
+        edit,
+        result("ok"),
+        tests,
+        result("1 failed"),
+        edit,
+        result("ok"),
+    ]
     msgs += [tests, result("1 failed")]
     assert kind_of(msgs) is StepKind.RECOVER
 
