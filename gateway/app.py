@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from gateway import console
 from gateway.api import admin, chat, completions, health, models, openapi, responses, route
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
@@ -88,4 +89,5 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
         openapi,
     ):  # documented in gateway/openapi/operations.py
         app.include_router(module.router)
+    console.install(app)  # the operator console at /console (gateway/console/)
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,29 @@ def write_artifact(data: dict[str, Any], path: str | Path) -> int:
     return len(raw)
 
 
+def _records(lines: Iterable[str], name: str) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name}:{number}: not valid JSON: {exc.msg}") from exc
+        if not isinstance(record, dict):
+            raise DataError(f"{name}:{number}: each line must be a JSON object")
+        yield record
+
+
+def _examples(records: Iterable[dict[str, Any]], name: str) -> list[Example]:
+    out: list[Example] = []
+    for number, record in enumerate(records, 1):
+        try:
+            out.append(example_from_record(record))
+        except DataError as exc:
+            raise DataError(f"{name}: record {number}: {exc}") from exc
+    return out
+
+
 def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
     """The JSON objects of a JSONL file, one per non-blank line; raises :class:`DataError` with the line."""
     p = Path(path)
@@ -68,24 +91,14 @@ def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
     except OSError as exc:
         raise DataError(f"cannot read {p}: {exc.strerror or exc}") from exc
     with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{p}:{number}: not valid JSON: {exc.msg}") from exc
-            if not isinstance(record, dict):
-                raise DataError(f"{p}:{number}: each line must be a JSON object")
-            yield record
+        yield from _records(handle, str(p))
 
 
 def read_examples(path: str | Path) -> list[Example]:
     """All labelled examples of a JSONL file; a bad record raises :class:`DataError` naming its line."""
-    out: list[Example] = []
-    for number, record in enumerate(iter_records(path), 1):
-        try:
-            out.append(example_from_record(record))
-        except DataError as exc:
-            raise DataError(f"{path}: record {number}: {exc}") from exc
-    return out
+    return _examples(iter_records(path), str(path))
+
+
+def examples_from_text(text: str, name: str = "upload") -> list[Example]:
+    """All labelled examples of JSONL text (the console's uploads), checked like :func:`read_examples`."""
+    return _examples(_records(text.splitlines(), name), name)

@@ -3,8 +3,9 @@
 Prints think/no-think accuracy, recall on think=true, precision on think=false, the confusion matrix over
 none/low/medium/high, think-share, ordinal error and the mean thinking budget per request (an upper bound on
 thinking tokens) for the chosen efforts vs the labels. ``--policy`` reads ``budgets:`` and
-``classifier: {thresholds: ...}`` from a policy YAML; ``--plot`` draws accuracy and think-share against the
-think threshold with the operating point marked.
+``classifier: {thresholds: ...}`` from a policy YAML; ``--plot`` draws accuracy against the thinking tokens
+spent per request as the think threshold moves, and the metrics against the threshold, with the operating
+point marked. The metrics come from :mod:`router.tuning`, which the console's Tune view uses too.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway.classifier_artifact import load_classifier, read_examples
-from router.classifier import ArtifactError, ClassifierThresholds, Prediction, choose_effort
+from router.classifier import ArtifactError, ClassifierThresholds, Prediction
 from router.effort import CLASSIFIER_LEVELS
-from router.train import DEFAULT_BUDGETS, DataError, Example, Metrics
+from router.train import DEFAULT_BUDGETS, DataError, Example
+from router.tuning import metrics_at, sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", help="policy YAML: reads budgets and classifier.thresholds")
     parser.add_argument("--artifact", help="classifier artifact (default: the packaged one)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--plot", help="write a PNG of accuracy and think-share vs the think threshold")
+    parser.add_argument("--plot", help="write a PNG: accuracy vs thinking tokens spent, metrics vs threshold")
 
 
 def read_policy_parts(path: str) -> tuple[ClassifierThresholds, dict[str, int | None]]:
@@ -68,38 +70,50 @@ def _predict_all(examples: list[Example], path: str | None) -> list[Prediction]:
     return [clf.predict(ex.view) for ex in tqdm(examples, desc="classifying", file=sys.stderr, disable=None)]
 
 
-def _metrics(
+def _plot(
     examples: list[Example],
     preds: list[Prediction],
     th: ClassifierThresholds,
     budgets: Mapping[str, int | None],
-) -> Metrics:
-    metrics = Metrics()
-    for ex, pred in zip(examples, preds, strict=True):
-        metrics.add(ex.think, ex.effort, choose_effort(pred, th)[0], budgets)
-    return metrics
-
-
-def _plot(examples: list[Example], preds: list[Prediction], th: ClassifierThresholds, out: str) -> None:
+    out: str,
+) -> None:
+    """Accuracy against thinking tokens spent (the trade-off a threshold buys), and the metrics against the
+    think threshold; the operating point marked on both."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grid = [i / 100 for i in range(1, 100)]
-    acc, share = [], []
-    for t in grid:
-        m = _metrics(examples, preds, th.model_copy(update={"think": t}), DEFAULT_BUDGETS).summary()
-        acc.append(m["accuracy"])
-        share.append(m["think_share"])
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(grid, acc, label="think/no-think accuracy")
-    ax.plot(grid, share, label="think-share")
-    ax.axvline(th.think, color="grey", linestyle="--", label=f"operating point ({th.think:.2f})")
-    ax.set_xlabel("think threshold on p_think")
-    ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower left")
-    ax.grid(alpha=0.3)
+    points = sweep(examples, preds, th, budgets)
+    here = metrics_at(examples, preds, th, budgets).summary()
+    grid = [p["think"] for p in points]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.plot([p["budget_per_request"] for p in points], [p["accuracy"] for p in points], marker=".", ms=3)
+    left.plot([here["budget_per_request"]], [here["accuracy"]], "o", color="crimson", ms=8)
+    left.annotate(
+        f"threshold {th.think:.2f}: accuracy {here['accuracy']:.3f}, {here['budget_per_request']:.0f} tokens",
+        (here["budget_per_request"], here["accuracy"]),
+        textcoords="offset points",
+        xytext=(8, -14),
+        fontsize=8,
+    )
+    left.set_xlabel("thinking tokens per request (budget of the chosen effort, mean)")
+    left.set_ylabel("think/no-think accuracy")
+    left.set_title("accuracy vs thinking tokens spent")
+    left.grid(alpha=0.3)
+    for key, label in (
+        ("accuracy", "accuracy"),
+        ("recall_think", "think recall"),
+        ("think_share", "think-share"),
+    ):
+        right.plot(grid, [p[key] for p in points], label=label)
+    right.axvline(th.think, color="crimson", linestyle="--", label=f"operating point ({th.think:.2f})")
+    right.set_xlabel("think threshold on p_think")
+    right.set_ylabel("share of requests")
+    right.set_ylim(0, 1.02)
+    right.set_title("metrics vs threshold")
+    right.legend(loc="lower left", fontsize=8)
+    right.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -141,7 +155,7 @@ def run(ns: argparse.Namespace) -> int:
     except (DataError, ArtifactError) as exc:
         print(f"thinkgate eval: {exc}", file=sys.stderr)
         return 2
-    metrics = _metrics(examples, preds, thresholds, budgets)
+    metrics = metrics_at(examples, preds, thresholds, budgets)
     result = {
         "summary": metrics.summary(),
         "confusion": metrics.confusion,
@@ -153,7 +167,7 @@ def run(ns: argparse.Namespace) -> int:
     else:
         _print_report(result)
     if ns.plot:
-        _plot(examples, preds, thresholds, ns.plot)
+        _plot(examples, preds, thresholds, budgets, ns.plot)
         print(f"wrote {ns.plot}", file=sys.stderr)
     return 0
 
