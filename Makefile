@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lock lock-upgrade venv demo test test-fast test-e2e vllm redis image-test lint format bench clean
+.PHONY: lock lock-upgrade venv demo test test-fast test-e2e test-browser vllm redis browser image-test lint format bench clean
 
 # Installs are reproducible: uv (pinned below) installs exactly what uv.lock says, into .venv.
 # Refresh the lock after editing dependencies: `make lock` (or `make lock-upgrade` to take newer releases).
@@ -42,20 +42,27 @@ vllm:
 redis:
 	bash scripts/ensure_redis.sh
 
-# The whole suite: unit, integration (simulator), e2e (real vLLM on CPU; `make vllm` sets it up).
-test: $(STAMP) vllm redis
+# Debian's chromium + chromedriver for the console's browser tests (tests/browser, one in tests/e2e).
+browser:
+	bash scripts/ensure_chromium.sh
+
+# The whole suite: unit, integration (simulator), browser (system chromium), e2e (real vLLM on CPU).
+test: $(STAMP) vllm redis browser
 	$(BIN)/pytest tests
 
 test-fast: $(STAMP) redis
 	$(BIN)/pytest tests/unit tests/integration
 
-test-e2e: $(STAMP) vllm
+test-e2e: $(STAMP) vllm browser
 	$(BIN)/pytest tests/e2e
 
 # Build the container image from deploy/docker/Dockerfile with buildah (on a Debian base made by mmdebstrap, both
 # from Debian's packages) and smoke-test it: its own entrypoint, as its own user, against simulators. Needs root.
 image-test: $(STAMP)
 	bash scripts/image/test.sh
+
+test-browser: $(STAMP) browser
+	$(BIN)/pytest tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway router templates simulator tests benchmarks scripts deploy
