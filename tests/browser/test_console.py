@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -270,13 +271,25 @@ def test_watch_shows_live_decisions_and_endpoints(demo: Demo, browser: WebDriver
         browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#watch-endpoints tr[data-endpoint]")) == 3
     )
     before = int(text_of(browser, "watch-decisions"))
-    for messages in (PROBE, [{"role": "user", "content": "Say hello"}]):
-        r = httpx.post(
-            demo.gateway + "/v1/chat/completions", json={"model": "auto", "messages": messages}, timeout=30
-        )
-        assert r.status_code == 200
-    wait_for(browser, lambda d: int(d.find_element(By.ID, "watch-decisions").text) >= before + 2, timeout=15)
+    traffic = [
+        ({"model": "auto", "messages": PROBE}, {}),
+        ({"model": "auto", "messages": [{"role": "user", "content": "Say hello"}]}, {}),
+        ({"model": "auto", "messages": PROBE, "reasoning_effort": "low"}, {}),
+        ({"model": "auto-deep", "messages": PROBE, "max_tokens": 64}, {}),
+        ({"model": "auto", "messages": PROBE}, {"x-thinkgate-effort": "high"}),
+    ]
+    for body, headers in traffic:  # spread over a few polls, so the rates have a shape
+        r = httpx.post(demo.gateway + "/v1/chat/completions", json=body, headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+        time.sleep(0.7)
+    wait_for(
+        browser,
+        lambda d: int(d.find_element(By.ID, "watch-decisions").text) >= before + len(traffic),
+        timeout=15,
+    )
     cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#watch-endpoints td:nth-child(3)")]
     assert cells == ["up", "up", "up"]
     assert "none" in browser.find_element(By.ID, "watch-decision-bars").get_attribute("innerHTML")
+    sources = {span.text for span in browser.find_elements(By.CSS_SELECTOR, "#watch-sources span")}
+    assert {"classifier", "explicit", "virtual-model"} <= sources
     screenshot(browser, "watch")

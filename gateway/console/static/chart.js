@@ -93,6 +93,13 @@ export function thresholdChart(container, { left, right, marker, xLabel, onMove,
 
 // Horizontal bars: items [{label, value, parts?: [{label, value}]}] scaled to the largest value.
 export function bars(container, items, format = (v) => String(Math.round(v))) {
+  if (!items.length) {
+    const empty = document.createElement("p");
+    empty.className = "muted";
+    empty.textContent = "none yet";
+    container.replaceChildren(empty);
+    return;
+  }
   const max = Math.max(1, ...items.map((i) => i.value));
   const W = 420, row = 22;
   const root = svg("svg", { viewBox: `0 0 ${W} ${Math.max(row, items.length * row)}`, class: "bar-chart" });
@@ -103,7 +110,8 @@ export function bars(container, items, format = (v) => String(Math.round(v))) {
     const parts = item.parts || [{ label: item.label, value: item.value }];
     parts.forEach((part, j) => {
       const w = (part.value / max) * (W - 190);
-      const rect = svg("rect", { x, y: y + 4, width: Math.max(0, w), height: row - 8, fill: COLORS[j % COLORS.length] });
+      const color = COLORS[(part.color ?? j) % COLORS.length];
+      const rect = svg("rect", { x, y: y + 4, width: Math.max(0, w), height: row - 8, fill: color });
       rect.append(svg("title", {}, `${part.label}: ${format(part.value)}`));
       root.append(rect);
       x += w;

@@ -28,8 +28,12 @@ function render(data, history) {
   const levels = Object.values(data.shedding_level);
   $("watch-shedding").textContent = levels.length ? String(Math.max(...levels)) : "0";
   $("watch-failovers").textContent = String(Math.round(data.failovers));
+  const sources = [...new Set(data.decisions.map((d) => d.source))].sort();
   const byEffort = {};
-  for (const d of data.decisions) (byEffort[d.effort] ||= []).push({ label: d.source, value: d.count });
+  for (const d of data.decisions) {
+    (byEffort[d.effort] ||= []).push({ label: d.source, value: d.count, color: sources.indexOf(d.source) });
+  }
+  $("watch-sources").replaceChildren(...sources.map((s, i) => el("span", { class: `swatch c${i % 6}` }, s)));
   const order = (keys) => keys.sort((a, b) => EFFORTS.indexOf(a) - EFFORTS.indexOf(b));
   bars($("watch-decision-bars"), order(Object.keys(byEffort)).map((effort) => ({
     label: effort,
