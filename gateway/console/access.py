@@ -16,8 +16,8 @@ import os
 
 from fastapi import Request
 
-from gateway.api.common import gateway_state
 from gateway.errors import GatewayError
+from gateway.pipeline.prologue import gateway_state
 
 COOKIE = "thinkgate_console"
 

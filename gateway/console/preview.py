@@ -12,13 +12,13 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.api.common import gateway_state, read_body
 from gateway.api.route import decision_report
 from gateway.auth import Principal
 from gateway.console.access import require_bearer
 from gateway.errors import BadRequest
+from gateway.pipeline.prologue import gateway_state, read_body
 from gateway.protocol import parse_json_object
-from gateway.store.shared import SharedState
+from gateway.wiring import SharedState
 from router.effort import Effort
 
 router = APIRouter()
@@ -86,7 +86,7 @@ async def route_preview(request: Request) -> Response:
     principal = _principal(request, wrapper.get("tenant"))
     model = body.get("model")
     if isinstance(model, str):
-        principal.check_model(model, state.target(model).virtual)
+        principal.check_model(model, state.target(model, principal.policy.models).virtual)
     report = decision_report(state, body, header or None, principal.caps)
     report["tenant"] = principal.tenant
     return _json(report)

@@ -20,14 +20,14 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from gateway.api.common import gateway_state, read_body
 from gateway.classifier_artifact import examples_from_text, load_classifier
 from gateway.console.access import require_bearer
 from gateway.console.policy_edit import BUDGET_LEVELS, changed_policy
 from gateway.errors import BadRequest, NotFound
+from gateway.pipeline.prologue import gateway_state, read_body
 from gateway.protocol import parse_json_object
 from gateway.reload import validate
-from gateway.store.shared import SharedState
+from gateway.wiring import SharedState
 from router.classifier import ArtifactError, ClassifierThresholds, EffortClassifier, Prediction
 from router.effort import CLASSIFIER_LEVELS
 from router.policy import Policy

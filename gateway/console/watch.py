@@ -13,9 +13,9 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.api.common import gateway_state
 from gateway.console.access import require_bearer
 from gateway.metrics import GatewayMetrics
+from gateway.pipeline.prologue import gateway_state
 
 router = APIRouter()
 

@@ -149,6 +149,13 @@ def test_try_shows_the_decision_and_what_changes(demo: Demo, browser: WebDriver)
     assert f"{expected['scores']['p_think']:.3f}" in browser.find_element(By.ID, "try-scores").get_attribute(
         "innerHTML"
     )
+    # the exact upstream request of each step of the plan, as /v1/route reports it
+    shown_bodies = [
+        (box.get_attribute("data-backend"), json.loads(box.find_element(By.CSS_SELECTOR, "pre").text))
+        for box in browser.find_elements(By.CSS_SELECTOR, "#try-plan .upstream")
+    ]
+    assert shown_bodies == [(step["backend"], step["body"]) for step in expected["upstream"]]
+    assert shown_bodies and shown_bodies[0][1]["messages"][-1]["content"] == PROBE[0]["content"]
     screenshot(browser, "try")
     # the same prompt through auto-fast: the virtual model's fixed effort wins, and the page says what changed
     Select(browser.find_element(By.ID, "try-model")).select_by_value("auto-fast")

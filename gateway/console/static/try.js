@@ -95,6 +95,7 @@ function render(report, previous) {
   if (scores.length) bars($("try-scores"), scores.map(([label, value]) => ({ label, value })), (v) => fmt(v, 3));
   else $("try-scores").replaceChildren(el("p", { class: "muted" }, "no classifier scores: the effort came from " + report.source));
   const warnings = [...(report.warnings || [])];
+  if (report.shed) warnings.unshift(`shed: ${report.shed}`);
   $("try-warnings").replaceChildren(...warnings.map((w) => el("li", {}, w)));
   $("try-warnings-box").hidden = warnings.length === 0;
   const steps = Array.isArray(report.steps) ? report.steps : [];
