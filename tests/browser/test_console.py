@@ -300,3 +300,31 @@ def test_watch_shows_live_decisions_and_endpoints(demo: Demo, browser: WebDriver
     sources = {span.text for span in browser.find_elements(By.CSS_SELECTOR, "#watch-sources span")}
     assert {"classifier", "explicit", "virtual-model"} <= sources
     screenshot(browser, "watch")
+
+
+def test_tune_scores_again_when_the_gateway_dropped_the_upload(
+    demo: Demo, browser: WebDriver, tmp_path: Path
+) -> None:
+    sign_in(browser, demo.gateway, demo.token)
+    open_tab(browser, "tune")
+    browser.find_element(By.ID, "tune-file").send_keys(str(DATA))
+    browser.find_element(By.ID, "tune-score").click()
+    wait_for(
+        browser, lambda d: d.find_element(By.ID, "tune-body").is_displayed() and tune_idle(d), timeout=60
+    )
+    auth = {"authorization": f"Bearer {demo.token}"}
+    for _ in range(5):  # the gateway keeps the last four uploads: these push the page's one out
+        other = httpx.post(
+            demo.gateway + "/console/api/datasets", content=DATA.read_bytes(), headers=auth, timeout=60
+        )
+        assert other.status_code == 201
+    think = browser.find_element(By.ID, "tune-think")
+    think.clear()
+    think.send_keys("0.70\t")
+    wait_for(
+        browser,
+        lambda d: tune_idle(d) and d.find_element(By.ID, "view-tune").get_attribute("data-think") == "0.70",
+        timeout=60,
+    )
+    assert text_of(browser, "tune-error") == ""
+    assert page_numbers(browser) == eval_numbers(thinkgate_eval(tmp_path, 0.70))

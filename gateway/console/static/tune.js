@@ -3,7 +3,7 @@ import { api, el, fmt, setPolicyVersion } from "/console/static/api.js";
 import { thresholdChart } from "/console/static/chart.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { id: null, result: null, chart: null, diffText: null };
+const state = { id: null, text: null, result: null, chart: null, diffText: null };
 
 function fail(id, message) {
   $(id).textContent = message;
@@ -93,8 +93,18 @@ async function evaluate() {
   if (!state.id) return;
   fail("tune-error", "");
   $("view-tune").dataset.busy = "true";
+  const point = operatingPoint();
   try {
-    render(await api(`/console/api/datasets/${state.id}/evaluate`, { method: "POST", json: operatingPoint() }));
+    let result;
+    try {
+      result = await api(`/console/api/datasets/${state.id}/evaluate`, { method: "POST", json: point });
+    } catch (err) {
+      // The gateway keeps a few uploads per process: after a restart, or on another worker, score it again.
+      if (err.status !== 404 || !state.text) throw err;
+      state.id = (await api("/console/api/datasets", { method: "POST", text: state.text, contentType: "application/x-ndjson" })).id;
+      result = await api(`/console/api/datasets/${state.id}/evaluate`, { method: "POST", json: point });
+    }
+    render(result);
   } catch (err) {
     fail("tune-error", err.message);
   } finally {
@@ -114,6 +124,7 @@ async function score() {
   try {
     const result = await api("/console/api/datasets", { method: "POST", text, contentType: "application/x-ndjson" });
     state.id = result.id;
+    state.text = text; // kept in this tab only, to score again if the gateway forgot the upload
     render(result);
   } catch (err) {
     fail("tune-error", err.message);
