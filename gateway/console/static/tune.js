@@ -19,11 +19,13 @@ function readouts(summary) {
   $("tune-ordinal").textContent = fmt(summary.ordinal_error);
 }
 
+// The inputs as an operating point; an empty input is left out (the running policy's value applies).
 function operatingPoint() {
-  const num = (id) => ($(id).value === "" ? null : Number($(id).value));
+  const pick = (pairs) =>
+    Object.fromEntries(pairs.filter(([, id]) => $(id).value.trim() !== "").map(([key, id]) => [key, Number($(id).value)]));
   return {
-    thresholds: { think: num("tune-think"), medium: num("tune-medium"), high: num("tune-high") },
-    budgets: { low: num("tune-budget-low"), medium: num("tune-budget-medium"), high: num("tune-budget-high") },
+    thresholds: pick([["think", "tune-think"], ["medium", "tune-medium"], ["high", "tune-high"]]),
+    budgets: pick([["low", "tune-budget-low"], ["medium", "tune-budget-medium"], ["high", "tune-budget-high"]]),
   };
 }
 
@@ -94,6 +96,7 @@ async function evaluate() {
   fail("tune-error", "");
   $("view-tune").dataset.busy = "true";
   const point = operatingPoint();
+  const ticket = (state.ticket = (state.ticket || 0) + 1); // only the latest answer is shown
   try {
     let result;
     try {
@@ -104,11 +107,11 @@ async function evaluate() {
       state.id = (await api("/console/api/datasets", { method: "POST", text: state.text, contentType: "application/x-ndjson" })).id;
       result = await api(`/console/api/datasets/${state.id}/evaluate`, { method: "POST", json: point });
     }
-    render(result);
+    if (ticket === state.ticket) render(result);
   } catch (err) {
-    fail("tune-error", err.message);
+    if (ticket === state.ticket) fail("tune-error", err.message);
   } finally {
-    $("view-tune").dataset.busy = "false";
+    if (ticket === state.ticket) $("view-tune").dataset.busy = "false";
   }
 }
 
@@ -179,7 +182,9 @@ async function rollback() {
 export function initTune() {
   $("tune-score").addEventListener("click", score);
   for (const id of ["tune-think", "tune-medium", "tune-high", "tune-budget-low", "tune-budget-medium", "tune-budget-high"]) {
-    $(id).addEventListener("change", evaluate);
+    $(id).addEventListener("change", (event) => {
+      if (event.target.value.trim() !== "") evaluate(); // an emptied field waits for its new value
+    });
   }
   $("tune-export").addEventListener("click", exportChange);
   $("tune-apply").addEventListener("click", apply);
