@@ -129,7 +129,7 @@ def start_vllm(
     port: int,
     served_name: str = "tiny-qwen3",
     log_path: Path | None = None,
-    timeout: float = 240.0,
+    timeout: float = 600.0,  # a loaded 2-core box has taken over 240 s to start vLLM
     reasoning_parser: str = "qwen3",
     extra_args: Sequence[str] = (),
 ) -> VllmServer:
