@@ -8,6 +8,7 @@ as ``(role, text)``, whether tools are offered); it never raises: parts it canno
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,30 +107,40 @@ def view_from_messages(messages: Any, *, tools: bool = False) -> ChatView:
     return ChatView(system="\n\n".join(system), turns=tuple(turns), tools=bool(tools))
 
 
-_FOLLOWUP = frozenset(
+#: Words that point back at earlier turns ("now do *it* for n = 7", "the *same* in Java", "*what about* 12?").
+#: Courtesy and sequencing words ("thanks", "now", "also") are not among them: "thanks! now translate hello
+#: into French" is a task of its own.
+_REFERRING = frozenset(
     (
-        "now", "again", "same", "instead", "what_about", "and_if", "what_if", "also", "then", "it", "that",
-        "this", "above", "previous", "redo",
+        "it", "its", "that", "this", "these", "those", "them", "same", "again", "instead", "above",
+        "previous", "redo", "continue", "why", "what_about", "how_about", "and_if", "what_if", "the_other",
+        "go_on", "your_answer", "you_said", "are_you", "the_result", "the_answer", "the_proof", "the_code",
     )
 )  # fmt: skip
-_FOLLOWUP_CUES = frozenset(w.replace("_", " ") for w in _FOLLOWUP)
+_REFERRING_CUES = frozenset(w.replace("_", " ") for w in _REFERRING)
+_WORD = re.compile(r"[a-z']+|\d+")
+#: A turn of at most this many words with no task words of its own ("why?", "and n = 7?", "continue") leans
+#: on the thread even without a referring word.
+_BARE_WORDS = 4
 
 
 def followup_weight(view: ChatView) -> float:
     """How much the latest user turn leans on earlier turns, in [0, 1].
 
-    0 when there is no earlier turn. Otherwise 1 for a short turn (a follow-up such as "now do it for n = 7")
-    falling towards 0 for a long, self-contained one; referential words ("now", "same", "instead",
-    "what if") keep it up for medium-length turns.
+    0 when there is no earlier turn, or when the turn names a task of its own without referring back ("thanks!
+    now translate hello into French" after a proof is judged on its own). A turn that refers back ("now do it
+    for n = 7", "what about 12?", "the same in Java") or is a bare fragment ("why?", "continue") gets 1 when
+    short, falling towards 0.6 for longer ones (and to 0 for long, self-contained text).
     """
     if len(view.turns) < 2:
         return 0.0
     latest = view.latest_user
     n_words = latest.count(" ", 0, 2000) + 1
+    head = _WORD.findall(latest[:300].lower())
+    if n_words <= _BARE_WORDS and len(head) <= _BARE_WORDS:
+        return 1.0
+    pairs = {" ".join(p) for p in itertools.pairwise(head)}
+    if not (any(w in _REFERRING_CUES for w in head) or pairs & _REFERRING_CUES):
+        return 0.0
     base = 1.0 if n_words <= 12 else max(0.0, 1.0 - (n_words - 12) / 100.0)
-    if base < 0.6 and n_words <= 60:
-        head = latest[:200].lower().split()
-        pairs = {" ".join(p) for p in itertools.pairwise(head)}
-        if any(w in _FOLLOWUP_CUES for w in head) or pairs & _FOLLOWUP_CUES:
-            base = 0.6
-    return base
+    return max(base, 0.6) if n_words <= 60 else base

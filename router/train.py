@@ -56,11 +56,17 @@ class Example:
     think: bool
     effort: Effort
     source: str = "unknown"
+    #: The format family (what the prompt looks like); cross-validation can leave out a whole family.
+    family: str = ""
+
+    def group(self, key: str) -> str:
+        """The example's ``source`` or ``family`` (the source when no family is given)."""
+        return (self.family or self.source) if key == "family" else self.source
 
 
 def example_from_record(record: Mapping[str, Any]) -> Example:
     """Parse one JSONL record: ``prompt`` (string) or ``messages`` (chat list), ``effort`` (none/low/
-    medium/high), optional ``think`` (bool; default ``effort != none``) and ``source``. Raises
+    medium/high), optional ``think`` (bool; default ``effort != none``), ``source`` and ``family``. Raises
     :class:`DataError`.
     """
     if not isinstance(record, Mapping):
@@ -84,7 +90,8 @@ def example_from_record(record: Mapping[str, Any]) -> Example:
     if not isinstance(think, bool):
         raise DataError("'think' must be true or false")
     source = record.get("source", "unknown")
-    return Example(view=view, think=think, effort=effort, source=str(source))
+    family = record.get("family") or ""
+    return Example(view=view, think=think, effort=effort, source=str(source), family=str(family))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +106,16 @@ class TrainConfig:
     think_weight: float = 1.5
     source_power: float = 1.0
     dense_gain: float = 0.5
-    calibration_folds: int = 5
+    calibration_folds: int = 3
     follow_gain: float = 0.8
     tools_logit: float = 0.4
     #: Hand-set logit shifts for binary signals (general domain knowledge, not fitted): the think logit of a
     #: text with the signal on moves by this much relative to the same text with it off.
-    priors: tuple[tuple[str, float], ...] = (("read_off", -2.0),)
+    priors: tuple[tuple[str, float], ...] = ()
+    #: What makes every group count equally in the sample weights (``source`` or ``family``).
+    weight_group: str = "source"
+    #: What the calibration folds are grouped by (``family``: calibrated for formats not seen in training).
+    fold_group: str = "family"
     seed: int = 0
 
 
@@ -157,9 +168,13 @@ def _matrix(feats: Sequence[TextFeatures], vocab: Sequence[str], mean: FloatArra
 def sample_weights(examples: Sequence[Example], cfg: TrainConfig) -> FloatArray:
     """Per-example training weights, mean 1: ``think_weight`` for thinking prompts, divided by
     ``n_source ** source_power`` (power 1: every source weighs the same in total, whatever its size)."""
-    sizes = Counter(ex.source for ex in examples)
+    key = cfg.weight_group
+    sizes = Counter(ex.group(key) for ex in examples)
     w = np.array(
-        [(cfg.think_weight if ex.think else 1.0) / sizes[ex.source] ** cfg.source_power for ex in examples],
+        [
+            (cfg.think_weight if ex.think else 1.0) / sizes[ex.group(key)] ** cfg.source_power
+            for ex in examples
+        ],
         dtype=np.float64,
     )
     scaled: FloatArray = w * (len(w) / float(w.sum()))
@@ -266,20 +281,25 @@ def train_artifact(
     examples: Sequence[Example],
     config: TrainConfig | None = None,
     *,
+    features: Sequence[TextFeatures] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Fit the classifier on labelled examples and return the artifact mapping (JSON-serialisable).
 
-    Raises :class:`DataError` when the data cannot train a model (one class only, too few examples).
+    ``features`` are the examples' :func:`text_features` of the latest user turn when the caller already has
+    them (cross-validation computes them once). Raises :class:`DataError` when the data cannot train a model
+    (one class only, too few examples).
     """
     cfg = config or TrainConfig()
     if len(examples) < 10:
         raise DataError(f"need at least 10 labelled examples, got {len(examples)}")
     if len({ex.think for ex in examples}) < 2:
         raise DataError("training data needs both think=true and think=false examples")
-    feats = [text_features(ex.view.latest_user) for ex in examples]
+    feats = (
+        list(features) if features is not None else [text_features(ex.view.latest_user) for ex in examples]
+    )
     sources = [ex.source for ex in examples]
-    folds = _group_folds(sources, cfg.calibration_folds)
+    folds = _group_folds([ex.group(cfg.fold_group) for ex in examples], cfg.calibration_folds)
     if len(folds) < 2:  # a single source: plain k-fold
         order = np.random.default_rng(cfg.seed).permutation(len(examples)).tolist()
         folds = [order[i :: cfg.calibration_folds] for i in range(cfg.calibration_folds)]
@@ -351,6 +371,7 @@ class Metrics:
     pred_nothink_right: int = 0
     pred_think: int = 0
     rank_error: int = 0
+    rank_error_think: int = 0
     confusion: list[list[int]] = field(default_factory=lambda: [[0] * 4 for _ in range(4)])
     budget_pred: float = 0.0
     budget_true: float = 0.0
@@ -369,6 +390,8 @@ class Metrics:
             self.pred_nothink_right += not think
         t, p = _LEVEL_INDEX[effort], _LEVEL_INDEX.get(chosen, 3)
         self.rank_error += abs(t - p)
+        if think:
+            self.rank_error_think += abs(t - p)
         self.confusion[t][p] += 1
         self.budget_pred += _budget(chosen, budgets)
         self.budget_true += _budget(effort if think else Effort.NONE, budgets)
@@ -381,6 +404,7 @@ class Metrics:
             "recall_think": _ratio(self.true_think_hit, self.true_think),
             "precision_nothink": _ratio(self.pred_nothink_right, self.pred_nothink),
             "ordinal_error": _ratio(self.rank_error, self.n),
+            "effort_error_think": _ratio(self.rank_error_think, self.true_think),
             "think_share": _ratio(self.pred_think, self.n),
             "true_think_share": _ratio(self.true_think, self.n),
             "budget_per_request": _ratio(self.budget_pred, self.n),
@@ -423,30 +447,33 @@ def loso_predictions(
     examples: Sequence[Example],
     config: TrainConfig | None = None,
     *,
+    group: str = "source",
     progress: Callable[[str], None] | None = None,
 ) -> list[tuple[Example, Prediction]]:
-    """Leave-one-source-out predictions: every example scored by a model trained on the other sources only
-    (in source order, then file order)."""
+    """Leave-one-group-out predictions: every example scored by a model trained only on the examples of the
+    other groups (``group`` = ``source`` or ``family``; in group order, then file order)."""
     out: list[tuple[Example, Prediction]] = []
-    for source in sorted({ex.source for ex in examples}):
+    feats = [text_features(ex.view.latest_user) for ex in examples]
+    for held in sorted({ex.group(group) for ex in examples}):
         if progress is not None:
-            progress(source)
-        train = [ex for ex in examples if ex.source != source]
-        test = [ex for ex in examples if ex.source == source]
-        clf = EffortClassifier.from_artifact(train_artifact(train, config))
+            progress(held)
+        keep = [i for i, ex in enumerate(examples) if ex.group(group) != held]
+        train = [examples[i] for i in keep]
+        test = [ex for ex in examples if ex.group(group) == held]
+        clf = EffortClassifier.from_artifact(train_artifact(train, config, features=[feats[i] for i in keep]))
         out.extend((ex, clf.predict(ex.view)) for ex in test)
     return out
 
 
 def score_predictions(
-    pairs: Sequence[tuple[Example, Prediction]], thresholds: ClassifierThresholds
+    pairs: Sequence[tuple[Example, Prediction]], thresholds: ClassifierThresholds, *, group: str = "source"
 ) -> dict[str, dict[str, float]]:
-    """Metrics per source and ``overall`` (all pairs pooled) for predictions under the thresholds."""
+    """Metrics per group (``source`` or ``family``) and ``overall`` (all pairs pooled) at the thresholds."""
     per_source: dict[str, Metrics] = defaultdict(Metrics)
     overall = Metrics()
     for ex, pred in pairs:
         chosen = choose_effort(pred, thresholds)[0]
-        per_source[ex.source].add(ex.think, ex.effort, chosen, DEFAULT_BUDGETS)
+        per_source[ex.group(group)].add(ex.think, ex.effort, chosen, DEFAULT_BUDGETS)
         overall.add(ex.think, ex.effort, chosen, DEFAULT_BUDGETS)
     results = {source: per_source[source].summary() for source in sorted(per_source)}
     results["overall"] = overall.summary()
@@ -458,9 +485,10 @@ def cross_validate(
     config: TrainConfig | None = None,
     thresholds: ClassifierThresholds | None = None,
     *,
+    group: str = "source",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Leave-one-source-out: for each source, train on the others and score it. Keys: sources and ``overall``
-    (all held-out predictions pooled)."""
-    pairs = loso_predictions(examples, config, progress=progress)
-    return score_predictions(pairs, thresholds or ClassifierThresholds())
+    """Leave-one-group-out: for each source (or family), train on the others and score it. Keys: the groups
+    and ``overall`` (all held-out predictions pooled)."""
+    pairs = loso_predictions(examples, config, group=group, progress=progress)
+    return score_predictions(pairs, thresholds or ClassifierThresholds(), group=group)

@@ -1,4 +1,8 @@
-"""``thinkgate train``: fit the effort classifier on a labelled JSONL file and write the artifact."""
+"""``thinkgate train``: fit the effort classifier on a labelled JSONL file and write the artifact.
+
+The shipped artifact is trained on the corpus that ``scripts/classifier/build_corpus.py`` writes (the shared
+labelled file plus public prompts of other formats, with a format family per record).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from gateway.classifier_artifact import read_examples, write_artifact
 from router.classifier import ArtifactError
 from router.train import DataError, TrainConfig, train_artifact
 
-DEFAULT_DATA = "../shared/data/effort_train.jsonl"
+DEFAULT_DATA = ".cache/classifier/corpus.jsonl"
 DEFAULT_OUT = "router/artifacts/effort_classifier.json.gz"
 _DEFAULTS = TrainConfig()
 

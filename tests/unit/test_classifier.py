@@ -111,6 +111,18 @@ def test_context_raises_a_follow_up(clf: EffortClassifier) -> None:
     assert threaded.p_think > alone.p_think
 
 
+def test_a_new_task_after_a_hard_turn_is_judged_on_its_own(clf: EffortClassifier) -> None:
+    """ "thanks! now translate hello into French" after a proof does not inherit the proof's effort."""
+    chat = [
+        {"role": "user", "content": "Prove that there are infinitely many primes of the form 4k + 3."},
+        {"role": "assistant", "content": "Suppose there are only finitely many, p_1, ..., p_n. Consider ..."},
+        {"role": "user", "content": "thanks! now translate hello into French"},
+    ]
+    threaded = clf.predict(view_from_messages(chat))
+    assert threaded == clf.predict(view_from_messages(chat[-1:]))
+    assert choose_effort(threaded, ClassifierThresholds())[0] is Effort.NONE
+
+
 def _pred(p: float, low: float, medium: float, high: float) -> Prediction:
     return Prediction(
         p_think=p, levels={"none": 1 - p, "low": p * low, "medium": p * medium, "high": p * high}

@@ -138,6 +138,7 @@ def test_metrics() -> None:
     assert s["precision_nothink"] == 0.5
     assert s["think_share"] == 0.5
     assert s["ordinal_error"] == (0 + 3 + 0 + 1) / 4
+    assert s["effort_error_think"] == (0 + 3) / 2  # over the think=true labels only
     assert s["budget_per_request"] == (4096 + 1024) / 4
     assert m.confusion[3][0] == 1
     assert math.isnan(Metrics().summary()["accuracy"])
@@ -303,3 +304,25 @@ def test_loso_predictions_hold_out_each_source() -> None:
     assert low["overall"]["n"] == len(examples) == sum(low[s]["n"] for s in ("src0", "src1", "src2"))
     assert low["overall"]["recall_think"] >= high["overall"]["recall_think"]
     assert low["overall"]["think_share"] >= high["overall"]["think_share"]
+
+
+def test_family_groups_and_falls_back_to_the_source() -> None:
+    rec = {"prompt": "2+2?", "effort": "low", "source": "svamp", "family": "word_math"}
+    assert example_from_record(rec).group("family") == "word_math"
+    assert example_from_record(rec).group("source") == "svamp"
+    assert example_from_record({**rec, "family": ""}).group("family") == "svamp"
+
+
+def test_leave_one_family_out_holds_out_whole_families() -> None:
+    """With ``group="family"`` a family of two sources is held out at once and scored as one group."""
+    rows = _synthetic(24)
+    for r in rows:
+        r["family"] = "fam_b" if r["source"] == "src2" else "fam_a"
+    examples = [example_from_record(r) for r in rows]
+    held: list[str] = []
+    pairs = loso_predictions(examples, TrainConfig(calibration_folds=2), group="family", progress=held.append)
+    assert held == ["fam_a", "fam_b"]
+    assert sorted(id(ex) for ex, _ in pairs) == sorted(id(ex) for ex in examples)
+    scores = score_predictions(pairs, ClassifierThresholds(), group="family")
+    assert set(scores) == {"fam_a", "fam_b", "overall"}
+    assert scores["fam_a"]["n"] == 2 * scores["fam_b"]["n"]

@@ -145,6 +145,35 @@ def test_signals_fire(text: str, signal: str) -> None:
         pytest.param(
             (("user", "Solve x^2=4"), ("assistant", "x=2"), ("user", "word " * 300)), 0.0, id="long-new-topic"
         ),
+        pytest.param(
+            (
+                ("user", "Prove that sqrt(2) is irrational."),
+                ("assistant", "Suppose ..."),
+                ("user", "thanks! now translate hello into French"),
+            ),
+            0.0,
+            id="new-task-of-its-own",
+        ),
+        pytest.param(
+            (("user", "Solve x^2=4"), ("assistant", "x=2"), ("user", "now do it for n = 7")),
+            1.0,
+            id="refers-back",
+        ),
+        pytest.param(
+            (("user", "Solve x^2=4"), ("assistant", "x=2"), ("user", "why?")), 1.0, id="bare-fragment"
+        ),
+        pytest.param(
+            (
+                ("user", "Write a sort in C"),
+                ("assistant", "..."),
+                (
+                    "user",
+                    "Could you please write the same thing again but in Rust, and keep the comments short",
+                ),
+            ),
+            0.96,
+            id="same-medium-length",
+        ),
     ],
 )
 def test_followup_weight(turns: tuple[tuple[str, str], ...], expected: float) -> None:

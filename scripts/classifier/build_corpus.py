@@ -1,0 +1,406 @@
+"""Build the effort classifier's training corpus: the shared file plus public prompts in more formats.
+
+Reads only pinned commits of public repositories, through ``git show`` on snapshots under ``/work/.mirror``
+(brought there with the session's ``fetch`` tool; nothing is downloaded here), and the shared
+``effort_train.jsonl``. Writes one JSONL (default ``.cache/classifier/corpus.jsonl``; never committed) with
+``prompt``, ``think``, ``effort``, ``source``, ``category`` and ``family`` (the *format family* used by the
+leave-one-family-out CV in ``benchmarks/classifier_cv.py --group family``), then prints counts per source.
+
+Label rule (docs/classifier.md, "Corpus"): thinking helps where the answer must be *derived* through dependent
+steps (calculation, deduction, search over options, executing a procedure by hand, code that must be
+correct), whatever the vocabulary; it does not where the answer is retrieved, rewritten, formatted,
+extracted, classified or written for style, however long or constrained the instructions are. Labels are
+per source or per task category (table ``SOURCES`` below), never per item.
+
+Reserved for evaluation and never used, not even re-worded: BIG-Bench Hard (27 tasks) and the BIG-bench tasks
+it was built from, IFEval, MT-Bench, Vicuna-80, GSM8K test, MBPP test. Their texts are read here only to drop
+any candidate that matches one of them (normalised exact match, word-3-gram Jaccard >= 0.5, or containment
+>= 0.8 of the smaller side). Sources that are themselves BIG-bench copies of BBH tasks (``Bigbench_Date``,
+``Bigbench_object_tracking`` in zero_shot_cot) and FollowBench items built from BBH, Vicuna or GSM8K are
+excluded by name.
+
+    python scripts/classifier/build_corpus.py [--shared ../shared/data/effort_train.jsonl] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+import random
+import re
+import subprocess
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MIRRORS = Path("/work/.mirror")
+
+#: repository -> pinned commit
+PINS = {
+    "kojima-takeshi188/zero_shot_cot": "5ef330fcdeec0cd26aee27943504f91f8ec1c33c",
+    "openai/human-eval": "6d43fb980f9fee3c892a914eda09951f772ad10d",
+    "YJiangcm/FollowBench": "6278f4c1377b4eafab737267b8b21acd52ea0e52",
+    "allenai/fermi": "dfd4ceec41ef5fa0fe63e24c6027f13730d39a36",
+    "csitfun/LogiQA2.0": "955e1d3df6c59d9bfb44d9913da1e1a27ec14e18",
+    "zhongwanjun/AR-LSAT": "41f78ca7be3e24602b694b9d6b78105fc0c8bfc6",
+    "1171-jpg/BrainTeaser": "4d164df75ba95682758248727bfc9d2746e598b7",
+    # reserved evaluation sets, read only for de-duplication
+    "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
+    "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
+    "ShotaSato0916/google-research-IFEval": "cd938816c8cf746207b9c60c303b0eacf45f506c",
+    "deepseek-ai/DeepSeek-Coder": "2f9fd85927c669dae3c0fbb2d607274023af243e",
+}
+
+#: Format family of each shared source (or source/category prefix): what the prompt *looks like*, so that a
+#: family left out in CV shares no format with the training folds.
+SHARED_FAMILY = {
+    "gsm8k_train": "word_math",
+    "svamp": "word_math",
+    "aqua_rat": "word_math",
+    "college_math": "formal_math",
+    "olympiadbench": "formal_math",
+    "theoremqa": "formal_math",
+    "tot/puzzle": "number_puzzle",
+    "tot/creative": "constrained_writing",
+    "mbpp_train": "code_task",
+    "cruxeval": "code_trace",
+    "folio": "premise_logic",
+    "logicbench": "premise_logic",
+    "tram": "choice_arithmetic",
+    "p3_t0": "templated_nlp",
+    "squality": "long_document",
+    "awesome_prompts": "persona_chat",
+    "arena_hard": "user_chat",
+    "self_instruct_seed": "user_chat",
+    "self_instruct_user": "user_chat",
+}
+
+
+def git_show(repo: str, path: str) -> bytes:
+    """The bytes of ``path`` at the pinned commit of ``repo``'s snapshot."""
+    git_dir = MIRRORS / repo.replace("/", "+") / "repo"
+    if not git_dir.exists():
+        raise SystemExit(f"missing snapshot of {repo} (bring it with the fetch tool): {git_dir}")
+    out = subprocess.run(
+        ["git", "-C", str(git_dir), "show", f"{PINS[repo]}:{path}"], capture_output=True, check=True
+    )
+    raw = out.stdout
+    return gzip.decompress(raw) if path.endswith(".gz") else raw
+
+
+def _json(repo: str, path: str) -> Any:
+    return json.loads(git_show(repo, path))
+
+
+def _jsonl(repo: str, path: str) -> list[Any]:
+    return [json.loads(line) for line in git_show(repo, path).decode().splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Item:
+    prompt: str
+    source: str
+    category: str
+    think: bool
+    effort: str
+    family: str
+
+
+def _letters(options: Iterable[str]) -> str:
+    return "\n".join(f"{chr(65 + i)}) {o}" for i, o in enumerate(options))
+
+
+def _sample(rows: list[Any], n: int, seed: str) -> list[Any]:
+    rng = random.Random(seed)
+    rows = list(rows)
+    rng.shuffle(rows)
+    return rows[:n]
+
+
+# --- sources ------------------------------------------------------------------------------------------------
+# Each yields Items with the label of its whole source or category (see docs/classifier.md, "Corpus").
+
+ZS = "kojima-takeshi188/zero_shot_cot"
+
+
+def strategyqa() -> Iterator[Item]:
+    # implicit multi-hop yes/no questions: the steps must be found and chained (think, low)
+    rows = _json(ZS, "dataset/StrategyQA/task.json")["examples"]
+    for r in _sample(rows, 150, "strategyqa"):
+        yield Item(r["input"], "strategyqa", "multi_hop_yes_no", True, "low", "implicit_multi_hop")
+
+
+def coin_flip() -> Iterator[Item]:
+    # track a state through a sequence of actions (think, low)
+    rows = _json(ZS, "dataset/coin_flip/coin_flip.json")["examples"]
+    for r in _sample(rows, 60, "coin_flip"):
+        yield Item(r["question"], "coin_flip", "state_tracking", True, "low", "symbolic_procedure")
+
+
+def last_letters() -> Iterator[Item]:
+    # execute a procedure by hand over every word (think, low)
+    rows = _json(ZS, "dataset/last_letters/last_letters.json")["examples"]
+    for r in _sample(rows, 60, "last_letters"):
+        yield Item(r["question"], "last_letters", "string_procedure", True, "low", "symbolic_procedure")
+
+
+def arithmetic_words() -> Iterator[Item]:
+    # one- or two-step arithmetic word problems (think, low)
+    for name, path, n in (
+        ("multiarith", "dataset/MultiArith/MultiArith.json", 60),
+        ("addsub", "dataset/AddSub/AddSub.json", 40),
+        ("singleeq", "dataset/SingleEq/questions.json", 40),
+    ):
+        rows = _json(ZS, path)
+        for r in _sample(rows, n, name):
+            text = re.sub(r"\s+([.,?])", r"\1", r["sQuestion"].strip())
+            yield Item(text, name, "arithmetic_word_problem", True, "low", "word_math")
+
+
+def commonsense_qa() -> Iterator[Item]:
+    # pick the everyday-knowledge answer among five (retrieval, no derivation: none)
+    rows = _jsonl(ZS, "dataset/CommonsenseQA/train_rand_split.jsonl")
+    for r in _sample(rows, 120, "commonsense_qa"):
+        q = r["question"]
+        text = f"{q['stem']}\nAnswer Choices: " + " ".join(
+            f"({c['label']}) {c['text']}" for c in q["choices"]
+        )
+        yield Item(text, "commonsense_qa", "commonsense_choice", False, "none", "choice_qa")
+
+
+def riddlesense() -> Iterator[Item]:
+    # riddles: the literal reading misleads, the answer is found by reinterpreting (think, low)
+    rows = _jsonl("1171-jpg/BrainTeaser", "data/rs_train.jsonl")
+    for i, r in enumerate(_sample(rows, 120, "riddlesense")):
+        stem = r["question"]["stem"].strip()
+        if i % 2:  # half as a bare riddle, half with its answer choices
+            stem += "\n" + _letters(c["text"] for c in r["question"]["choices"])
+        yield Item(stem, "riddlesense", "riddle", True, "low", "riddle")
+
+
+def humaneval() -> Iterator[Item]:
+    # complete a function from its signature and docstring: code that must be correct (think, medium)
+    rows = [
+        json.loads(x) for x in git_show("openai/human-eval", "data/HumanEval.jsonl.gz").decode().splitlines()
+    ]
+    for i, r in enumerate(rows):
+        text = r["prompt"]
+        if i % 2:
+            text = "Complete this Python function:\n\n" + text
+        yield Item(text, "humaneval", "function_completion", True, "medium", "code_signature")
+
+
+def fermi() -> Iterator[Item]:
+    # Fermi estimates: a chain of estimated quantities and arithmetic (think, medium)
+    rows = _json("allenai/fermi", "data/realFP/train_realfp.json") + _json(
+        "allenai/fermi", "data/realFP/val_realfp.json"
+    )
+    for r in _sample(rows, 120, "fermi"):
+        yield Item(r["question"].strip(), "fermi_real", "estimation", True, "medium", "estimation")
+
+
+def logiqa2() -> Iterator[Item]:
+    # logical reasoning over a short argument, four options (think, medium)
+    lines = git_show("csitfun/LogiQA2.0", "logiqa/DATA/LOGIQA/dev.txt").decode().splitlines()
+    rows = [json.loads(x) for x in lines if x.strip()]
+    for r in _sample(rows, 120, "logiqa2"):
+        text = f"{r['text'].strip()}\n\n{r['question'].strip()}\n{_letters(r['options'])}"
+        yield Item(text, "logiqa2", "argument_reasoning", True, "medium", "argument_logic")
+
+
+def ar_lsat() -> Iterator[Item]:
+    # analytical reasoning games: search over arrangements under constraints (think, high);
+    # logical reasoning questions: one argument, five options (think, medium)
+    ar = _json("zhongwanjun/AR-LSAT", "complete_lsat_data/val_ar.json")
+    for r in _sample(ar, 80, "lsat_ar"):
+        text = f"{r['context'].strip()}\n\n{r['question'].strip()}\n{_letters(r['answers'])}"
+        yield Item(text, "lsat_ar", "constraint_game", True, "high", "constraint_game")
+    lr = _json("zhongwanjun/AR-LSAT", "complete_lsat_data/val_lr.json")
+    for r in _sample(lr, 60, "lsat_lr"):
+        text = f"{r['context'].strip()}\n\n{r['question'].strip()}\n{_letters(r['answers'])}"
+        yield Item(text, "lsat_lr", "argument_reasoning", True, "medium", "argument_logic")
+
+
+FB = "YJiangcm/FollowBench"
+#: FollowBench items built from reserved or derivation-heavy sources are not used.
+_FB_EXCLUDED = {"vicuna", "BBH_logical", "BBH_time", "gsm_8k", "math_qa", "drop", "humaneval", "coding"}
+
+
+def followbench() -> Iterator[Item]:
+    # open requests (oasst, koala, quora, Anthropic helpful) with format, style or content constraints:
+    # however many constraints, the answer is written, not derived (none)
+    for kind in ("format", "style", "content"):
+        for r in _json(FB, f"data/{kind}_constraints.json"):
+            if r["source"] in _FB_EXCLUDED:
+                continue
+            yield Item(
+                r["instruction"].strip(),
+                "followbench",
+                f"{kind}_constraints",
+                False,
+                "none",
+                "constrained_request",
+            )
+    # NLP tasks shown by examples (classification, extraction, rewriting) with an output-format rule (none)
+    for r in _json(FB, "data/example_constraints.json"):
+        if r["source"] in _FB_EXCLUDED:
+            continue
+        yield Item(
+            r["instruction"].strip(), "followbench_examples", "few_shot_format", False, "none", "few_shot_nlp"
+        )
+
+
+SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
+    strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
+    logiqa2, ar_lsat, followbench,
+)  # fmt: skip
+
+
+def shared(path: Path) -> Iterator[Item]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        source, category = r["source"], r.get("category", "")
+        key = f"{source}/{category.split('/')[0].split('_')[0]}" if source == "tot" else source
+        yield Item(r["prompt"], source, category, bool(r["think"]), r["effort"], SHARED_FAMILY[key])
+
+
+# --- reserved evaluation sets (de-duplication only) ---------------------------------------------------------
+
+
+def reserved_texts() -> list[str]:
+    out: list[str] = []
+    bbh = "suzgunmirac/BIG-Bench-Hard"
+    listing = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(MIRRORS / bbh.replace("/", "+") / "repo"),
+            "ls-tree",
+            "--name-only",
+            PINS[bbh],
+            "bbh/",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for path in listing:
+        if path.endswith(".json"):
+            out.extend(e["input"] for e in _json(bbh, path)["examples"])
+    for r in _jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/mt_bench/question.jsonl"):
+        out.extend(r["turns"])
+    for r in _jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/vicuna_bench/question.jsonl"):
+        out.extend(r["turns"])
+    out.extend(
+        r["prompt"]
+        for r in _jsonl(
+            "ShotaSato0916/google-research-IFEval", "instruction_following_eval/data/input_data.jsonl"
+        )
+    )
+    out.extend(r["question"] for r in _jsonl(ZS, "dataset/grade-school-math/test.jsonl"))
+    for r in _jsonl("deepseek-ai/DeepSeek-Coder", "Evaluation/MBPP/data/mbpp.jsonl"):
+        if 11 <= int(r["task_id"]) <= 510:  # MBPP's test split
+            out.append(r["text"])
+    return out
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", unicodedata.normalize("NFKC", text).lower()).split())
+
+
+def shingles(norm: str) -> set[str]:
+    words = norm.split()
+    return {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))} if words else set()
+
+
+class Dedup:
+    """Near-duplicate test against a fixed set of texts (word-3-gram Jaccard, containment, exact match)."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.exact: set[str] = set()
+        self.sets: list[set[str]] = []
+        self.index: dict[str, list[int]] = collections.defaultdict(list)
+        for t in texts:
+            self.add(t)
+
+    def add(self, text: str) -> None:
+        norm = normalise(text)
+        # text in other scripts normalises to (almost) nothing: compare it raw instead
+        self.exact.add(norm if len(norm.split()) >= 3 else " ".join(text.casefold().split()))
+        sh = shingles(norm)
+        for s in sh:
+            self.index[s].append(len(self.sets))
+        self.sets.append(sh)
+
+    def hit(self, text: str, jaccard: float = 0.5, containment: float | None = 0.8) -> bool:
+        norm = normalise(text)
+        if len(norm.split()) < 3:
+            return " ".join(text.casefold().split()) in self.exact
+        if norm in self.exact:
+            return True
+        sh = shingles(norm)
+        if not sh:
+            return False
+        common: collections.Counter[int] = collections.Counter()
+        for s in sh:
+            common.update(self.index.get(s, ()))
+        for j, n in common.items():
+            other = self.sets[j]
+            if n / len(sh | other) >= jaccard:
+                return True
+            small = min(len(sh), len(other))
+            if containment is not None and small >= 8 and n / small >= containment:
+                return True
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shared", default="../shared/data/effort_train.jsonl")
+    parser.add_argument("--out", default=".cache/classifier/corpus.jsonl")
+    parser.add_argument("--new-only", action="store_true", help="leave out the shared file's prompts")
+    ns = parser.parse_args(argv)
+    reserved = Dedup(reserved_texts())
+    print(f"reserved evaluation texts for de-duplication: {len(reserved.sets)}", file=sys.stderr)
+    seen = Dedup(())
+    items: list[Item] = []
+    dropped: collections.Counter[str] = collections.Counter()
+    candidates: list[Item] = [] if ns.new_only else list(shared(Path(ns.shared)))
+    for make in SOURCES:
+        candidates.extend(make())
+    for item in candidates:
+        if not item.prompt.strip():
+            continue
+        if reserved.hit(item.prompt):
+            dropped[f"{item.source} (reserved)"] += 1
+            continue
+        if seen.hit(item.prompt, jaccard=0.8, containment=None):
+            dropped[f"{item.source} (duplicate)"] += 1
+            continue
+        seen.add(item.prompt)
+        items.append(item)
+    out = Path(ns.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for it in items:
+            f.write(json.dumps(it.__dict__, ensure_ascii=False) + "\n")
+    counts = collections.Counter((it.family, it.source, it.think, it.effort) for it in items)
+    print(f"{'family':22s} {'source':22s} think effort     n")
+    for (fam, src, think, effort), n in sorted(counts.items()):
+        print(f"{fam:22s} {src:22s} {think!s:5s} {effort:6s} {n:5d}")
+    print(f"total {len(items)}; dropped: {dict(dropped)}")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
