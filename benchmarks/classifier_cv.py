@@ -8,7 +8,7 @@ level (mean absolute rank difference over none<low<medium<high), the same error 
 and the predicted vs labelled think-share.
 
     .venv/bin/python benchmarks/classifier_cv.py [--data .cache/classifier/corpus.jsonl] [--group family]
-        [--think 0.38] [--sweep] [--save PRED.jsonl | --load PRED.jsonl]
+        [--think 0.26] [--sweep] [--save PRED.jsonl | --load PRED.jsonl]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
 without training again.

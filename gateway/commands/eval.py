@@ -127,6 +127,7 @@ def _print_report(result: dict[str, Any]) -> None:
         "recall_think",
         "precision_nothink",
         "ordinal_error",
+        "effort_error_think",
         "think_share",
         "true_think_share",
     ):
