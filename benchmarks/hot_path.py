@@ -216,12 +216,14 @@ def source_dir(rev: str, work: Path) -> Path:
 
 def start_gateway(procs: Processes, name: str, src: Path, server: str, policy: Path) -> str:
     port = free_port()
+    # -P: the revision's source (PYTHONPATH) comes first, not the working directory (this checkout)
     env = {**os.environ, "PYTHONPATH": str(src), "THINKGATE_CONFIG": str(policy)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     py = sys.executable
     if server == "uvicorn":
         argv = [
             py,
+            "-P",
             "-m",
             "gateway.cli",
             "serve",
@@ -234,7 +236,7 @@ def start_gateway(procs: Processes, name: str, src: Path, server: str, policy: P
         ]
         argv += ["--workers", "1", "--log-level", "warning"]
     else:
-        argv = [py, "-m", "granian", "--interface", "asgi", "--factory", "gateway.asgi:app_from_env"]
+        argv = [py, "-P", "-m", "granian", "--interface", "asgi", "--factory", "gateway.asgi:app_from_env"]
         argv += ["--host", HOST, "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "1"]
         argv += ["--log-level", "warning", "--no-ws"]
     procs.start(name, argv, env=env)
