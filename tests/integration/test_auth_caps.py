@@ -154,3 +154,18 @@ def test_unknown_model_404_lists_every_model_for_an_open_tenant(gw: str) -> None
     resp = post(gw, OPEN_KEY, {"model": "no-such-model", "messages": USER})
     assert resp.status_code == 404
     assert resp.json()["error"]["message"].endswith("Available models: auto, auto-deep, auto-fast, sim-h")
+
+
+def test_responses_front_door_applies_keys_tenants_and_caps(gw: str) -> None:
+    """/v1/responses goes through the same prologue: 401 without a key, the tenant's model list, its caps."""
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=gw + "/v1", api_key="sk-wrong-key-000000", max_retries=0).responses.create(
+            model="auto", input="hello"
+        )
+    capped = openai.OpenAI(base_url=gw + "/v1", api_key=CAPPED_KEY, max_retries=0)
+    raw = capped.responses.with_raw_response.create(model="auto", input="hello", reasoning={"effort": "high"})
+    assert raw.headers["x-thinkgate-effort"] == "low"
+    assert raw.headers["x-thinkgate-capped"] == "true"
+    assert raw.headers["x-thinkgate-front-door"] == "responses"
+    with pytest.raises(openai.PermissionDeniedError):
+        capped.responses.create(model="auto-deep", input="hello")
