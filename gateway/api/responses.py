@@ -18,6 +18,7 @@ from gateway.errors import BadRequest, GatewayError, error_response
 from gateway.pipeline.door import Call, StreamWriter
 from gateway.pipeline.prologue import gateway_state
 from gateway.pipeline.serve import serve
+from gateway.responses.items import TurnIds
 from gateway.responses.keeping import Keeping
 from gateway.responses.request import ResponsesRequest, parse_request
 from gateway.responses.store import StoredResponse, load_record, not_found
@@ -36,10 +37,11 @@ class ResponsesDoor:
     name = "responses"
 
     def parse(self, body: dict[str, Any]) -> Call:
-        req = parse_request(body)
+        ids = TurnIds()
+        req = parse_request(body, ids)
 
         async def resolve(request: Request, principal: Principal) -> Call:
-            return self._resolve(req, await Turn.open(req, principal.key_name, keeping(request)))
+            return self._resolve(req, await Turn.open(req, ids, principal.key_name, keeping(request)))
 
         # without resolve (a dry run), the Call is the request alone, without its chain
         return Call(

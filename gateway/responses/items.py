@@ -30,6 +30,23 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(24)}"
 
 
+class TurnIds:
+    """The ids of one request: ``resp_<48 random hex>`` for the response, and for each item the same random
+    part's first 40 hex digits + an 8-digit counter (unique; one random draw per request, not per item)."""
+
+    __slots__ = ("_count", "_stem", "response_id")
+
+    def __init__(self) -> None:
+        random = secrets.token_hex(24)
+        self.response_id = f"resp_{random}"
+        self._stem = random[:40]
+        self._count = 0
+
+    def __call__(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}_{self._stem}{self._count:08x}"
+
+
 _INPUT_ROLES = ("user", "system", "developer", "assistant")
 _STATUSES = ("in_progress", "completed", "incomplete")
 

@@ -4,8 +4,9 @@
 produced them, and :meth:`~OutputBuilder.finish` closes it. It records every typed event on the way
 (``response.output_item.added``, ``response.reasoning_text.delta``, ``response.output_text.delta``,
 ``response.function_call_arguments.delta``, the ``…done`` events, ``response.output_item.done``) without
-``sequence_number`` (the stream writer numbers them). The JSON writer feeds the whole message at once and
-ignores the events; the stream writer feeds deltas and sends them. Both read the same :attr:`items`.
+``sequence_number`` (the stream writer numbers them). The JSON writer makes the same items in one step
+(:func:`gateway.responses.result.output_items`); the unit tests hold both to the same output for every
+chunking of recorded and generated streams.
 
 Items open in the order of their first piece: reasoning, then the message, then one ``function_call`` per
 tool call. Reasoning and message close when the next kind starts; function calls stay open until the end (a
@@ -273,24 +274,6 @@ def _copy(item: dict[str, Any]) -> dict[str, Any]:
 def _reasoning_of(part: dict[str, Any]) -> Any:
     value = part.get("reasoning")
     return part.get("reasoning_content") if value is None else value
-
-
-def feed_message(builder: OutputBuilder, message: dict[str, Any]) -> None:
-    """A whole chat-completions ``message``: reasoning, then content, then tool calls."""
-    reasoning = _reasoning_of(message)
-    if isinstance(reasoning, str):
-        builder.reasoning(reasoning)
-    content = message.get("content")
-    if isinstance(content, str):
-        builder.text(content)
-    for index, call in enumerate(message.get("tool_calls") or ()):
-        function = call.get("function") or {}
-        builder.call(
-            index,
-            call_id=call.get("id"),
-            name=function.get("name"),
-            arguments=function.get("arguments") or "",
-        )
 
 
 def feed_delta(builder: OutputBuilder, delta: dict[str, Any]) -> None:

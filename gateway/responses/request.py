@@ -279,7 +279,7 @@ def _text_format(value: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
     raise _bad("text.format.type must be text, json_object or json_schema", "text.format.type")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponsesRequest:
     """What the front door read from a ``POST /v1/responses`` body."""
 
@@ -320,13 +320,17 @@ def parse_request(body: Mapping[str, Any], ids: IdFactory = new_id) -> Responses
         raise _bad(
             "missing required field 'model'" if model is None else "model must be a non-empty string", "model"
         )
-    for name, reason in REFUSED.items():
-        value = body.get(name)
-        if value is not None and value is not False and not (name == "top_logprobs" and value == 0):
-            raise _bad(reason, name, "unsupported_parameter")
-    for name, instead in CHAT_ONLY.items():
-        if name in body:
-            raise _bad(f"{name} is a chat-completions field; on /v1/responses use {instead}", name)
+    chat: dict[str, Any] = {}  # fields the Responses API does not define pass through
+    for name, value in body.items():
+        if name in _READ or name in IGNORED:
+            continue
+        if name in REFUSED:
+            if value is not None and value is not False and not (name == "top_logprobs" and value == 0):
+                raise _bad(REFUSED[name], name, "unsupported_parameter")
+        elif name in CHAT_ONLY:
+            raise _bad(f"{name} is a chat-completions field; on /v1/responses use {CHAT_ONLY[name]}", name)
+        else:
+            chat[name] = value
     if "input" not in body or body["input"] is None:
         raise _bad("missing required field 'input'", "input")
     items = parse_input(body["input"], ids)
@@ -366,9 +370,6 @@ def parse_request(body: Mapping[str, Any], ids: IdFactory = new_id) -> Responses
     temperature = _opt_number(body, "temperature", 0, 2)
     top_p = _opt_number(body, "top_p", 0, 1)
 
-    chat: dict[str, Any] = {
-        k: v for k, v in body.items() if k not in _READ and k not in REFUSED and k not in IGNORED
-    }
     if chat_tools:
         chat["tools"] = chat_tools
         chat["parallel_tool_calls"] = parallel

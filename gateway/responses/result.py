@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.responses.items import IdFactory
-from gateway.responses.output import OutputBuilder, feed_message
 from gateway.responses.request import ResponsesRequest
 
 
@@ -89,6 +88,62 @@ def usage_of(chat_usage: Any) -> dict[str, Any] | None:
     }
 
 
+def output_items(
+    message: dict[str, Any], ids: IdFactory, *, summary: bool, incomplete: bool
+) -> list[dict[str, Any]]:
+    """The output items of a whole chat-completions ``message``: what :class:`OutputBuilder` builds from the
+    same pieces (the stream tests check both against each other), made directly: the JSON path is hot."""
+    items: list[dict[str, Any]] = []
+    reasoning = message.get("reasoning")
+    if reasoning is None:
+        reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        text = [{"type": "summary_text", "text": reasoning}] if summary else []
+        items.append(
+            {
+                "id": ids("rs"),
+                "type": "reasoning",
+                "summary": text,
+                "content": [{"type": "reasoning_text", "text": reasoning}],
+                "status": "completed",
+            }
+        )
+    content = message.get("content")
+    calls = message.get("tool_calls") or ()
+    if (isinstance(content, str) and content) or (not calls and not incomplete):
+        part: dict[str, Any] = {
+            "type": "output_text",
+            "text": content or "",
+            "annotations": [],
+            "logprobs": [],
+        }
+        items.append(
+            {
+                "id": ids("msg"),
+                "type": "message",
+                "status": "completed",
+                "content": [part],
+                "role": "assistant",
+            }
+        )
+    for call in calls:
+        function = call.get("function") or {}
+        item_id = ids("fc")
+        items.append(
+            {
+                "id": item_id,
+                "type": "function_call",
+                "status": "completed",
+                "call_id": call.get("id") or ids("call"),
+                "name": function.get("name") or "",
+                "arguments": function.get("arguments") or "",
+            }
+        )
+    if incomplete and items:
+        items[-1]["status"] = "incomplete"
+    return items
+
+
 def response_from_completion(
     frame: Frame, completion: dict[str, Any], ids: IdFactory, *, now: int
 ) -> dict[str, Any]:
@@ -98,13 +153,13 @@ def response_from_completion(
     message = choice.get("message")
     if not isinstance(message, dict):
         message = {}
-    builder = OutputBuilder(ids, summary=frame.request.summary is not None)
-    feed_message(builder, message)
     reason = INCOMPLETE_REASONS.get(str(choice.get("finish_reason")))
-    builder.finish(incomplete=reason is not None, empty_message=reason is None)
+    output = output_items(
+        message, ids, summary=frame.request.summary is not None, incomplete=reason is not None
+    )
     return frame.response(
         status="completed" if reason is None else "incomplete",
-        output=builder.items,
+        output=output,
         usage=usage_of(completion.get("usage")),
         incomplete_reason=reason,
         completed_at=now if reason is None else None,

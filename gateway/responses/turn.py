@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from gateway.responses.events import ResponseStream, encode
-from gateway.responses.items import IdFactory, new_id
+from gateway.responses.items import TurnIds
 from gateway.responses.keeping import Keeping
 from gateway.responses.output import Event
 from gateway.responses.request import ResponsesRequest
@@ -36,17 +36,17 @@ class Turn:
     owner: str | None
     chain: Chain | None
     keeping: Keeping
-    ids: IdFactory = new_id
+    ids: TurnIds
     final: dict[str, Any] | None = None  # the Response to store, once written
 
     @classmethod
-    async def open(cls, request: ResponsesRequest, owner: str | None, keeping: Keeping) -> Turn:
+    async def open(cls, request: ResponsesRequest, ids: TurnIds, owner: str | None, keeping: Keeping) -> Turn:
         """Load the chain of a parsed request (404 when it is gone, 503 when the store is down)."""
         chain = None
         previous = request.previous_response_id
         if previous is not None:
             chain = await keeping.read("responses_chain", lambda store: load_chain(store, previous, owner))
-        return cls(request, new_id("resp"), _now(), owner, chain, keeping)
+        return cls(request, ids.response_id, _now(), owner, chain, keeping, ids)
 
     @property
     def root(self) -> str:
