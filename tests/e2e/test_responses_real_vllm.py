@@ -94,23 +94,19 @@ def test_max_output_tokens_is_incomplete(client: OpenAI) -> None:
 
 
 def test_json_schema_output(client: OpenAI) -> None:
-    schema = {
-        "type": "object",
-        "properties": {"answer": {"type": "string", "maxLength": 12}},
-        "required": ["answer"],
-        "additionalProperties": False,
-    }
+    """vLLM's structured outputs follow ``text.format`` (a root string enum: the tiny model, unconstrained,
+    would write its fixed answer; an object root makes it loop on the whitespace JSON allows)."""
+    schema = {"type": "string", "enum": ["yes", "no"]}
     response = client.responses.create(
         model="auto",
         input="hello there",
         reasoning={"effort": "none"},
         text={"format": {"type": "json_schema", "name": "reply", "schema": schema, "strict": True}},
-        max_output_tokens=64,
+        max_output_tokens=24,
         temperature=0,
     )
     assert response.status == "completed"
-    data = json.loads(response.output_text)
-    assert set(data) == {"answer"} and isinstance(data["answer"], str) and len(data["answer"]) <= 12
+    assert json.loads(response.output_text) in ("yes", "no")
 
 
 def test_chain_and_tool_round_trip(client: OpenAI) -> None:
@@ -125,8 +121,15 @@ def test_chain_and_tool_round_trip(client: OpenAI) -> None:
             },
         }
     ]
+    # tool_choice none: the shared e2e server runs without --enable-auto-tool-choice; the tool turn is rendered
+    # into the prompt all the same (Qwen3's template: the call in the assistant turn, the output as a tool turn)
     first = client.responses.create(
-        model="auto", input="hello there", tools=tools, reasoning={"effort": "low"}, temperature=0
+        model="auto",
+        input="hello there",
+        tools=tools,
+        tool_choice="none",
+        reasoning={"effort": "low"},
+        temperature=0,
     )
     call = {
         "type": "function_call",
@@ -139,6 +142,7 @@ def test_chain_and_tool_round_trip(client: OpenAI) -> None:
         model="auto",
         input=[call, result],
         tools=tools,
+        tool_choice="none",
         previous_response_id=first.id,
         reasoning={"effort": "low"},
         temperature=0,
