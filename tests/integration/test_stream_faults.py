@@ -221,3 +221,44 @@ def test_endpoint_stopped_under_concurrent_load_loses_no_request() -> None:
         finally:
             doomed.__exit__(None, None, None)
     assert codes.count(200) == len(codes), codes
+
+
+def test_responses_stream_drop_is_response_failed_and_not_stored() -> None:
+    """The Responses front door's in-band error: ``response.failed`` is the last event, with the error."""
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", drop_rate=1.0)) as sim,
+        run_gateway(hybrid_policy(sim.url)) as gw,
+    ):
+        body = {
+            "model": "auto",
+            "input": "Tell me about the weather.",
+            "reasoning": {"effort": "low"},
+            "stream": True,
+        }
+        with httpx.stream("POST", gw + "/v1/responses", json=body, timeout=30) as resp:
+            assert resp.status_code == 200
+            raw = b"".join(resp.iter_bytes())
+        events = [orjson.loads(block.split(b"\ndata: ", 1)[1]) for block in raw.split(b"\n\n") if block]
+        assert [e["sequence_number"] for e in events] == list(range(len(events)))
+        assert events[0]["type"] == "response.created"
+        last = events[-1]
+        assert last["type"] == "response.failed" and last["response"]["status"] == "failed"
+        assert (
+            "dropped" in last["response"]["error"]["message"]
+            or "closed" in last["response"]["error"]["message"]
+        )
+        assert not any(e["type"] == "response.completed" for e in events)
+        rid = last["response"]["id"]
+        assert httpx.get(gw + f"/v1/responses/{rid}", timeout=5).status_code == 404
+
+
+def test_responses_client_disconnect_cancels_upstream(slow_sim: str) -> None:
+    with run_gateway(hybrid_policy(slow_sim)) as gw:
+        body = {"model": "auto", "input": "Tell me.", "reasoning": {"effort": "high"}, "stream": True}
+        with httpx.stream("POST", gw + "/v1/responses", json=body, timeout=30) as resp:
+            assert resp.status_code == 200
+            chunks = resp.iter_bytes()  # held: a dropped iterator would close the stream itself
+            assert next(chunks).startswith(b"event: response.created")
+            assert stats(slow_sim)["in_flight"] == 1
+        assert wait_until(lambda: stats(slow_sim)["cancelled"] == 1, timeout=3)
+        assert stats(slow_sim)["in_flight"] == 0
