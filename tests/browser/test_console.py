@@ -32,8 +32,9 @@ DEMO_BUDGETS = {"minimal": 512, "low": 1024, "medium": 4096, "high": 16384}
 PROBE = [{"role": "user", "content": "Solve for x: 3x^2 - 12x + 9 = 0, and show each step."}]
 
 
-def route(demo: Demo, messages: list[dict[str, Any]], model: str = "auto") -> dict[str, Any]:
-    response = httpx.post(demo.gateway + "/v1/route", json={"model": model, "messages": messages}, timeout=10)
+def route(demo: Demo, messages: list[dict[str, Any]], model: str = "auto", **extra: Any) -> dict[str, Any]:
+    body = {"model": model, "messages": messages, **extra}
+    response = httpx.post(demo.gateway + "/v1/route", json=body, timeout=10)
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
@@ -145,7 +146,7 @@ def test_try_shows_the_decision_and_what_changes(demo: Demo, browser: WebDriver)
     assert text_of(browser, "try-out-source") == expected["source"] == "classifier"
     assert text_of(browser, "try-out-budget") == expected["budget_label"]
     assert text_of(browser, "try-out-backend") == expected["backend"]
-    assert text_of(browser, "try-out-reason") == expected["reason"]
+    assert text_of(browser, "try-out-reason").startswith(expected["reason"])
     assert f"{expected['scores']['p_think']:.3f}" in browser.find_element(By.ID, "try-scores").get_attribute(
         "innerHTML"
     )
@@ -170,6 +171,21 @@ def test_try_shows_the_decision_and_what_changes(demo: Demo, browser: WebDriver)
     wait_for(browser, lambda d: d.find_element(By.ID, "try-out-effort").text == "high")
     assert text_of(browser, "try-out-budget") == "16384"
     Select(browser.find_element(By.ID, "try-effort")).select_by_value("")
+    # an agent trajectory: the step kind, and the decision of every call of it
+    browser.find_element(By.ID, "try-sample-agent").click()
+    browser.find_element(By.ID, "try-run").click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "try-step-tile").is_displayed())
+    trajectory = json.loads(browser.find_element(By.ID, "try-input").get_attribute("value"))
+    agent = route(demo, trajectory["messages"], tools=trajectory["tools"])
+    assert agent["step"] is not None and text_of(browser, "try-out-step") == agent["step"]["kind"]
+    assert agent["step"]["kind"] == "recover"  # the tool failed: thinking pays here
+    assert text_of(browser, "try-out-effort") == agent["effort"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#try-steps tr")[1:]
+    assert len(rows) == len(agent["steps"]) >= 2
+    assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows] == [
+        s["step"]["kind"] if s["step"] else "–" for s in agent["steps"]
+    ]
+    screenshot(browser, "try-agent")
     # broken JSON input: a message on the page, nothing sent
     box.clear()
     box.send_keys('[{"role": "user", "content": ')

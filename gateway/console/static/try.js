@@ -15,12 +15,16 @@ const SAMPLES = {
     2,
   ),
   agent: JSON.stringify(
-    [
-      { role: "user", content: "Fix the failing test in tests/test_parser.py" },
-      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function",
-        function: { name: "run_tests", arguments: "{\"path\": \"tests/test_parser.py\"}" } }] },
-      { role: "tool", tool_call_id: "call_1", content: "FAILED test_parser.py::test_nested - AssertionError: expected 3, got 2" },
-    ],
+    {
+      tools: [{ type: "function", function: { name: "run_tests", description: "Run pytest on a path",
+        parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"] } } }],
+      messages: [
+        { role: "user", content: "Fix the failing test in tests/test_parser.py" },
+        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function",
+          function: { name: "run_tests", arguments: "{\"path\": \"tests/test_parser.py\"}" } }] },
+        { role: "tool", tool_call_id: "call_1", content: "FAILED test_parser.py::test_nested - AssertionError: expected 3, got 2" },
+      ],
+    },
     null,
     2,
   ),
@@ -90,7 +94,7 @@ function render(report, previous) {
   const step = report.step && (report.step.kind || report.step);
   $("try-step-tile").hidden = !step;
   $("try-out-step").textContent = typeof step === "string" ? step : JSON.stringify(step || "");
-  $("try-out-reason").textContent = report.reason || "–";
+  $("try-out-reason").textContent = [report.reason, report.step && report.step.reason].filter(Boolean).join(" · ") || "–";
   const scores = Object.entries(report.scores || {});
   if (scores.length) bars($("try-scores"), scores.map(([label, value]) => ({ label, value })), (v) => fmt(v, 3));
   else $("try-scores").replaceChildren(el("p", { class: "muted" }, "no classifier scores: the effort came from " + report.source));
@@ -98,9 +102,16 @@ function render(report, previous) {
   if (report.shed) warnings.unshift(`shed: ${report.shed}`);
   $("try-warnings").replaceChildren(...warnings.map((w) => el("li", {}, w)));
   $("try-warnings-box").hidden = warnings.length === 0;
+  // the decision of every model call of an agent trajectory (only worth a table when there are several)
   const steps = Array.isArray(report.steps) ? report.steps : [];
-  $("try-steps").replaceChildren(...steps.map((s) => el("li", {}, typeof s === "string" ? s : JSON.stringify(s))));
-  $("try-steps-box").hidden = steps.length === 0;
+  const head = el("tr", {}, ...["messages", "step", "effort", "budget", "source", "reason"].map((h) => el("th", {}, h)));
+  const rows = steps.map((s) =>
+    el("tr", {}, el("td", {}, s.messages), el("td", {}, s.step ? s.step.kind : "–"), el("td", {}, s.effort),
+      el("td", {}, s.budget ?? "unlimited"), el("td", {}, s.source),
+      el("td", { class: "muted" }, [s.reason, s.step && s.step.reason].filter(Boolean).join(" · "))),
+  );
+  $("try-steps").replaceChildren(head, ...rows);
+  $("try-steps-box").hidden = steps.length < 2;
   renderPlan(report);
   $("try-raw").textContent = JSON.stringify(report, null, 2);
   const changes = [];
