@@ -296,7 +296,7 @@ def test_watch_shows_live_decisions_and_endpoints(demo: Demo, browser: WebDriver
     before = int(text_of(browser, "watch-decisions"))
     traffic = [
         ({"model": "auto", "messages": PROBE}, {}),
-        ({"model": "auto", "messages": [{"role": "user", "content": "Say hello"}]}, {}),
+        ({"model": "auto-fast", "messages": [{"role": "user", "content": "Say hello"}]}, {}),
         ({"model": "auto", "messages": PROBE, "reasoning_effort": "low"}, {}),
         ({"model": "auto-deep", "messages": PROBE, "max_tokens": 64}, {}),
         ({"model": "auto", "messages": PROBE}, {"x-thinkgate-effort": "high"}),
