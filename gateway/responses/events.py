@@ -47,17 +47,23 @@ class ResponseStream:
 
     def chunk(self, chunk: dict[str, Any]) -> list[Event]:
         """One chat-completions chunk (normalised by the relay); only the first choice is read."""
-        if chunk.get("usage") is not None:
-            self._usage = chunk["usage"]
+        usage = chunk.get("usage")
+        if usage is not None:
+            self._usage = usage
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
             if isinstance(delta, dict):
                 feed_delta(self._builder, delta)
-            if choice.get("finish_reason") is not None:
-                self._finish_reason = str(choice["finish_reason"])
-        return self._number(self._builder.drain())
+            finish = choice.get("finish_reason")
+            if finish is not None:
+                self._finish_reason = str(finish)
+        events = self._builder.drain()
+        for event in events:
+            event["sequence_number"] = self._sequence
+            self._sequence += 1
+        return events
 
     def end(self, now: int) -> list[Event]:
         """The backend finished the stream: close the open items, then ``response.completed`` (or
@@ -86,7 +92,13 @@ class ResponseStream:
         return self._number([{"type": "response.failed", "response": self.final}])
 
 
+_HEADS: dict[str, bytes] = {}
+
+
 def encode(event: Event) -> bytes:
     """One event on the wire: ``event: <type>`` and ``data: <json>``."""
     kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    head = _HEADS.get(kind)
+    if head is None:
+        head = _HEADS[kind] = b"event: " + kind.encode() + b"\ndata: "
+    return b"".join((head, orjson.dumps(event), b"\n\n"))
