@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import console
-from gateway.api import admin, chat, completions, health, models, openapi, responses, route
+from gateway.api import admin, chat, completions, health, messages, models, openapi, responses, route
 from gateway.classifier_loader import load_default_classifier
 from gateway.config import load_policy
 from gateway.errors import install_handlers
@@ -72,7 +72,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     live = LiveState(app.state)  # lifespan and policy reload swap the frozen container
     shared = SharedState.build(live, watch)  # shared state (issue 6): limits, quotas, policy reload
     app.state.shared = shared
-    install_handlers(app)
+    install_handlers(app, {messages.MESSAGES_PATH: messages.anthropic_error})
     app.add_middleware(RequestIdMiddleware)
     # The generation endpoints take the raw request and validate the body themselves, and skip the
     # framework's router and exception layers (gateway/fastpath.py): that is most of the per-request cost.
@@ -80,6 +80,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> FastAPI:
     app.add_hot_route("/v1/chat/completions", chat.chat_completions)
     app.add_hot_route("/v1/completions", completions.completions)
     app.add_hot_route("/v1/responses", responses.create_response)
+    app.add_hot_route(messages.MESSAGES_PATH, messages.messages)
+    app.add_hot_route(messages.MESSAGES_PATH + "/count_tokens", messages.count_tokens)
     for module in (
         models,
         route,

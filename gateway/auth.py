@@ -138,18 +138,23 @@ class KeyStore:
             found |= hmac.compare_digest(key.sha256, value)
         return found
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        """The caller for an ``Authorization`` header value; 401 when auth is on and the key is unknown.
+    def authenticate(self, authorization: str | None, api_key: str | None = None) -> Principal:
+        """The caller for an ``Authorization: Bearer`` header value, else an ``x-api-key`` header value (what
+        Anthropic clients send); 401 when auth is on and the key is unknown.
 
         Every candidate is compared (policy keys, then runtime keys), found or not; a runtime key whose tenant
         is no longer in the policy is not accepted."""
         if not self.enabled:
             return self._anonymous
-        if not authorization or not authorization[:7].lower() == "bearer ":
+        if authorization and authorization[:7].lower() == "bearer ":
+            presented = digest(authorization[7:].strip())
+        elif not authorization and api_key and api_key.strip():
+            presented = digest(api_key.strip())
+        else:
             raise Unauthorized(
-                "missing API key: send 'Authorization: Bearer <key>'", headers={"www-authenticate": "Bearer"}
+                "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+                headers={"www-authenticate": "Bearer"},
             )
-        presented = digest(authorization[7:].strip())
         found: Principal | None = None
         for value, principal in self._keys:
             if hmac.compare_digest(value, presented):

@@ -37,6 +37,10 @@ models:
     effort: high
     thinking: [qwen3-thinking, qwen3-hybrid]
     description: always thinks hard
+aliases:                 # model names agent CLIs hard-code (Claude Code's background model is a haiku)
+  claude-*: auto
+  claude-haiku-*: auto-fast
+  claude-3-5-haiku-*: auto-fast
 budgets: {{minimal: 512, low: 1024, medium: 4096, high: 16384}}
 classifier: {{on_error: high}}
 state: {{redis_url: null}}

@@ -7,6 +7,7 @@ OpenAI SDK reads; ``code`` is a string (vLLM's integer codes are normalised to s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -126,10 +127,34 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+#: Renders a :class:`GatewayError` as a response in one API's envelope.
+ErrorRenderer = Callable[[GatewayError], Response]
+
+
+def openai_error(exc: GatewayError) -> Response:
+    return error_response(
+        exc.message, exc.status, param=exc.param, code=exc.code, type=exc.type, headers=exc.headers
+    )
+
+
+#: Path prefixes whose errors another API's envelope renders, registered by :func:`install_handlers`
+#: (``/v1/messages`` answers Anthropic's); every other path gets OpenAI's.
+_ENVELOPES: dict[str, ErrorRenderer] = {}
+
+
+def renderer_for(path: str) -> ErrorRenderer:
+    for prefix, render in _ENVELOPES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return render
+    return openai_error
+
+
 def unexpected_error(path: str, exc: Exception) -> Response:
     """The 500 for an exception nothing else handled; logged with its traceback."""
     log.error("unhandled error on %s", path, exc_info=exc)
-    return error_response(f"internal gateway error: {type(exc).__name__}", 500, code="internal_error")
+    return renderer_for(path)(
+        GatewayError(f"internal gateway error: {type(exc).__name__}", status=500, code="internal_error")
+    )
 
 
 class UnexpectedErrors:
@@ -159,26 +184,27 @@ class UnexpectedErrors:
             await unexpected_error(scope["path"], exc)(scope, receive, send)
 
 
-def install_handlers(app: FastAPI) -> None:
-    """Render every error as an OpenAI envelope; nothing escapes as an HTML or bare 500."""
+def install_handlers(app: FastAPI, envelopes: Mapping[str, ErrorRenderer] | None = None) -> None:
+    """Render every error as an OpenAI envelope, or, under a path prefix of ``envelopes``, in that API's
+    envelope; nothing escapes as an HTML or bare 500."""
+    _ENVELOPES.update(envelopes or {})
 
-    async def on_gateway_error(_: Request, exc: Exception) -> Response:
+    async def on_gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
-        return error_response(
-            exc.message, exc.status, param=exc.param, code=exc.code, type=exc.type, headers=exc.headers
-        )
+        return renderer_for(request.url.path)(exc)
 
-    async def on_http_error(_: Request, exc: Exception) -> Response:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        status = exc.status_code
         message = str(exc.detail) if exc.detail else "request failed"
-        return error_response(message, status, headers=dict(exc.headers or {}))
+        error = GatewayError(message, status=exc.status_code, headers=dict(exc.headers or {}))
+        return renderer_for(request.url.path)(error)
 
-    async def on_validation_error(_: Request, exc: Exception) -> Response:
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
         loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return error_response(str(first.get("msg", "invalid request")), 400, param=loc or None)
+        error = GatewayError(str(first.get("msg", "invalid request")), status=400, param=loc or None)
+        return renderer_for(request.url.path)(error)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         return unexpected_error(request.url.path, exc)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.anthropic.signature import ThinkingSigner
 from gateway.auth import KeyStore
 from gateway.backends.pool import Pool
 from gateway.errors import NotFound
@@ -49,23 +50,33 @@ class GatewayState:
     classifier: Classifier | None = None
     local_counter: LocalCounter | None = None
     keys: KeyStore = field(default_factory=lambda: KeyStore(AuthPolicy(), {}))
+    signer: ThinkingSigner = field(default_factory=ThinkingSigner.ephemeral)  # /v1/messages thinking blocks
     started: int = field(default_factory=lambda: int(time.time()))
 
     def target(self, model: str, allowed: Collection[str] = ()) -> Target:
-        """What ``model`` names: a virtual model of the policy, else a pool by its served model name; else
-        404 listing the models a tenant limited to ``allowed`` may use."""
+        """What ``model`` names: a virtual model, a backend's served model, or an alias of either (the
+        target then carries the resolved name, so metrics and tenant checks never see alias spellings);
+        else 404 listing the models a tenant limited to ``allowed`` may use."""
         vm = self.policy.models.get(model)
         if vm is not None:
             return Target(model, vm.effort, vm.allow_client_effort, vm.thinking, vm.instruct, True)
         for name, pool in self.pools.items():
             if pool.spec.model == model:
-                mode = pool.spec.mode
-                fixed = _DIRECT_EFFORT[mode]
-                think = (name,) if pool.spec.can_think else ()
-                direct = (name,) if pool.spec.can_answer_directly else ()
-                return Target(model, fixed, True, think, direct, False)
+                return self._direct(name, pool)
+        alias = self.policy.alias_target(model)
+        if alias is not None:
+            if alias in self.policy.models:
+                return self.target(alias, allowed)
+            return self._direct(alias, self.pools[alias])
         known = ", ".join(self.visible_models(allowed))
         raise NotFound(f"The model {model!r} does not exist. Available models: {known}", param="model")
+
+    @staticmethod
+    def _direct(name: str, pool: Pool) -> Target:
+        fixed = _DIRECT_EFFORT[pool.spec.mode]
+        think = (name,) if pool.spec.can_think else ()
+        direct = (name,) if pool.spec.can_answer_directly else ()
+        return Target(pool.spec.model, fixed, True, think, direct, False)
 
     def visible_models(self, allowed: Collection[str] = ()) -> list[str]:
         """The model ids a tenant limited to ``allowed`` may use, as ``/v1/models`` lists them: only its

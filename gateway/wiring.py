@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.anthropic.signature import ThinkingSigner
 from gateway.auth import KeyStore, RuntimeKeys
 from gateway.backends.pool import Pool
 from gateway.episodes import EpisodeLedger
@@ -32,9 +33,23 @@ from router.limits import check_names
 from router.policy import Policy
 
 
+def thinking_signer(policy: Policy) -> ThinkingSigner:
+    """The signer of ``/v1/messages`` thinking blocks: the secret in the variable that
+    ``messages.signing_secret_env`` names, else a random one for this process (read at startup; a policy
+    reload keeps the signer)."""
+    secret = os.environ.get(policy.messages.signing_secret_env)
+    if not secret:
+        return ThinkingSigner.ephemeral()
+    try:
+        return ThinkingSigner(secret.encode("utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"${policy.messages.signing_secret_env}: {exc}") from None
+
+
 def build_state(settings: Settings, policy: Policy) -> GatewayState:
     """The container a new app starts with (the classifier and token counter are added in its lifespan)."""
     return GatewayState(
+        signer=thinking_signer(policy),
         settings=settings,
         policy=policy,
         metrics=GatewayMetrics(),

@@ -2,16 +2,16 @@
 
 The gateway reads the file and passes the parsed mapping in (:func:`parse_policy`); nothing here touches disk.
 Top-level keys follow DESIGN.md: ``version``, ``backends``, ``models``, ``classifier``, ``budgets``,
-``shedding``, ``failover``, ``state``, ``auth``, ``limits``, ``upstream``, ``agent``. Per-pool ``routing``,
-``health`` and ``shedding`` live under each backend.
+``shedding``, ``failover``, ``state``, ``auth``, ``limits``, ``upstream``, ``agent``, ``aliases``,
+``messages``. Per-pool ``routing``, ``health`` and ``shedding`` live under each backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from router.auth import AuthPolicy
 from router.classifier import ClassifierThresholds
@@ -254,8 +254,35 @@ class StatePolicy(_Frozen):
     responses_max: int = Field(default=10000, ge=1)
 
 
+class MessagesPolicy(_Frozen):
+    """The Anthropic Messages front door (``/v1/messages``).
+
+    Thinking blocks the gateway returns carry an HMAC signature under the secret in the environment variable
+    ``signing_secret_env`` (at least 16 bytes; every replica needs the same one). When it is unset, each
+    process makes a random secret (blocks then verify only on the replica that made them, until a restart).
+    ``on_invalid_thinking``: what to do with a thinking block sent back whose signature does not verify
+    (modified, or made by another service; ``redacted_thinking`` blocks never verify): ``drop`` it from the
+    history the model sees, or ``reject`` the request with a 400.
+    """
+
+    signing_secret_env: str = Field(default="THINKGATE_THINKING_SECRET", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    on_invalid_thinking: Literal["drop", "reject"] = "drop"
+
+
+_ALIAS_NAME = r"^[^*\s]+\*?$"
+
+
+def _alias_matches(pattern: str, name: str) -> bool:
+    return name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
+
+
 class Policy(_Frozen):
-    """The whole validated policy."""
+    """The whole validated policy.
+
+    ``aliases`` map model names that clients hard-code (``claude-sonnet-4-5``, ``gpt-5``) onto a virtual model
+    or a backend (by its name in ``backends``); a name ending in ``*`` matches every name with that prefix
+    (the longest matching prefix wins; an exact alias beats every pattern).
+    """
 
     version: Literal[1]
     backends: dict[str, BackendSpec] = Field(min_length=1)
@@ -273,6 +300,37 @@ class Policy(_Frozen):
         """The step policy of ``tenant``: its own ``agent`` section if it has one, else the top-level one."""
         spec = self.auth.tenants.get(tenant) if tenant is not None else None
         return spec.agent if spec is not None and spec.agent is not None else self.agent
+
+    aliases: dict[Annotated[str, StringConstraints(pattern=_ALIAS_NAME)], str] = Field(default_factory=dict)
+    messages: MessagesPolicy = MessagesPolicy()
+
+    def alias_target(self, name: str) -> str | None:
+        """The virtual model or backend an alias sends ``name`` to, or ``None`` when no alias matches."""
+        if name in self.aliases:
+            return self.aliases[name]
+        best: str | None = None
+        for pattern in self.aliases:
+            if (
+                pattern.endswith("*")
+                and _alias_matches(pattern, name)
+                and (best is None or len(pattern) > len(best))
+            ):
+                best = pattern
+        return None if best is None else self.aliases[best]
+
+    @model_validator(mode="after")
+    def _alias_references(self) -> Policy:
+        served = {spec.model for spec in self.backends.values()}
+        for alias, target in self.aliases.items():
+            if target not in self.models and target not in self.backends:
+                known = ", ".join(sorted([*self.models, *self.backends]))
+                raise ValueError(
+                    f"aliases.{alias}: unknown target {target!r}; known virtual models and backends: {known}"
+                )
+            for name in (*self.models, *served):
+                if _alias_matches(alias, name):
+                    raise ValueError(f"aliases.{alias}: would hide the model {name!r} of the same name")
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Policy:

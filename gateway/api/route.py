@@ -111,6 +111,7 @@ async def route(request: Request) -> Response:
     body = parse_json_object(await read_body(request, state.settings.max_body_bytes))
     model = body.get("model")
     if isinstance(model, str):
-        principal.check_model(model, state.target(model, principal.policy.models).virtual)
+        target = state.target(model, principal.policy.models)
+        principal.check_model(target.name, target.virtual)
     report = decision_report(state, body, request.headers.get("x-thinkgate-effort"), principal.caps)
     return Response(orjson.dumps(report), media_type="application/json")

@@ -26,9 +26,11 @@ _DESCRIPTIONS = {
     409: "Conflict with the current state",
     413: "Request body larger than the configured limit",
     429: "Rate limit or quota exceeded",
+    500: "The backend failed (Anthropic's api_error; the OpenAI endpoints say 502)",
     502: "The backend failed or returned an unusable answer",
     503: "No healthy backend, or shared state unavailable",
     504: "The backend timed out",
+    529: "Overloaded: no healthy backend, or shared state unavailable (Anthropic's overloaded_error)",
 }
 GENERATION_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
 ADMIN_ERRORS = (401, 403)

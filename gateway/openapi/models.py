@@ -250,3 +250,61 @@ class KeyList(_Closed):
 class KeyDeleted(_Closed):
     name: str
     deleted: Literal[True]
+
+
+# the Anthropic Messages front door (/v1/messages); requests are gateway.anthropic.protocol's models
+
+
+class AnthropicErrorDetail(_Closed):
+    type: Literal[
+        "invalid_request_error",
+        "authentication_error",
+        "billing_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "rate_limit_error",
+        "api_error",
+        "timeout_error",
+        "overloaded_error",
+    ]
+    message: str
+
+
+class AnthropicErrorEnvelope(_Closed):
+    """Every 4xx and 5xx under ``/v1/messages``: ``{"type": "error", "error": {type, message}}``."""
+
+    type: Literal["error"]
+    error: AnthropicErrorDetail
+    request_id: str | None = None
+
+
+class ContentBlock(_Open):
+    """``thinking`` (``thinking``, ``signature``), ``text`` (``text``) or ``tool_use`` (``id``, ``name``,
+    ``input``)."""
+
+    type: Literal["thinking", "text", "tool_use"]
+
+
+class AnthropicUsage(_Open):
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+
+class AnthropicMessage(_Open):
+    """A ``Message`` of the Anthropic Messages API."""
+
+    id: str
+    type: Literal["message"]
+    role: Literal["assistant"]
+    model: str
+    content: list[ContentBlock]
+    stop_reason: Literal["end_turn", "max_tokens", "stop_sequence", "tool_use"]
+    stop_sequence: str | None
+    usage: AnthropicUsage
+
+
+class MessageTokensCount(_Closed):
+    input_tokens: int

@@ -8,8 +8,11 @@ then covers it with no further code.
 
 from __future__ import annotations
 
+from gateway.anthropic.protocol import CountTokensRequest, MessagesRequest
 from gateway.openapi.document import ADMIN_ERRORS, GENERATION_ERRORS, Operation
 from gateway.openapi.models import (
+    AnthropicErrorEnvelope,
+    AnthropicMessage,
     ChatCompletion,
     ChatCompletionRequest,
     Health,
@@ -17,6 +20,7 @@ from gateway.openapi.models import (
     KeyDeleted,
     KeyList,
     KeyRequest,
+    MessageTokensCount,
     ModelList,
     PolicyView,
     Readiness,
@@ -26,6 +30,9 @@ from gateway.openapi.models import (
 )
 from gateway.openapi.responses import InputItemList, ResponseDeleted, ResponseObject, ResponsesCreateRequest
 from router.policy import Policy
+
+#: Anthropic's statuses (gateway.anthropic.errors): 502 becomes 500, 503 becomes 529
+ANTHROPIC_ERRORS = (400, 401, 403, 404, 413, 429, 500, 504, 529)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -89,6 +96,29 @@ OPERATIONS: tuple[Operation, ...] = (
         ok=InputItemList,
         errors=(400, 401, 404, 503),
         path_params=("response_id",),
+        security="api_key",
+    ),
+    Operation(
+        "post",
+        "/v1/messages",
+        "Anthropic Messages API: a message at the effort thinkgate decides (JSON, or SSE with stream: true)",
+        "generation",
+        ok=AnthropicMessage,
+        request=MessagesRequest,
+        stream=True,
+        errors=ANTHROPIC_ERRORS,
+        error_model=AnthropicErrorEnvelope,
+        security="api_key",
+    ),
+    Operation(
+        "post",
+        "/v1/messages/count_tokens",
+        "Anthropic Messages API: the prompt's tokens as the backend that would serve it counts them",
+        "generation",
+        ok=MessageTokensCount,
+        request=CountTokensRequest,
+        errors=ANTHROPIC_ERRORS,
+        error_model=AnthropicErrorEnvelope,
         security="api_key",
     ),
     Operation(

@@ -66,12 +66,12 @@ async def admit(request: Request, door: FrontDoor) -> Admitted:
     start = time.perf_counter()
     state = gateway_state(request)
     headers = request.headers
-    principal = state.keys.authenticate(headers.get("authorization"))
+    principal = state.keys.authenticate(headers.get("authorization"), headers.get("x-api-key"))
     call = door.parse(parse_json_object(await read_body(request, state.settings.max_body_bytes)))
     if call.resolve is not None:
         call = await call.resolve(request, principal)
     target = state.target(call.model, principal.policy.models)
-    principal.check_model(call.model, target.virtual)
+    principal.check_model(target.name, target.virtual)  # an alias is checked as what it names
     limiter: Limiter = request.app.state.shared.limiter
     grant = await limiter.admit(
         principal.key_name, principal.tenant, state.policy, estimate_tokens(call.body)

@@ -115,7 +115,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
     ledger = Ledger(
         metrics,
         endpoint=door.name,
-        model=a.call.model,
+        model=a.target.name,  # an alias is counted as what it names (policy names only: bounded labels)
         effort=plan.effort,
         source=plan.source,
         start=a.start,

@@ -71,11 +71,13 @@ def test_schemathesis_loads_every_operation(document: dict[str, Any]) -> None:
     ("path", "method"), [pytest.param(op.path, op.method, id=f"{op.method} {op.path}") for op in OPERATIONS]
 )
 def test_every_error_is_the_envelope(document: dict[str, Any], path: str, method: str) -> None:
+    """OpenAI's envelope everywhere, except under /v1/messages: Anthropic's."""
+    envelope = "AnthropicErrorEnvelope" if path.startswith("/v1/messages") else "ErrorEnvelope"
     responses = document["paths"][path][method]["responses"]
     for status, response in responses.items():
         if int(status) >= 400 and not (path == "/ready" and status == "503"):
             ref = response["content"]["application/json"]["schema"]["$ref"]
-            assert ref == "#/components/schemas/ErrorEnvelope"
+            assert ref == f"#/components/schemas/{envelope}"
 
 
 @pytest.mark.parametrize(
@@ -92,3 +94,16 @@ def test_generation_endpoints_have_request_bodies(document: dict[str, Any], path
     schema = document["components"]["schemas"][model]
     assert {"model", "stream"} <= set(schema["properties"])
     assert schema["additionalProperties"] is True  # unknown fields pass through to the backend
+
+
+@pytest.mark.parametrize(
+    ("path", "model", "required"),
+    [
+        pytest.param("/v1/messages", "MessagesRequest", {"model", "messages", "max_tokens"}, id="messages"),
+        pytest.param("/v1/messages/count_tokens", "CountTokensRequest", {"model", "messages"}, id="count"),
+    ],
+)
+def test_messages_request_bodies(document: dict[str, Any], path: str, model: str, required: set[str]) -> None:
+    body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": f"#/components/schemas/{model}"}
+    assert set(document["components"]["schemas"][model]["required"]) == required
