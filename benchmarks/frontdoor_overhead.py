@@ -295,8 +295,54 @@ def start(opts: Options, procs: Processes, work: Path) -> dict[str, str]:
     return urls
 
 
+def in_process() -> str:
+    """The front doors' own work per request, without sockets (``timeit``, best of 7): parsing the client's
+    body into the internal request, and writing a non-streamed answer and a 400-word stream."""
+    import timeit
+
+    from gateway.anthropic.signature import ThinkingSigner
+    from gateway.api.chat import parse_chat
+    from gateway.api.messages import MessagesDoor
+
+    door = MessagesDoor(ThinkingSigner(b"benchmark-secret-0123456789"), "drop", False, "rid")
+    reasoning, answer = " ".join(["think"] * 16), " ".join(["word"] * 8)
+    result = {
+        "choices": [{"message": {"content": answer, "reasoning": reasoning}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": 20,
+            "completion_tokens": 30,
+            "completion_tokens_details": {"reasoning_tokens": 18},
+        },
+    }
+    chunks = [{"choices": [{"index": 0, "delta": {"content": " word"}, "finish_reason": None}]}] * 400
+    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": result["usage"]})
+    rows = []
+    for effort in ("none", "high"):
+        chat, msgs = chat_body(SHORT, effort, False), messages_body(SHORT, effort, False)
+        call = door.parse(msgs)
+
+        def stream(call: Any = call) -> None:
+            writer = door.stream(call)
+            writer.chunks(chunks)
+            writer.end()
+
+        cases = {
+            "chat parse": lambda chat=chat: parse_chat(orjson.loads(orjson.dumps(chat))),
+            "messages parse": lambda msgs=msgs: door.parse(orjson.loads(orjson.dumps(msgs))),
+            "chat answer": lambda: orjson.dumps(result),
+            "messages answer": lambda call=call: door.answer(result, call),
+        }
+        for name, fn in cases.items():
+            best = min(timeit.repeat(fn, number=2000, repeat=7)) / 2000
+            rows.append(f"{effort:>5} {name:>16} {best * 1e6:8.1f} us")
+        best = min(timeit.repeat(stream, number=20, repeat=7)) / 20
+        rows.append(f"{effort:>5} {'messages stream':>16} {best * 1e6:8.1f} us (401 chunks -> events)")
+    return "== in process (best of 7)\n" + "\n".join(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
+    print(in_process(), flush=True)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="thinkgate-frontdoor-") as tmp:
         procs = Processes(Path(tmp), REPO)
