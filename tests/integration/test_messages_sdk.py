@@ -307,3 +307,38 @@ def test_front_door_label_and_header(stack: Stack) -> None:
     scrape = httpx.get(stack.gateway + "/metrics", timeout=10).text
     assert 'thinkgate_decisions_total{effort="none",front_door="messages",source="virtual-model"}' in scrape
     assert 'thinkgate_requests_total{effort="none",endpoint="messages",model="auto-fast"' in scrape
+
+
+def test_mid_stream_drop_is_an_error_event() -> None:
+    """A backend that dies mid-stream: the last event is Anthropic's ``error`` (no ``message_stop``), which the
+    SDK raises."""
+    with (
+        run_sim(SimConfig(model="sim-h", mode="hybrid", drop_rate=1.0)) as sim,
+        run_gateway(
+            parse_policy_text(
+                "version: 1\nbackends:\n  h: {family: qwen3, mode: hybrid, model: sim-h, endpoints: ["
+                + sim.url
+                + "]}\nmodels:\n  auto: {thinking: [h], instruct: [h]}\n"
+            )
+        ) as gw,
+    ):
+        body = {
+            "model": "auto",
+            "max_tokens": 500,
+            "messages": USER,
+            "stream": True,
+            "output_config": {"effort": "low"},
+        }
+        with httpx.stream("POST", gw + "/v1/messages", json=body, timeout=30) as resp:
+            assert resp.status_code == 200
+            names = [line[7:] for line in resp.iter_lines() if line.startswith("event: ")]
+        assert names[0] == "message_start" and names[-1] == "error" and "message_stop" not in names
+        with (
+            pytest.raises(anthropic.APIStatusError) as err,
+            client(gw).messages.stream(
+                model="auto", max_tokens=500, messages=USER, output_config={"effort": "low"}
+            ) as stream,
+        ):
+            for _ in stream:
+                pass
+        assert "dropped" in str(err.value) or "closed" in str(err.value)
