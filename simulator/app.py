@@ -42,8 +42,10 @@ def create_sim_app(config: SimConfig, tokenizer: SimTokenizer | None = None) -> 
         stats = serving.stats
         stats.received += 1
         stats.in_flight += 1
+        raw = await request.body()
+        serving.recent_bodies.append(raw)  # decoded only when /sim/requests asks
         try:
-            job = prepare(await request.body(), arrived)
+            job = prepare(raw, arrived)
         except SimError as exc:
             stats.errors += 1
             stats.in_flight -= 1
@@ -95,6 +97,22 @@ def create_sim_app(config: SimConfig, tokenizer: SimTokenizer | None = None) -> 
     @app.get("/sim/stats")
     async def sim_stats() -> JSONResponse:
         return JSONResponse(serving.stats.as_dict())
+
+    @app.get("/sim/requests")
+    async def sim_requests() -> JSONResponse:
+        """The JSON bodies of the latest generation requests, oldest first (``null``: not JSON)."""
+        out = []
+        for raw in serving.recent_bodies:
+            try:
+                out.append(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                out.append(None)
+        return JSONResponse(out)
+
+    @app.get("/sim/cancellations")
+    async def sim_cancellations() -> JSONResponse:
+        """Wall-clock times (``time.time()``) at which the latest client disconnects were seen."""
+        return JSONResponse(list(serving.cancelled_at))
 
     @app.get("/sim/faults")
     async def get_faults() -> JSONResponse:

@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ from simulator.tokenizer import ChatTemplateError, SimTokenizer
 from simulator.toolcalls import call_text, planned_calls, planned_calls_from_prompt
 from simulator.transport import Dropped, Outcome, WatchedResponse
 from simulator.versions import VersionProfile
+
+#: how many request bodies and cancellation times the simulator remembers
+RECENT = 64
 
 _DROP_AFTER_CHUNKS = 3
 
@@ -73,6 +77,10 @@ class SimServing:
         self.faults = FaultInjector(config.faults(), config.seed)
         self.stats = SimStats()
         self.created = int(time.time())
+        #: the JSON bodies of the latest generation requests, and the wall-clock times of the latest
+        #: cancellations (``GET /sim/requests``, ``GET /sim/cancellations``: tests and benchmarks)
+        self.recent_bodies: deque[bytes] = deque(maxlen=RECENT)
+        self.cancelled_at: deque[float] = deque(maxlen=RECENT)
 
     # ---- validation shared by chat and completions -------------------------------------------
 
@@ -366,6 +374,7 @@ class SimServing:
                 self.metrics.e2e.observe(time.monotonic() - job.arrived)
             elif outcome is Outcome.CANCELLED:
                 stats.cancelled += 1
+                self.cancelled_at.append(time.time())
                 self.metrics.finished("abort")
             elif outcome is Outcome.DROPPED:
                 stats.dropped += 1
