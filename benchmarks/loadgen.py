@@ -363,12 +363,14 @@ class Processes:
         self._cwd = cwd
         self.children: dict[str, Child] = {}
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
+    def start(
+        self, name: str, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Child:
         log_path = self._log_dir / f"{name}.log"
         log = log_path.open("wb")
         proc = subprocess.Popen(
             list(argv),
-            cwd=self._cwd,
+            cwd=cwd or self._cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -12,7 +12,12 @@ Measured, direct-to-simulator vs through the gateway, for an instruct request (e
   the same rate for both paths, alternating direct/gateway windows (``--rounds``);
 * streaming: closed loop with long answers, SSE events/s received by the client.
 
-Run: ``.venv/bin/python benchmarks/proxy_overhead.py [--json out.json]`` (about 2 minutes by default).
+With ``--baseline DIR`` (a checkout of another commit with its own ``.venv``, e.g. from ``git worktree add``
+and ``uv sync``) a second gateway from that checkout runs in front of the same simulators and every
+measurement is taken for it too, in the same run, windows alternating: the before/after of a change.
+
+Run: ``.venv/bin/python benchmarks/proxy_overhead.py [--baseline DIR] [--json out.json]`` (about 2 minutes by
+default, 3 with a baseline).
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ class Options:
     long_words: int
     json_path: Path | None
     skip_thinking: bool
+    baseline: Path | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     p.add_argument("--long-words", type=int, default=400, help="answer words of the long (stream) simulator")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     p.add_argument("--skip-thinking", action="store_true", help="only the instruct scenario")
+    p.add_argument("--baseline", type=Path, default=None, help="checkout (with .venv) to compare against")
     ns = p.parse_args(argv)
     if ns.duration <= 0 or ns.latency_duration <= 0 or ns.stream_duration <= 0 or ns.warmup < 0:
         p.error("durations must be positive (warm-up may be 0)")
@@ -145,6 +152,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         long_words=ns.long_words,
         json_path=ns.json,
         skip_thinking=ns.skip_thinking,
+        baseline=ns.baseline,
     )
 
 
@@ -197,14 +205,20 @@ async def saturation(
         )
 
 
-async def latency_pair(
+def gateways(urls: dict[str, str]) -> list[str]:
+    """The gateway paths measured: ``gateway``, and ``baseline`` when one runs."""
+    return [p for p in ("gateway", "baseline") if p in urls]
+
+
+async def latency_windows(
     opts: Options, procs: Processes, urls: dict[str, str], scenario: Scenario, rate: float
-) -> tuple[LoadResult, LoadResult]:
-    """Open loop at ``rate`` against both paths, alternating windows so background noise hits both."""
-    parts: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
+) -> dict[str, LoadResult]:
+    """Open loop at ``rate`` against every path, alternating windows so background noise hits all."""
+    paths = ["direct", *gateways(urls)]
+    parts: dict[str, list[LoadResult]] = {p: [] for p in paths}
     async with aiohttp_session(256) as session:
         for _ in range(opts.rounds):
-            for path in ("direct", "gateway"):
+            for path in paths:
                 body = scenario.direct if path == "direct" else scenario.gateway
                 parts[path].append(
                     await open_loop(
@@ -216,9 +230,7 @@ async def latency_pair(
                         cpu=procs.cpu,
                     )
                 )
-    return merge(f"{scenario.name}/direct/latency", parts["direct"]), merge(
-        f"{scenario.name}/gateway/latency", parts["gateway"]
-    )
+    return {p: merge(f"{scenario.name}/{p}/latency", parts[p]) for p in paths}
 
 
 async def run_all(opts: Options, procs: Processes, urls: dict[str, str]) -> dict[str, Any]:
@@ -228,27 +240,25 @@ async def run_all(opts: Options, procs: Processes, urls: dict[str, str]) -> dict
     names = ["instruct"] if opts.skip_thinking else ["instruct", "thinking"]
     for name in names:
         sc = scenarios[name]
-        sat_d = await saturation(opts, procs, urls["direct"], sc.direct, f"{name}/direct/sat", stream=False)
-        sat_g = await saturation(
-            opts, procs, urls["gateway"], sc.gateway, f"{name}/gateway/sat", stream=False
-        )
-        rate = max(1.0, round(opts.load_fraction * sat_g.rps))
-        lat_d, lat_g = await latency_pair(opts, procs, urls, sc, rate)
+        sat = {
+            "direct": await saturation(
+                opts, procs, urls["direct"], sc.direct, f"{name}/direct/sat", stream=False
+            )
+        }
+        for gw in gateways(urls):
+            sat[gw] = await saturation(opts, procs, urls[gw], sc.gateway, f"{name}/{gw}/sat", stream=False)
+        rate = max(1.0, round(opts.load_fraction * min(sat[gw].rps for gw in gateways(urls))))
         report[name] = {
-            "saturation": {"direct": sat_d, "gateway": sat_g},
-            "latency": {"rate": rate, "direct": lat_d, "gateway": lat_g},
+            "saturation": sat,
+            "latency": {"rate": rate, **await latency_windows(opts, procs, urls, sc, rate)},
         }
     sc = scenarios["stream"]
-    report["stream"] = {
-        "saturation": {
-            "direct": await saturation(
-                opts, procs, urls["direct_long"], sc.direct, "stream/direct", stream=True
-            ),
-            "gateway": await saturation(
-                opts, procs, urls["gateway"], sc.gateway, "stream/gateway", stream=True
-            ),
-        }
+    streams = {
+        "direct": await saturation(opts, procs, urls["direct_long"], sc.direct, "stream/direct", stream=True)
     }
+    for gw in gateways(urls):
+        streams[gw] = await saturation(opts, procs, urls[gw], sc.gateway, f"stream/{gw}", stream=True)
+    report["stream"] = {"saturation": streams}
     return report
 
 
@@ -345,9 +355,64 @@ def render_table(report: dict[str, Any], opts: Options) -> str:
             f"{name}: added p50 {added50:.3f} ms (target <= {TARGET_P50_MS:g}: {ok50}), "
             f"added p99 {added99:.3f} ms (target <= {TARGET_P99_MS:g}: {ok99})"
         )
+    if "baseline" in report.get("stream", {}).get("saturation", {}):
+        lines += [
+            "",
+            "before/after: baseline (--baseline) vs this checkout, same run",
+            *baseline_table(report, opts),
+        ]
     errors = _errors(report)
     lines.append("errors: none" if not errors else "errors: " + "; ".join(errors))
     return "\n".join(lines)
+
+
+def baseline_table(report: dict[str, Any], opts: Options) -> list[str]:
+    """The same measures for the baseline gateway and this one (``after`` = this checkout)."""
+    lines = [_row(["scenario", "measure", "baseline", "after", "after-base", "after/base"]), "-" * 108]
+    for name in ("instruct", "thinking"):
+        if name not in report:
+            continue
+        sat, lat = report[name]["saturation"], report[name]["latency"]
+        lines.append(
+            _compare(
+                name,
+                f"saturation req/s (closed, c={opts.concurrency})",
+                sat["baseline"].rps,
+                sat["gateway"].rps,
+            )
+        )
+        lines.append(
+            _compare(
+                name,
+                "  CPU ms/req in the gateway",
+                sat["baseline"].cpu_ms_per_request("baseline"),
+                sat["gateway"].cpu_ms_per_request("gateway"),
+                3,
+            )
+        )
+        for q in (50, 90, 99):
+            direct = lat["direct"].p_ms(q)
+            lines.append(
+                _compare(
+                    name,
+                    f"added latency p{q} ms @ {lat['rate']:.0f} req/s",
+                    lat["baseline"].p_ms(q) - direct,
+                    lat["gateway"].p_ms(q) - direct,
+                    3,
+                )
+            )
+    st = report["stream"]["saturation"]
+    lines.append(_compare("stream", "SSE events/s", st["baseline"].events_per_s, st["gateway"].events_per_s))
+    lines.append(
+        _compare(
+            "stream",
+            "  CPU ms/stream in the gateway",
+            st["baseline"].cpu_ms_per_request("baseline"),
+            st["gateway"].cpu_ms_per_request("gateway"),
+            3,
+        )
+    )
+    return lines
 
 
 def _results(report: dict[str, Any]) -> list[LoadResult]:
@@ -403,7 +468,16 @@ def start_servers(opts: Options, procs: Processes, work: Path) -> dict[str, str]
     procs.start("gateway", gw_argv)
     gateway_url = f"http://{HOST}:{ports['gateway']}"
     procs.wait_ok("gateway", f"{gateway_url}/ready")
-    return {"direct": short_url, "gateway": gateway_url, "direct_long": long_url}
+    urls = {"direct": short_url, "gateway": gateway_url, "direct_long": long_url}
+    if opts.baseline is not None:
+        base = opts.baseline.resolve()
+        port = free_port()
+        argv = [str(base / ".venv/bin/python"), "-m", "gateway.cli", "serve", "--config", str(policy)]
+        argv += ["--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning"]
+        procs.start("baseline", argv, cwd=base)
+        urls["baseline"] = f"http://{HOST}:{port}"
+        procs.wait_ok("baseline", f"{urls['baseline']}/ready")
+    return urls
 
 
 def machine() -> dict[str, Any]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 from types import TracebackType
+from typing import Any
 
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
 
 class DisconnectWatch:
@@ -29,29 +30,34 @@ class DisconnectWatch:
         self.gone = False
         self.gone_at: float | None = None  # perf_counter() when the disconnect was seen
         self.closing = False
-        self._task: asyncio.Task[object] | None = None
-        self._watcher: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._listener: asyncio.Future[Message] | None = None
 
-    async def _watch(self) -> None:
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                if not self.closing and self._task is not None:
-                    self.gone = True
-                    self.gone_at = time.perf_counter()
-                    self._task.cancel()
-                return
+    def _heard(self, listener: asyncio.Future[Message]) -> None:
+        if listener.cancelled() or listener.exception() is not None or self._task is None:
+            return
+        if listener.result()["type"] != "http.disconnect":  # another message: keep listening
+            self._listen()
+        elif not self.closing:
+            self.gone = True
+            self.gone_at = time.perf_counter()
+            self._task.cancel()
+
+    def _listen(self) -> None:
+        self._listener = asyncio.ensure_future(self._receive())
+        self._listener.add_done_callback(self._heard)
 
     async def __aenter__(self) -> DisconnectWatch:
         self._task = asyncio.current_task()
-        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        self._listen()
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        if self._watcher is not None:
-            self._watcher.cancel()
+        self.closing = True
+        if self._listener is not None:
+            self._listener.cancel()
         if self.gone and self._task is not None:
             self._task.uncancel()
             return kind is asyncio.CancelledError
