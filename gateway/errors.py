@@ -15,7 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.middleware import HttpMiddleware
 
 log = logging.getLogger("thinkgate.errors")
 
@@ -157,18 +159,12 @@ def unexpected_error(path: str, exc: Exception) -> Response:
     )
 
 
-class UnexpectedErrors:
-    """The innermost user middleware: an exception no handler took becomes the 500 envelope here, inside the
+class UnexpectedErrors(HttpMiddleware):
+    """The innermost app middleware: an exception no handler took becomes the 500 envelope here, inside the
     other middleware (Starlette answers it in its outermost layer, which the request-id middleware never
     sees). Added first by :func:`install_handlers`, so middleware added after it wraps it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def sender(message: Message) -> None:

@@ -1,5 +1,6 @@
-"""A pure ASGI middleware (no ``BaseHTTPMiddleware``: it costs latency) that gives every response an
-``x-request-id``: the client's own if it sent a sane one, else a new one."""
+"""Pure ASGI middleware (no ``BaseHTTPMiddleware``: it costs latency): the base every one of the app's own
+middleware uses, and the one that gives every response an ``x-request-id`` (the client's own if it sent a sane
+one, else a new one)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ def client_request_id(scope: Scope) -> str | None:
     return None
 
 
-class RequestIdMiddleware:
+class HttpMiddleware:
+    """Base of the app's pure ASGI middleware: HTTP requests go to :meth:`http`, anything else (lifespan)
+    passes straight through."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -26,6 +30,14 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestIdMiddleware(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = client_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         await self.app(scope, receive, send_with_request_id(send, rid))

@@ -4,6 +4,7 @@ vLLM cannot enforce ``thinking_token_budget`` (or that are configured ``budget: 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.backends.client import UpstreamFailure
@@ -24,17 +25,16 @@ from gateway.tokens import ReasoningCounter
 from templates.registry import get_family
 
 
+@dataclass(slots=True)
 class ForcedExchange:
     """A started forced run: the prompt is tokenized and the first pass answered (or its stream opened)."""
 
-    budget_mode = "forcing"
-
-    def __init__(self, step: Step, lease: Lease, run: ForcedRun, call: Call, exclude: bool) -> None:
-        self.step = step
-        self.lease = lease
-        self.run = run
-        self.call = call
-        self.exclude = exclude
+    step: Step
+    lease: Lease
+    run: ForcedRun
+    call: Call
+    exclude: bool
+    budget_mode: str = "forcing"
 
     async def answer(self) -> dict[str, Any]:
         try:

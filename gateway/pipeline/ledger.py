@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from gateway.limits import Grant
 from gateway.logs import RequestTrace
@@ -15,32 +16,19 @@ from gateway.pipeline.exchange import Usage
 OK, UPSTREAM_ERROR, CLIENT_ERROR, CLIENT_GONE = "ok", "upstream_error", "client_error", "client_gone"
 
 
+@dataclass(slots=True)
 class Ledger:
-    def __init__(
-        self,
-        metrics: GatewayMetrics,
-        *,
-        endpoint: str,
-        model: str,
-        effort: str,
-        source: str,
-        start: float,
-        grant: Grant,
-        trace: RequestTrace,
-        step: str | None = None,
-        episode: Callable[[int], None] | None = None,
-    ) -> None:
-        self.metrics = metrics
-        self.endpoint = endpoint
-        self.model = model
-        self.effort = effort
-        self.source = source
-        self.start = start
-        self.grant = grant
-        self.trace = trace
-        self.step = step  # the agent step kind (thinkgate_agent_thinking_tokens)
-        self.episode = episode  # charges the reasoning tokens to the request's episode
-        self.done = False
+    metrics: GatewayMetrics
+    endpoint: str
+    model: str
+    effort: str
+    source: str
+    start: float
+    grant: Grant
+    trace: RequestTrace
+    step: str | None = None  # the agent step kind (thinkgate_agent_thinking_tokens)
+    episode: Callable[[int], None] | None = None  # charges the reasoning tokens to the request's episode
+    done: bool = False
 
     def ttft(self, pool: str) -> None:
         """The first streamed bytes went to the client."""

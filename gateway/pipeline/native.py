@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,31 +21,22 @@ from gateway.proxy.sse import SSEEvent, SSEParser
 from gateway.tokens import ReasoningCounter
 
 
+@dataclass(slots=True)
 class NativeExchange:
     """One upstream response. A stream is read up to its first event before it counts as opened, so a
     stream that dies at once can still be retried elsewhere."""
 
-    budget_mode = "native"
-
-    def __init__(
-        self,
-        step: Step,
-        lease: Lease,
-        response: UpstreamResponse,
-        call: Call,
-        exclude: bool,
-        counter: ReasoningCounter | None,
-    ) -> None:
-        self.step = step
-        self.lease = lease
-        self.response = response
-        self.call = call
-        self.exclude = exclude
-        self.counter = counter
-        self.tally = UsageTally()
-        self.parser = SSEParser()
-        self.first_events: list[SSEEvent] = []
-        self.ended = False  # the stream ended while prefetching
+    step: Step
+    lease: Lease
+    response: UpstreamResponse
+    call: Call
+    exclude: bool
+    counter: ReasoningCounter | None
+    tally: UsageTally = field(default_factory=UsageTally)
+    parser: SSEParser = field(default_factory=SSEParser)
+    first_events: list[SSEEvent] = field(default_factory=list)
+    ended: bool = False  # the stream ended while prefetching
+    budget_mode: str = "native"
 
     async def prefetch(self) -> None:
         """Read until the first SSE event."""
@@ -75,7 +67,7 @@ class NativeExchange:
 
     def chunks(self) -> AsyncGenerator[list[dict[str, Any]], None]:
         reader = ChunkReader(
-            self.step.pool.name,
+            pool=self.step.pool.name,
             exclude=self.exclude,
             want_usage=self.call.want_usage,
             tally=self.tally,

@@ -113,7 +113,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
         prompt=prompt_text(a.call.body) if access.settings.text else None,
     )
     ledger = Ledger(
-        metrics,
+        metrics=metrics,
         endpoint=door.name,
         model=a.target.name,  # an alias is counted as what it names (policy names only: bounded labels)
         effort=plan.effort,

@@ -9,6 +9,7 @@ books it and the front door writes it in band.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from gateway.proxy.sse import SSEEvent, SSEParser
 from gateway.tokens import ReasoningCounter
 
 
+@dataclass(slots=True)
 class ChunkReader:
     """Turns upstream SSE events into client chunks (reasoning mirrored, usage tallied and filtered).
 
@@ -27,22 +29,13 @@ class ChunkReader:
     ``counter`` before the usage chunk goes out.
     """
 
-    def __init__(
-        self,
-        pool: str,
-        *,
-        exclude: bool,
-        want_usage: bool,
-        tally: UsageTally,
-        counter: ReasoningCounter | None,
-    ) -> None:
-        self.pool = pool
-        self.exclude = exclude
-        self.want_usage = want_usage
-        self.tally = tally
-        self.counter = counter
-        self.done = False
-        self._reasoning: list[str] = []
+    pool: str
+    exclude: bool
+    want_usage: bool
+    tally: UsageTally
+    counter: ReasoningCounter | None
+    done: bool = False
+    _reasoning: list[str] = field(default_factory=list)
 
     async def _chunk(self, event: SSEEvent) -> dict[str, Any] | None:
         if event.data == "[DONE]":
