@@ -9,7 +9,7 @@ request sees the old or the new policy, never a mix).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +39,30 @@ def session_of(header: str | None, body: Mapping[str, Any]) -> str | None:
         return header
     user = body.get("user")
     return user if isinstance(user, str) and user else None
+
+
+class HealthSnapshot(Mapping[str, PoolHealth]):
+    """Pool health as routing reads it, taken per pool on first look (routing usually reads one or two pools;
+    a request's view of a pool does not change once read)."""
+
+    __slots__ = ("_pools", "_seen")
+
+    def __init__(self, pools: Mapping[str, Pool]) -> None:
+        self._pools = pools
+        self._seen: dict[str, PoolHealth] = {}
+
+    def __getitem__(self, name: str) -> PoolHealth:
+        found = self._seen.get(name)
+        if found is None:
+            pool = self._pools[name]
+            found = self._seen[name] = PoolHealth(pool.spec.mode, pool.any_healthy(), pool.shed.steps)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pools)
+
+    def __len__(self) -> int:
+        return len(self._pools)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +109,9 @@ class GatewayState:
             return sorted(name for name in self.policy.models if name in allowed)
         return sorted({*self.policy.models, *(p.spec.model for p in self.pools.values())})
 
-    def health(self) -> dict[str, PoolHealth]:
-        """A snapshot of every pool's health and shed level, the input of :func:`router.routing.route`."""
-        return {
-            name: PoolHealth(pool.spec.mode, pool.any_healthy(), pool.shed.steps)
-            for name, pool in self.pools.items()
-        }
+    def health(self) -> HealthSnapshot:
+        """Every pool's health and shed level, the input of :func:`router.routing.route`."""
+        return HealthSnapshot(self.pools)
 
     def reasoning_counter(self, pool: Pool) -> ReasoningCounter:
         """Counts reasoning where the backend does not (vLLM < 0.28) or reports 0 for real reasoning."""

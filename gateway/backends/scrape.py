@@ -1,15 +1,19 @@
 """Read vLLM's Prometheus ``/metrics`` text into the few numbers endpoint choice and shedding need.
 
-Tolerant by design: unknown lines, comments, parse errors and missing families are ignored (a missing
-family reads as "unknown", not as zero). ``vllm:kv_cache_usage_perc`` falls back to the older
-``vllm:gpu_cache_usage_perc``, the inter-token latency histogram to the older time-per-output-token one;
-counts are summed over label sets (several engines or models), KV usage is their maximum.
+The text is parsed by ``prometheus_client.parser``. Tolerant by design: when the whole text does not parse,
+each line is parsed on its own and the lines that do not are ignored; comments, NaN/infinite values and
+missing families are ignored too (a missing family reads as "unknown", not as zero).
+``vllm:kv_cache_usage_perc`` falls back to the older ``vllm:gpu_cache_usage_perc``, the inter-token latency
+histogram to the older time-per-output-token one; counts are summed over label sets (several engines or
+models), KV usage is their maximum.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
 
 WAITING = "vllm:num_requests_waiting"
 RUNNING = "vllm:num_requests_running"
@@ -31,40 +35,31 @@ class ScrapedLoad:
     itl_count: float | None = None  # cumulative number of those intervals
 
 
-def _sample(line: str) -> tuple[str, float] | None:
-    """``name{labels} value [timestamp]`` → (name, value); ``None`` for anything else."""
-    line = line.strip()
-    if not line or line.startswith("#"):
-        return None
-    brace = line.find("{")
-    if brace >= 0:
-        close = line.rfind("}")
-        if close < brace:
-            return None
-        name, rest = line[:brace], line[close + 1 :]
-    else:
-        name, _, rest = line.partition(" ")
-    parts = rest.split()
-    if not parts:
-        return None
+def _samples(text: str) -> list[tuple[str, float]]:
+    """(name, value) of every sample in ``text``; raises ``ValueError`` where it is not the text format."""
+    return [(s.name, float(s.value)) for f in text_string_to_metric_families(text) for s in f.samples]
+
+
+def _tolerant_samples(text: str) -> list[tuple[str, float]]:
     try:
-        value = float(parts[0])
+        return _samples(text)
     except ValueError:
-        return None
-    if math.isnan(value) or math.isinf(value):
-        return None
-    return name.strip(), value
+        out: list[tuple[str, float]] = []
+        for line in text.splitlines():
+            try:
+                out.extend(_samples(line))
+            except ValueError:
+                continue
+        return out
 
 
 def parse_load(text: str) -> ScrapedLoad:
     """The load numbers in a ``/metrics`` body (never raises on bad input)."""
     sums: dict[str, float] = {}
     maxima: dict[str, float] = {}
-    for line in text.splitlines():
-        sample = _sample(line)
-        if sample is None or sample[0] not in _WANTED:
+    for name, value in _tolerant_samples(text):
+        if name not in _WANTED or math.isnan(value) or math.isinf(value):
             continue
-        name, value = sample
         sums[name] = sums.get(name, 0.0) + value
         maxima[name] = max(maxima.get(name, value), value)
     kv = next((maxima[n] for n in KV_NAMES if n in maxima), None)

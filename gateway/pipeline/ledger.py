@@ -32,7 +32,8 @@ class Ledger:
 
     def ttft(self, pool: str) -> None:
         """The first streamed bytes went to the client."""
-        self.metrics.ttft_seconds.labels(self.effort, pool).observe(time.perf_counter() - self.start)
+        m = self.metrics
+        m.child(m.ttft_seconds, self.effort, pool).observe(time.perf_counter() - self.start)
 
     def finish(self, pool: str, outcome: str, usage: Usage | None) -> None:
         """Count the request (once). A client that left is not billed as a success: its tokens are not
@@ -42,17 +43,17 @@ class Ledger:
         self.done = True
         m = self.metrics
         if usage is not None and outcome != CLIENT_GONE:
-            m.tokens.labels(self.effort, "prompt").inc(usage.prompt)
-            m.tokens.labels(self.effort, "completion").inc(usage.completion)
-            m.tokens.labels(self.effort, "reasoning").inc(usage.reasoning)
+            m.child(m.tokens, self.effort, "prompt").inc(usage.prompt)
+            m.child(m.tokens, self.effort, "completion").inc(usage.completion)
+            m.child(m.tokens, self.effort, "reasoning").inc(usage.reasoning)
             if usage.budget_hit:
-                m.budget_hits.labels(self.effort).inc()
+                m.child(m.budget_hits, self.effort).inc()
             self.grant.account(usage.prompt, usage.completion, usage.reasoning)  # limits (issue 6)
             if self.step is not None:
                 m.agent_thinking_tokens.labels(self.step).inc(usage.reasoning)
             if self.episode is not None:
                 self.episode(usage.reasoning)  # agent.episodes (issue 14)
             self.trace.record_tokens(usage.prompt, usage.completion, usage.reasoning, usage.budget_hit)
-        m.requests.labels(self.endpoint, self.model, self.effort, self.source, pool, outcome).inc()
-        m.request_seconds.labels(self.endpoint, self.effort, pool).observe(time.perf_counter() - self.start)
+        m.child(m.requests, self.endpoint, self.model, self.effort, self.source, pool, outcome).inc()
+        m.child(m.request_seconds, self.endpoint, self.effort, pool).observe(time.perf_counter() - self.start)
         self.trace.finish(pool, outcome)

@@ -76,10 +76,10 @@ def record_plan(metrics: GatewayMetrics, plan: Plan, front_door: str) -> None:
     ``thinkgate_shed``."""
     if plan.decision is None:
         return
-    metrics.decisions.labels(plan.effort, plan.source, front_door).inc()
+    metrics.child(metrics.decisions, plan.effort, plan.source, front_door).inc()
     step = plan.decision.step
     if step is not None:
-        metrics.agent_steps.labels(step.kind.value, plan.effort).inc()
+        metrics.child(metrics.agent_steps, step.kind.value, plan.effort).inc()
     if plan.shed is not None:
         before, after = plan.shed.split("->")
         metrics.shed.labels(before, after).inc()
@@ -199,7 +199,8 @@ class PipelineResponse(Response):
             headers["x-thinkgate-budget-mode"] = "forcing"
         if step.notes:
             headers["x-thinkgate-warnings"] = warnings_header(step.notes)
-            self.admitted.state.metrics.render_warnings.labels(self.pool).inc(len(step.notes))
+            m = self.admitted.state.metrics
+            m.child(m.render_warnings, self.pool).inc(len(step.notes))
 
     async def _run(self, watch: DisconnectWatch, scope: Scope, receive: Receive, send: Send) -> None:
         a, call = self.admitted, self.admitted.call
