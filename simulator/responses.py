@@ -148,6 +148,7 @@ class ToolStream:
         if content:
             out["content"] = content
         if calls:
+            out.setdefault("content", None)  # vLLM 0.32 sends "content": null beside tool-call deltas
             out["tool_calls"] = calls
         return out
 

@@ -2,13 +2,18 @@
 
 The model writes, per call, ``<tool_call>\n{"name": NAME, "arguments": ARGS}\n</tool_call>``. vLLM 0.32
 (``vllm/tool_parsers/hermes_tool_parser.py``) reports it as follows, and so do the gateway (budget forcing,
-where no vLLM tool parser runs) and the simulator. Non-streamed, ``content`` is the text before the first
-``<tool_call>`` (None when empty), each call gets an ``id`` ``chatcmpl-tool-…``, ``type`` ``function`` and
-``arguments`` re-serialised with ``json.dumps(..., ensure_ascii=False)``; the choice finishes with
-``tool_calls``. Streamed, the whole content text so far is re-read after every piece: content before the
-first tag is sent (holding back a possible partial tag), a call's first delta carries ``index``, ``id``,
-``type`` and ``function.name`` once the name is complete, later deltas ``function.arguments`` fragments (the
-raw argument text, minus the closing brace of the outer object once the call's JSON is complete).
+where no vLLM tool parser runs) and the simulator.
+
+Non-streamed: ``content`` is the text before the first ``<tool_call>``, None when it is empty or only
+whitespace (the ``\n\n`` after ``</think>``); each call gets an ``id`` ``chatcmpl-tool-`` + 16 hex digits,
+``type`` ``function`` and ``arguments`` re-serialised with ``json.dumps(..., ensure_ascii=False)``; the choice
+finishes with ``tool_calls``.
+
+Streamed: the whole content text so far is re-read after every piece. Content before the first tag is sent
+(holding back a possible partial tag; the whitespace after ``</think>`` is sent too), a call's first delta
+carries ``index``, ``id``, ``type`` and ``function.name`` once the name is complete, later deltas
+``function.arguments`` fragments (the raw argument text, minus the closing brace of the outer object once the
+call's JSON is complete).
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ _ARGS = re.compile(r'"arguments"\s*:\s*')
 
 
 def call_id(seed: str, index: int) -> str:
-    """An id in vLLM's shape (``chatcmpl-tool-`` + 32 hex digits), derived from ``seed`` and the index."""
-    return "chatcmpl-tool-" + hashlib.blake2b(f"{seed}|{index}".encode(), digest_size=16).hexdigest()
+    """An id in vLLM 0.32's shape (``chatcmpl-tool-`` + 16 hex digits) derived from ``seed`` and the index."""
+    return "chatcmpl-tool-" + hashlib.blake2b(f"{seed}|{index}".encode(), digest_size=8).hexdigest()
 
 
 def extract(text: str, seed: str) -> tuple[str | None, list[dict[str, Any]]]:
@@ -57,7 +62,7 @@ def extract(text: str, seed: str) -> tuple[str | None, list[dict[str, Any]]]:
     except (json.JSONDecodeError, KeyError, TypeError):
         return text, []
     head = text[: text.find(START)]
-    return head or None, calls
+    return (head if head.strip() else None), calls
 
 
 def _overlap(text: str, tag: str) -> int:

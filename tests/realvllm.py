@@ -94,6 +94,10 @@ def server_command(
         "--port",
         str(port),
         "--enforce-eager",
+        # tool calls in Qwen3's <tool_call> format (the tiny model learns them for a trigger, build_model.py)
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "hermes",
         *extra_args,
     ]
 

@@ -50,6 +50,35 @@ THINK_CLOSE_ID = 151668
 IM_END_ID = 151645
 ENDOFTEXT_ID = 151643
 VOCAB_SIZE = 151936
+#: Trigger text in a prompt -> the call the model writes for it (fixed arguments: a 2-layer model memorises
+#: the mapping; it does not copy arbitrary arguments).
+TRIGGERS: dict[str, tuple[str, dict[str, str]]] = {
+    'call:search {"q": "capital of France"}': ("search", {"q": "capital of France"}),
+    'call:get_weather {"city": "Paris"}': ("get_weather", {"city": "Paris"}),
+}
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the web.",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    },
+]
+TOOL_RESULTS = ["Paris", "18 degrees, light rain", "no results", "Paris is the capital of France."]
 NUM_NEGATIVES = 6144
 BATCH_SIZE = 16
 WORDS = [
@@ -112,6 +141,14 @@ class Example:
 
     ids: list[int]
     targets: list[bool]
+
+
+def call_text(calls: list[tuple[str, dict[str, str]]]) -> str:
+    """The model's tool-call answer for ``calls`` (as ``simulator.toolcalls.call_text`` writes it)."""
+    return "\n".join(
+        f"<tool_call>\n{json.dumps({'name': n, 'arguments': a}, ensure_ascii=False)}\n</tool_call>"
+        for n, a in calls
+    )
 
 
 def tokenizer_dir() -> Path:
@@ -196,16 +233,69 @@ class ExampleMaker:
         msgs.append({"role": "user", "content": self.random_text()})
         return msgs
 
-    def prompt_ids(self, msgs: list[dict[str, str]], thinking: bool) -> list[int]:
+    def prompt_ids(
+        self, msgs: list[dict[str, Any]], thinking: bool, tools: list[Any] | None = None
+    ) -> list[int]:
         """Render the official chat template with a generation prompt and tokenize it."""
         text = self.tok.apply_chat_template(
-            msgs, tokenize=False, add_generation_prompt=True, enable_thinking=thinking
+            msgs, tools=tools, tokenize=False, add_generation_prompt=True, enable_thinking=thinking
         )
         return self.encode(text)
 
+    def triggers(self) -> list[str]:
+        """No trigger, one, or both (in either order)."""
+        keys = list(TRIGGERS)
+        return self.rng.choice([[], [keys[0]], [keys[1]], keys, keys[::-1]])
+
+    def with_triggers(self, triggers: list[str]) -> str:
+        """A random text with the triggers placed in it."""
+        parts = [self.random_text() if self.rng.random() < 0.6 else ""]
+        for trigger in triggers:
+            parts += [trigger, self.random_text() if self.rng.random() < 0.4 else ""]
+        return " ".join(p for p in parts if p)
+
+    def tool_chat(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """A tool loop: a task, zero to two finished call/result rounds, and the last message's triggers."""
+        msgs: list[dict[str, Any]] = []
+        if self.rng.random() < 0.3:
+            msgs.append({"role": "system", "content": self.random_text()})
+        last = self.triggers()
+        rounds = self.rng.choice([0, 0, 1, 2])
+        task = self.with_triggers(self.triggers() if rounds else last)
+        msgs.append({"role": "user", "content": task})
+        for r in range(rounds):
+            called = [TRIGGERS[t] for t in (self.triggers() or list(TRIGGERS)[:1])]
+            call = {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"type": "function", "function": {"name": n, "arguments": a}} for n, a in called
+                ],
+            }
+            if self.rng.random() < 0.5:
+                call["reasoning_content"] = REASONING
+            msgs.append(call)
+            for _ in called:
+                result = self.rng.choice(TOOL_RESULTS)
+                if r == rounds - 1 and last:
+                    result = f"{result} {self.with_triggers(last)}"
+                msgs.append({"role": "tool", "content": result})
+        return msgs, last
+
+    def tool_reply(self, last: list[str], thinking: bool) -> list[int]:
+        answer = call_text([TRIGGERS[t] for t in last]) if last else ANSWER
+        head = f"<think>\n{REASONING}\n</think>\n\n" if thinking else ""
+        return self.encode(f"{head}{answer}<|im_end|>")
+
     def sample(self) -> Example:
-        """Draw one example: thinking off, full thinking, or reasoning cut and closed early."""
-        kind = self.rng.choices(["off", "full", "forced", "early_stop"], weights=[3, 4, 3, 3])[0]
+        """Draw one example: thinking off, full thinking, reasoning cut and closed early, or a tool step."""
+        kind = self.rng.choices(["off", "full", "forced", "early_stop", "tool"], weights=[3, 4, 3, 3, 6])[0]
+        if kind == "tool":
+            thinking = self.rng.random() < 0.5
+            msgs, last = self.tool_chat()
+            prompt = self.prompt_ids(msgs, thinking, TOOLS)
+            reply = self.tool_reply(last, thinking)
+            return Example(prompt + reply, [False] * len(prompt) + [True] * len(reply))
         prompt = self.prompt_ids(self.random_messages(), thinking=kind != "off")
         if kind == "off":
             reply = self.encode(f"{ANSWER}<|im_end|>")
@@ -298,9 +388,50 @@ VERIFY_CHATS: list[list[dict[str, str]]] = [
 ]
 
 
+def verify_tools(model: Qwen3ForCausalLM, maker: ExampleMaker) -> list[str]:
+    """The tool protocol on the chats the e2e tests send: one call, two calls in one turn, no call without a
+    trigger, and the answer once the results are in (a trigger inside a tool result is trained but not
+    required: 500 steps do not teach a 2-layer model to tell it from the task's)."""
+    failures: list[str] = []
+    keys = list(TRIGGERS)
+    search = {"type": "function", "function": {"name": "search", "arguments": {"q": "capital of France"}}}
+    weather = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+    cases: list[tuple[list[dict[str, Any]], list[str]]] = [
+        ([{"role": "user", "content": keys[0]}], [keys[0]]),
+        ([{"role": "user", "content": f"{keys[0]} {keys[1]}"}], keys),
+        ([{"role": "user", "content": "What is the weather in the capital of France?"}], []),
+        (
+            [
+                {"role": "user", "content": keys[0]},
+                {"role": "assistant", "content": "", "tool_calls": [search]},
+                {"role": "tool", "content": "Paris"},
+            ],
+            [],
+        ),
+        (
+            [
+                {"role": "user", "content": keys[0]},
+                {"role": "assistant", "content": "", "tool_calls": [search]},
+                {"role": "tool", "content": f"Paris. {keys[1]}"},
+                {"role": "assistant", "content": "", "tool_calls": [weather]},
+                {"role": "tool", "content": "18 degrees, light rain"},
+            ],
+            [],
+        ),
+    ]
+    for msgs, last in cases:
+        for thinking in (True, False):
+            got = greedy(model, maker.prompt_ids(msgs, thinking, TOOLS))
+            if got != maker.tool_reply(last, thinking):
+                failures.append(
+                    f"tools thinking={thinking} {msgs[-1]['content']!r}: {maker.tok.decode(got)!r}"
+                )
+    return failures
+
+
 def verify(model: Qwen3ForCausalLM, maker: ExampleMaker) -> list[str]:
     """Return a list of failures of the greedy protocol checks (empty when all pass)."""
-    failures: list[str] = []
+    failures: list[str] = verify_tools(model, maker)
     tok = maker.tok
     off_reply = maker.encode(f"{ANSWER}<|im_end|>")
     for msgs in VERIFY_CHATS:
@@ -339,7 +470,7 @@ def save(model: Qwen3ForCausalLM, tok: Any, out: Path) -> None:
         "top_k": 20,
     }
     (tmp / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
-    facts = {"reasoning": REASONING, "answer": ANSWER, "early_stop": EARLY_STOP}
+    facts = {"reasoning": REASONING, "answer": ANSWER, "early_stop": EARLY_STOP, "triggers": list(TRIGGERS)}
     (tmp / "thinkgate_tiny_model.json").write_text(json.dumps(facts, indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)

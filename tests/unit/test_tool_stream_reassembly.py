@@ -48,6 +48,8 @@ def reassemble(chunks: list[bytes]) -> dict[str, Any]:
                 content = (content or "") + delta["content"]
             calls.feed(delta)
             finish = choice.get("finish_reason") or finish
+    # vLLM 0.32 streams the whitespace before the first call as content but leaves it out of the JSON answer
+    content = content if content is not None and content.strip() else None
     return {"content": content, "tool_calls": calls.calls(), "finish_reason": finish}
 
 
