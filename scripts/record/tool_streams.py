@@ -1,9 +1,12 @@
 """Record a tool-calling chat answer, streamed and not, from a vLLM-compatible server (reassembly tests).
 
-    python scripts/record/tool_streams.py --url http://127.0.0.1:8000 --model M --out tests/unit/data/NAME
-    python scripts/record/tool_streams.py --sim --out tests/unit/data/sim-tools   # the simulator, in-process
+    python scripts/record/tool_streams.py --url URL --model tiny-qwen3 --no-thinking \
+        --out tests/unit/data/vllm-0.32-tools
+    python scripts/record/tool_streams.py --sim --no-thinking --out tests/unit/data/sim-tools   # in-process
 
 writes ``NAME-stream.sse`` (the raw SSE bytes) and ``NAME.json`` (the non-streamed body of the same request).
+Both recordings use ``--no-thinking``: with thinking, vLLM 0.32 streams the ``\n\n`` after ``</think>`` as
+content but leaves it out of the JSON answer (``tests/contract/test_tool_contract.py`` checks that live).
 The prompt holds two triggers (``call:search {...}`` and ``call:get_weather {...}``), so a model that learned
 them (the simulator; the tiny real-vLLM model of ``scripts/vllm/build_model.py``) makes two calls in one turn.
 """
@@ -42,25 +45,26 @@ TOOLS = [
 PROMPT = 'call:search {"q": "capital of France"} call:get_weather {"city": "Paris"}'
 
 
-def body(model: str, **extra: Any) -> dict[str, Any]:
+def body(model: str, thinking: bool, **extra: Any) -> dict[str, Any]:
     return {
         "model": model,
         "messages": [{"role": "user", "content": PROMPT}],
         "tools": TOOLS,
         "temperature": 0,
         "max_tokens": 200,
+        "chat_template_kwargs": {"enable_thinking": thinking},
         **extra,
     }
 
 
-def record(url: str, model: str, out: Path) -> None:
+def record(url: str, model: str, out: Path, thinking: bool) -> None:
     with httpx.Client(base_url=url, timeout=120) as client:
-        plain = client.post("/v1/chat/completions", json=body(model))
+        plain = client.post("/v1/chat/completions", json=body(model, thinking))
         plain.raise_for_status()
         with client.stream(
             "POST",
             "/v1/chat/completions",
-            json=body(model, stream=True, stream_options={"include_usage": True}),
+            json=body(model, thinking, stream=True, stream_options={"include_usage": True}),
         ) as resp:
             resp.raise_for_status()
             raw = resp.read()
@@ -75,15 +79,18 @@ def main() -> None:
     parser.add_argument("--model", default="sim-qwen3")
     parser.add_argument("--sim", action="store_true", help="record from an in-process simulator")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument(
+        "--no-thinking", action="store_true", help="chat_template_kwargs.enable_thinking false"
+    )
     ns = parser.parse_args()
     if ns.sim:
         from simulator.config import SimConfig
         from simulator.server import run_sim
 
         with run_sim(SimConfig(model=ns.model, reasoning_words=12, max_model_len=2048)) as sim:
-            record(sim.url, ns.model, ns.out)
+            record(sim.url, ns.model, ns.out, not ns.no_thinking)
     else:
-        record(ns.url, ns.model, ns.out)
+        record(ns.url, ns.model, ns.out, not ns.no_thinking)
 
 
 if __name__ == "__main__":
