@@ -65,6 +65,20 @@ class Principal:
             )
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when absent, another scheme or empty."""
+    header = authorization or ""
+    if header[:7].lower() != "bearer " or not header[7:].strip():
+        return None
+    return header[7:].strip()
+
+
+def same_secret(presented: str, expected: str) -> bool:
+    """Constant-time equality of two secrets (compared as SHA-256 digests, so their lengths leak nothing)."""
+    a = hashlib.sha256(presented.encode("utf-8")).digest()
+    return hmac.compare_digest(a, hashlib.sha256(expected.encode("utf-8")).digest())
+
+
 def digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 

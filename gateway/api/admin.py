@@ -6,8 +6,6 @@ The token is read from the environment variable named by ``auth.admin_token_env`
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import re
@@ -18,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from gateway.auth import RuntimeKey, digest
+from gateway.auth import RuntimeKey, bearer_token, digest, same_secret
 from gateway.errors import BadRequest, GatewayError
 from gateway.limits import StateUnavailable
 from gateway.pipeline.prologue import gateway_state, read_body
@@ -53,14 +51,13 @@ def _check_token(request: Request) -> None:
     token = os.environ.get(env)
     if not token:
         raise AdminForbidden(f"admin endpoints are disabled: set the environment variable {env} to a token")
-    header = request.headers.get("authorization") or ""
-    if header[:7].lower() != "bearer " or not header[7:].strip():
+    presented = bearer_token(request.headers.get("authorization"))
+    if presented is None:
         raise AdminUnauthorized(
             "missing admin token: send 'Authorization: Bearer <admin token>'",
             headers={"www-authenticate": "Bearer"},
         )
-    presented = hashlib.sha256(header[7:].strip().encode("utf-8")).digest()
-    if not hmac.compare_digest(presented, hashlib.sha256(token.encode("utf-8")).digest()):
+    if not same_secret(presented, token):
         raise AdminForbidden("invalid admin token", code="invalid_admin_token")
 
 

@@ -16,6 +16,7 @@ import os
 
 from fastapi import Request
 
+from gateway.auth import bearer_token, same_secret
 from gateway.errors import GatewayError
 from gateway.pipeline.prologue import gateway_state
 
@@ -54,16 +55,8 @@ def session_value(token: str) -> str:
     return hmac.new(token.encode("utf-8"), b"thinkgate console session v1", hashlib.sha256).hexdigest()
 
 
-def _same(presented: str, expected: str) -> bool:
-    a = hashlib.sha256(presented.encode("utf-8")).digest()
-    return hmac.compare_digest(a, hashlib.sha256(expected.encode("utf-8")).digest())
-
-
 def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization") or ""
-    if header[:7].lower() != "bearer " or not header[7:].strip():
-        return None
-    return header[7:].strip()
+    return bearer_token(request.headers.get("authorization"))
 
 
 def require_bearer(request: Request) -> None:
@@ -75,7 +68,7 @@ def require_bearer(request: Request) -> None:
             "missing admin token: send 'Authorization: Bearer <admin token>'",
             headers={"www-authenticate": "Bearer"},
         )
-    if not _same(presented, token):
+    if not same_secret(presented, token):
         raise ConsoleForbidden("invalid admin token")
 
 
@@ -84,8 +77,8 @@ def page_access(request: Request) -> int:
     token = admin_token(request)
     presented = bearer(request)
     if presented is not None:
-        return 200 if _same(presented, token) else 403
+        return 200 if same_secret(presented, token) else 403
     cookie = request.cookies.get(COOKIE)
     if cookie is None:
         return 401
-    return 200 if _same(cookie, session_value(token)) else 403
+    return 200 if same_secret(cookie, session_value(token)) else 403

@@ -121,8 +121,6 @@ class OutputBuilder:
     # ---- items -------------------------------------------------------------------------------------------
 
     def _start_reasoning(self) -> int:
-        self._close_open()
-        index = len(self.items)
         item = {
             "id": self._ids("rs"),
             "type": "reasoning",
@@ -130,24 +128,9 @@ class OutputBuilder:
             "content": [],
             "status": "in_progress",
         }
-        self.items.append(item)
-        self._texts[index] = []
-        self._open = index
-        self.events.append({"type": "response.output_item.added", "output_index": index, "item": dict(item)})
-        self.events.append(
-            {
-                "type": "response.content_part.added",
-                "item_id": item["id"],
-                "output_index": index,
-                "content_index": 0,
-                "part": {"type": "reasoning_text", "text": ""},
-            }
-        )
-        return index
+        return self._start_text_item(item, {"type": "reasoning_text", "text": ""})
 
     def _start_message(self) -> int:
-        self._close_open()
-        index = len(self.items)
         item = {
             "id": self._ids("msg"),
             "type": "message",
@@ -155,6 +138,14 @@ class OutputBuilder:
             "content": [],
             "role": "assistant",
         }
+        return self._start_text_item(
+            item, {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        )
+
+    def _start_text_item(self, item: dict[str, Any], part: dict[str, Any]) -> int:
+        """Open ``item`` with one empty text ``part``: the item and its part are announced, deltas follow."""
+        self._close_open()
+        index = len(self.items)
         self.items.append(item)
         self._texts[index] = []
         self._open = index
@@ -165,7 +156,7 @@ class OutputBuilder:
                 "item_id": item["id"],
                 "output_index": index,
                 "content_index": 0,
-                "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+                "part": part,
             }
         )
         return index
