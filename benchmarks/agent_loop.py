@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loadgen import HOST, Processes, free_port, percentile, run_async
 
 from gateway.classifier_artifact import load_classifier
-from router.agent import read_agent_state, step_kind
+from router.agent import read_agent_state
 from router.classifier import ClassifierThresholds, choose_effort
 from router.conversation import view_from_messages
 from router.decide import decide
@@ -336,7 +336,7 @@ def decision_cost(iterations: int) -> dict[str, float]:
     prefixes = [full[: 2 + 2 * k] for k in range(1, 31)]
 
     def one(messages: list[dict[str, Any]]) -> None:
-        view = step_kind(read_agent_state(messages, TOOLS, None), stuck_after=agent.stuck_after)
+        view = agent.step(read_agent_state(messages, TOOLS, None))
         decide(
             {"messages": messages, "tools": TOOLS},
             model="auto",

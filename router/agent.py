@@ -4,7 +4,8 @@ Agent harnesses resend the whole trajectory on every step, so the state is read 
 :func:`read_agent_state` walks the messages after the last user turn (assistant tool calls, tool results)
 and returns an :class:`AgentState` — step index, tool calls so far, the outcome of the latest tool results
 (error, exception, failing tests, empty, passed, ok), how often in a row the latest call was made identically,
-and how many tools are offered. :func:`step_kind` names the step (``plan``, ``act``, ``recover``,
+whether the latest steps repeat a cycle of two or three steps (same calls, same results), and how many tools
+are offered. :func:`step_kind` names the step (``plan``, ``act``, ``recover``,
 ``stuck``, ``answer``) from that state; :mod:`router.steps` turns the kind into an effort.
 
 Work is bounded: tool-result texts are only classified for the latest results, and only their head and
@@ -25,6 +26,8 @@ import orjson
 SCAN_CHARS = 2000
 #: Arguments longer than this are compared verbatim instead of parsed into a canonical form.
 CANONICAL_ARGS_CHARS = 4000
+#: Longest cycle of steps (assistant turns) looked for; a cycle of one is the identical-repeat rule.
+MAX_CYCLE = 3
 
 
 class StepKind(StrEnum):
@@ -33,7 +36,7 @@ class StepKind(StrEnum):
     PLAN = "plan"  # first step of a task with tools offered
     ACT = "act"  # continuing after good tool results
     RECOVER = "recover"  # after an error, an exception, failing tests or an empty result
-    STUCK = "stuck"  # the same call (name and arguments) repeated
+    STUCK = "stuck"  # the same call (name and arguments) repeated, or the same cycle of 2-3 steps
     ANSWER = "answer"  # no tools offered, tool use turned off, or the checks pass
 
 
@@ -61,7 +64,10 @@ class AgentState:
     the last assistant turn, in order); ``repeats`` how many times in a row the latest call (same name and
     arguments) was made, counting it (0 without calls; a call repeated after other calls, such as running
     the tests again after an edit, starts again at 1); ``tools_offered`` the number of tools in the request;
-    ``tool_choice_none`` whether the request turns tool use off.
+    ``tool_choice_none`` whether the request turns tool use off. ``cycle`` is the length (2 or 3 steps) of a
+    cycle the latest steps repeat — every step the same calls with the same results as the step ``cycle``
+    before it, such as ``A, B, A, B`` — and ``cycle_steps`` how many latest steps follow it (0 and 0 without
+    a cycle); ``cycle_calls`` names the calls of one round, oldest first.
     """
 
     step: int = 0
@@ -71,6 +77,14 @@ class AgentState:
     last_call: str | None = None
     tools_offered: int = 0
     tool_choice_none: bool = False
+    cycle: int = 0
+    cycle_steps: int = 0
+    cycle_calls: tuple[str, ...] = ()
+
+    @property
+    def cycle_rounds(self) -> int:
+        """Complete rounds of the cycle in a row (0 without a cycle)."""
+        return self.cycle_steps // self.cycle if self.cycle else 0
 
     @property
     def worst(self) -> Outcome | None:
@@ -92,6 +106,30 @@ class StepView:
     reason: str
     #: For ``stuck``: how many stuck steps in a row this is (1 = the first time the loop is seen).
     stuck_count: int = 0
+
+
+#: One step (assistant turn) of the trajectory as a cycle compares it: its call signatures and the texts of
+#: the tool results that follow it.
+_Step = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _cycle(steps: Sequence[_Step]) -> tuple[int, int]:
+    """The shortest cycle of 2..:data:`MAX_CYCLE` steps the latest steps repeat, and how many latest steps
+    follow it (``(0, 0)`` when none completes two rounds). A step without calls breaks a cycle; a cycle whose
+    steps are all equal is a repeat of one step, which the identical-repeat rule counts."""
+    n = len(steps)
+    for period in range(2, MAX_CYCLE + 1):
+        if n < 2 * period:
+            break
+        block = steps[n - period :]
+        if any(not calls for calls, _ in block) or all(s == block[0] for s in block):
+            continue
+        length = period
+        while length < n and steps[n - 1 - length] == steps[n - 1 - length + period]:
+            length += 1
+        if length >= 2 * period:
+            return period, length
+    return 0, 0
 
 
 # ---- tool-result outcomes -------------------------------------------------------------------------------
@@ -267,21 +305,29 @@ def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) 
     step = calls = 0
     signatures: list[str] = []
     results: list[tuple[str, bool]] = []  # the latest tool results, classified once the walk is done
+    steps: list[_Step] = []  # every step with its results, for cycles
+    step_calls: tuple[str, ...] = ()
     for msg in messages[start:]:
         if not isinstance(msg, Mapping):
             continue
         role = msg.get("role")
         if role == "assistant":
+            if step:
+                steps.append((step_calls, tuple(text for text, _ in results)))
             step += 1
             results = []
             sigs = _call_signatures(msg)
             calls += len(sigs)
             signatures.extend(sigs)
+            step_calls = tuple(sigs)
         elif role in ("tool", "function"):
             results.append((_text(msg.get("content")), msg.get("is_error") is True))
         elif role == "user":
             for block in _tool_result_parts(msg.get("content")) or ():
                 results.append((_text(block.get("content")), block.get("is_error") is True))
+    if step:
+        steps.append((step_calls, tuple(text for text, _ in results)))
+    period, cycle_steps = _cycle(steps)
     last = signatures[-1] if signatures else None
     repeats = 0
     for signature in reversed(signatures):  # the latest call and the identical ones right before it
@@ -296,12 +342,22 @@ def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) 
         last_call=last,
         tools_offered=n_tools,
         tool_choice_none=choice_none,
+        cycle=period,
+        cycle_steps=cycle_steps,
+        cycle_calls=tuple(sig for calls_of, _ in steps[len(steps) - period :] for sig in calls_of)
+        if period
+        else (),
     )
 
 
-def step_kind(state: AgentState, *, stuck_after: int) -> StepView:
+def _name(signature: str) -> str:
+    return signature.split("(", 1)[0]
+
+
+def step_kind(state: AgentState, *, stuck_after: int, stuck_cycles: int = 2) -> StepView:
     """Name the step: the first matching rule of answer (no tools) → plan → stuck → recover → answer (checks
-    pass) → act. ``stuck_after``: the same call this many times in a row is a loop."""
+    pass) → act. ``stuck_after``: the same call this many times in a row is a loop; ``stuck_cycles``: the
+    same cycle of 2-3 steps (same calls, same results) this many rounds in a row is a loop."""
     if state.tools_offered == 0 or state.tool_choice_none:
         why = "no tools offered" if state.tools_offered == 0 else "tool_choice none"
         return StepView(StepKind.ANSWER, state, why)
@@ -311,8 +367,14 @@ def step_kind(state: AgentState, *, stuck_after: int) -> StepView:
         )
     if state.last_call is not None and state.repeats >= stuck_after:
         count = state.repeats - stuck_after + 1
-        name = state.last_call.split("(", 1)[0]
+        name = _name(state.last_call)
         return StepView(StepKind.STUCK, state, f"same call {name}(…) made {state.repeats} times", count)
+    if state.cycle and state.cycle_rounds >= stuck_cycles:
+        count = state.cycle_rounds - stuck_cycles + 1
+        names = " → ".join(f"{_name(sig)}(…)" for sig in state.cycle_calls)
+        rounds = state.cycle_rounds
+        why = f"cycle of {state.cycle} steps {names} repeated {rounds} times with the same results"
+        return StepView(StepKind.STUCK, state, why, count)
     worst = state.worst
     if worst in _BAD:
         assert worst is not None

@@ -13,9 +13,11 @@ acting resolve fewer issues at more compute):
   short think, never more than the task itself needs.
 * ``recover: {base: task, shift: 1, min: low}`` — an error, exception, failing test or empty result is where
   thinking changes the next action: one level above the task, and at least ``low``.
-* ``stuck: {base: task, shift: 1, min: low}`` for the first ``stuck_escalations`` stuck steps, then
-  ``stuck_then: none`` — one harder think to break the loop; if the loop persists more thinking is waste, so
-  it runs without thinking and ``x-thinkgate-step: stuck`` lets the harness see it.
+* ``stuck`` (the same call ``stuck_after`` = 3 times in a row, or the same cycle of 2-3 steps with the same
+  results ``stuck_cycles`` = 2 rounds in a row): ``{base: task, shift: 1, min: low}`` for the first
+  ``stuck_escalations`` stuck steps, then ``stuck_then: none`` — one harder think to break the loop; if the
+  loop persists more thinking is waste, so it runs without thinking and ``x-thinkgate-step: stuck`` lets the
+  harness see it. A cycle must repeat its results too: running the tests after each *different* edit is work.
 * ``answer: task`` — no tools (plain chat: exactly the decision without agent awareness) or checks pass.
 """
 
@@ -27,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_v
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from router.agent import StepKind, StepView
+from router.agent import AgentState, StepKind, StepView, step_kind
 from router.effort import Effort
 from router.episodes import EpisodePolicy
 
@@ -123,6 +125,8 @@ class AgentPolicy(_Frozen):
     ``enabled: false`` keeps the decision of the task for every step. ``sources``: decision sources the
     step policy adjusts (explicit client signals and fixed-effort virtual models are honoured unless listed).
     ``stuck_after``: the same call (name and arguments) this many times in a row is a loop.
+    ``stuck_cycles``: the same cycle of two or three steps (same calls with the same results, such as
+    ``A, B, A, B``) this many rounds in a row is a loop.
     ``stuck_escalations``: stuck steps that get the ``stuck`` rule; later ones get ``stuck_then``.
     ``episodes``: the thinking-token budget of one task across its steps (:mod:`router.episodes`).
     """
@@ -130,10 +134,15 @@ class AgentPolicy(_Frozen):
     enabled: bool = True
     sources: tuple[DecisionSource, ...] = ("classifier", "policy")
     stuck_after: int = Field(default=3, ge=2)
+    stuck_cycles: int = Field(default=2, ge=2)
     stuck_escalations: int = Field(default=1, ge=0)
     stuck_then: StepRule = StepRule(base="none")
     steps: StepRules = StepRules()
     episodes: EpisodePolicy = EpisodePolicy()
+
+    def step(self, state: AgentState) -> StepView:
+        """Name the step of ``state`` with this policy's loop thresholds."""
+        return step_kind(state, stuck_after=self.stuck_after, stuck_cycles=self.stuck_cycles)
 
     def rule_for(self, view: StepView) -> tuple[StepRule, str]:
         """The rule for a step and its name as the reason shows it."""

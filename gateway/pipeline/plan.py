@@ -15,7 +15,7 @@ from gateway.pipeline.door import Call
 from gateway.proxy.forcing import TOKENIZE_PATH, prompt_payload
 from gateway.render import Rendered, render_chat
 from gateway.state import GatewayState
-from router.agent import StepView, read_agent_state, step_kind
+from router.agent import StepView, read_agent_state
 from router.decide import Caps, decide, level_for_budget
 from router.decision import Decision
 from router.effort import Effort
@@ -99,7 +99,7 @@ class AgentInputs:
 def agent_step(body: dict[str, Any], policy: AgentPolicy) -> StepView:
     """The agent step of a chat body (pure; see :mod:`router.agent`)."""
     state = read_agent_state(body.get("messages"), body.get("tools"), body.get("tool_choice"))
-    return step_kind(state, stuck_after=policy.stuck_after)
+    return policy.step(state)
 
 
 def budget_label(budget: int | None) -> str:

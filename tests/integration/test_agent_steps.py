@@ -127,6 +127,27 @@ def test_stuck_then_stops_thinking_and_plain_chat_is_untouched(gateway: str) -> 
     assert "x-thinkgate-step" not in plain.headers and "x-thinkgate-episode" not in plain.headers
 
 
+def test_a_repeated_cycle_is_stuck(gateway: str) -> None:
+    cycle = [
+        m
+        for i in range(2)
+        for m in (
+            call("grep", {"q": "evict"}, f"g{i}"),
+            result("lru.py:88", f"g{i}"),
+            call("run_tests", {}, f"t{i}"),
+            result("1 failed", f"t{i}"),
+        )
+    ]
+    resp = post(gateway, cycle)
+    assert (resp.headers["x-thinkgate-step"], resp.headers["x-thinkgate-effort"]) == ("stuck", "xhigh")
+    report = httpx.post(
+        gateway + "/v1/route",
+        json={"model": "deep", "messages": [{"role": "user", "content": TASK}, *cycle], "tools": TOOLS},
+        timeout=30,
+    ).json()
+    assert "cycle of 2 steps grep(…) → run_tests(…) repeated 2 times" in report["step"]["reason"]
+
+
 def test_route_explains_the_step(gateway: str) -> None:
     body = {"model": "deep", "messages": [{"role": "user", "content": TASK}, *TRAJECTORIES[StepKind.RECOVER]]}
     report = httpx.post(gateway + "/v1/route", json={**body, "tools": TOOLS}, timeout=30).json()

@@ -150,20 +150,82 @@ def test_identical_calls_compare_arguments_canonically() -> None:
 
 
 def test_running_the_tests_again_after_an_edit_is_not_a_loop() -> None:
-    edit, tests = call("edit", {"p": "a.py"}), call("run_tests", {})
-    msgs = [
-        USER,
-        tests,
-        result("1 failed"),
-        edit,
-        result("ok"),
-        tests,
-        result("1 failed"),
-        edit,
-        result("ok"),
-    ]
-    msgs += [tests, result("1 failed")]
+    tests = call("run_tests", {})
+    msgs = [USER, tests, result("1 failed")]
+    for i in range(3):  # a different edit each time: progress, even while the same test keeps failing
+        msgs += [call("edit", {"p": "a.py", "new": f"v{i}"}), result("ok"), tests, result("1 failed")]
+    state = read_agent_state(msgs, TOOLS)
+    assert (state.repeats, state.cycle) == (1, 0)
     assert kind_of(msgs) is StepKind.RECOVER
+
+
+def _rounds(steps: list[tuple[str, str]], rounds: int) -> list[dict[str, Any]]:
+    """``rounds`` rounds of a cycle of steps, each a call by name with its result text."""
+    out: list[dict[str, Any]] = []
+    for r in range(rounds):
+        for i, (name, text) in enumerate(steps):
+            cid = f"c{r}-{i}"
+            out += [call(name, {"p": "a.py"}, cid), result(text, cid)]
+    return out
+
+
+A, B, C = ("read", "def parse(): ..."), ("edit", "ok"), ("run_tests", "1 failed")
+
+
+@pytest.mark.parametrize(
+    ("cycle", "rounds", "tail", "kind", "period"),
+    [
+        pytest.param([A, B], 2, [], StepKind.STUCK, 2, id="ABAB"),
+        pytest.param([A, B], 2, [A], StepKind.STUCK, 2, id="ABABA"),
+        pytest.param([A, B, C], 2, [], StepKind.STUCK, 3, id="ABCABC"),
+        pytest.param([B, C], 2, [], StepKind.STUCK, 2, id="same-edit-same-failure"),
+        pytest.param([A, B], 1, [A], StepKind.ACT, 0, id="ABA-one-round"),
+        pytest.param([A, B, C], 1, [A, B], StepKind.ACT, 0, id="ABCAB-not-two-rounds"),
+        pytest.param([B, C], 1, [B], StepKind.ACT, 0, id="BCB"),
+        pytest.param([A, B, C], 1, [], StepKind.RECOVER, 0, id="ABC-once"),
+    ],
+)
+def test_repeated_cycles_are_a_loop(
+    cycle: list[tuple[str, str]], rounds: int, tail: list[tuple[str, str]], kind: StepKind, period: int
+) -> None:
+    msgs = [USER, *_rounds(cycle, rounds), *_rounds(tail, 1)]
+    state = read_agent_state(msgs, TOOLS)
+    assert state.cycle == period
+    view = step_kind(state, stuck_after=3)
+    assert view.kind is kind
+    if kind is StepKind.STUCK:
+        assert view.stuck_count == 1
+        names = " → ".join(f"{name}(…)" for name, _ in (cycle * 2)[len(tail) : len(tail) + period])
+        assert view.reason == f"cycle of {period} steps {names} repeated 2 times with the same results"
+
+
+def test_a_cycle_needs_the_same_results() -> None:
+    looping = [USER, *_rounds([A, C], 2)]
+    assert kind_of(looping) is StepKind.STUCK
+    progress = [*looping[:-1], result("2 passed, 1 failed", looping[-1]["tool_call_id"])]
+    assert read_agent_state(progress, TOOLS).cycle == 0
+    assert kind_of(progress) is StepKind.RECOVER  # the failure changed: not the same cycle
+
+
+def test_a_persisting_cycle_escalates_then_stops_thinking() -> None:
+    three = [USER, *_rounds([A, B], 3)]
+    view = step_kind(read_agent_state(three, TOOLS), stuck_after=3)
+    assert (view.kind, view.stuck_count) == (StepKind.STUCK, 2)
+    assert run(three, Effort.MEDIUM).effort is Effort.NONE  # stuck_then after stuck_escalations (1)
+    assert run([USER, *_rounds([A, B], 2)], Effort.MEDIUM).effort is Effort.HIGH
+    lenient = AgentPolicy(stuck_cycles=3)
+    assert lenient.step(read_agent_state([USER, *_rounds([A, B], 2)], TOOLS)).kind is StepKind.ACT
+    assert lenient.step(read_agent_state(three, TOOLS)).kind is StepKind.STUCK
+
+
+def test_steps_without_calls_or_one_repeated_step_are_not_cycles() -> None:
+    chat = {"role": "assistant", "content": "thinking out loud"}
+    msgs = [USER, chat, call("read", {"p": "a.py"}), result(A[1]), chat, call("read", {"p": "a.py"}, "x")]
+    assert read_agent_state([*msgs, result(A[1], "x")], TOOLS).cycle == 0
+    same = [USER, *_rounds([A], 4)]  # one step repeated: the identical-repeat rule, not a cycle
+    state = read_agent_state(same, TOOLS)
+    assert (state.cycle, state.repeats) == (0, 4)
+    assert "same call read(…) made 4 times" in step_kind(state, stuck_after=3).reason
 
 
 def test_anthropic_shaped_tool_results_are_not_user_turns() -> None:
@@ -254,7 +316,7 @@ def test_rule_bounds_are_validated() -> None:
 
 def run(messages: list[dict[str, Any]], task: Effort, agent: AgentPolicy | None = None, **kw: Any) -> Any:
     agent = agent or AgentPolicy()
-    view = step_kind(read_agent_state(messages, TOOLS), stuck_after=agent.stuck_after)
+    view = agent.step(read_agent_state(messages, TOOLS))
     return decide(
         kw.get("body", {"messages": messages}),
         model="auto",
