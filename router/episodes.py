@@ -1,9 +1,10 @@
 """Episode thinking budgets (policy ``agent.episodes``): one task's thinking across all its steps (pure).
 
 An episode is identified by (first match): an explicit id (the ``x-thinkgate-episode`` header, or
-``metadata.episode_id`` / ``metadata.thinkgate_episode`` in the body), the root of a Responses
-``previous_response_id`` chain (the front door passes it in), else a stable hash of the task's system prompt
-and first user turn — every harness resends those unchanged on every step. The gateway keeps the thinking
+``metadata.episode_id`` / ``metadata.thinkgate_episode`` in the body or in the front door's own request), a
+Responses ``previous_response_id`` chain (the hash of its first turn's task, so a chain and a full-input
+replay of the same task are one episode), else a stable hash of the task's system prompt and first user
+turn — every harness resends those unchanged on every step. The gateway keeps the thinking
 tokens spent per episode (memory, or Redis shared by replicas); :func:`apply_episode` gives a step at most
 what is left and, once it is spent, runs it without thinking or refuses it (``on_spent``).
 """
@@ -92,18 +93,32 @@ def task_hash(messages: Any) -> str:
     return "t-" + _digest("\n".join(system), first_user)
 
 
-def find_episode(body: Mapping[str, Any], header: str | None, chain_root: str | None = None) -> Episode:
-    """The episode of a chat body (see the module docstring for the order)."""
-    if header is not None and header.strip():
-        return Episode(_usable(header), "header")
-    metadata = body.get("metadata")
+def from_metadata(metadata: Any) -> Episode | None:
+    """The explicit episode id of a ``metadata`` object (``episode_id``, else ``thinkgate_episode``)."""
     if isinstance(metadata, Mapping):
         for key in ("episode_id", "thinkgate_episode"):
             value = metadata.get(key)
             if isinstance(value, str) and value.strip():
                 return Episode(_usable(value), "metadata")
-    if chain_root:
-        return Episode(_usable(chain_root), "chain")
+    return None
+
+
+def chain_episode(first_turn: Any) -> Episode:
+    """The episode of a Responses ``previous_response_id`` chain: the task hash of its first turn's chat
+    messages — the id the first turn got on its own, and the one a full-input replay of the task gets."""
+    return Episode(task_hash(first_turn), "chain")
+
+
+def find_episode(body: Mapping[str, Any], header: str | None, known: Episode | None = None) -> Episode:
+    """The episode of a chat body (see the module docstring for the order). ``known``: what the front door
+    found in its own request (its ``metadata``, a Responses chain)."""
+    if header is not None and header.strip():
+        return Episode(_usable(header), "header")
+    found = from_metadata(body.get("metadata"))
+    if found is not None:
+        return found
+    if known is not None:
+        return known
     return Episode(task_hash(body.get("messages")), "hash")
 
 

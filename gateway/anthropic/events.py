@@ -9,6 +9,9 @@ Every event is ``event: <type>`` + ``data: <json>`` like Anthropic's own stream.
 
 Reassembling the events (the SDK's ``accumulate_event``) gives exactly the non-streamed message of
 :func:`gateway.anthropic.message.to_message` for the same generation, however the backend chunked it.
+Whitespace-only text while no text block is open is held back: a tool call drops it (vLLM streams the
+``\n\n`` after ``</think>`` as content before the call), real text carries it, and at the end of a turn
+without tool calls it becomes the text block.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class MessageStreamWriter:
         self._thinking: list[str] = []
         self._tool_blocks: dict[int, int] = {}  # chat tool-call index -> block index
         self._tool_calls = False
+        self._held: list[str] = []  # whitespace-only text while no text block is open
         self._finish: Any = None
         self._matched: Any = None
         self._usage: Any = None
@@ -108,6 +112,7 @@ class MessageStreamWriter:
         block = self._tool_blocks.get(position)
         if block is None:
             self._tool_calls = True
+            self._held = []  # whitespace before a tool call is not an answer
             start = {
                 "type": "tool_use",
                 "id": str(call.get("id") or ""),
@@ -121,6 +126,18 @@ class MessageStreamWriter:
             # a fragment of an earlier call (vLLM streams calls in order; this is defensive) keeps its index
             out += self._delta({"type": "input_json_delta", "partial_json": arguments}, block)
         return out
+
+    def _text(self, text: str, *, hold: bool = True) -> bytes:
+        out = b""
+        if self._open != "text":
+            if hold and text.isspace():
+                self._held.append(text)
+                return b""
+            out += self._begin("text", {"type": "text", "text": ""})
+            if self._held:
+                text = "".join(self._held) + text
+                self._held = []
+        return out + self._delta({"type": "text_delta", "text": text})
 
     def chunk(self, chunk: dict[str, Any]) -> bytes:
         """The events for one chat chunk (possibly none)."""
@@ -142,9 +159,7 @@ class MessageStreamWriter:
                 out += self._delta({"type": "thinking_delta", "thinking": reasoning})
             text = delta.get("content")
             if isinstance(text, str) and text:
-                if self._open != "text":
-                    out += self._begin("text", {"type": "text", "text": ""})
-                out += self._delta({"type": "text_delta", "text": text})
+                out += self._text(text)
             for call in delta.get("tool_calls") or ():
                 if isinstance(call, dict):
                     out += self._tool_call(call)
@@ -155,7 +170,12 @@ class MessageStreamWriter:
 
     def finish(self) -> bytes:
         """Close the open block, then ``message_delta`` and ``message_stop`` (after the backend's [DONE])."""
-        out = self._close()
+        out = b""
+        if self._held:
+            held, self._held = "".join(self._held), []
+            if not self._tool_calls:  # whitespace that no tool call came with: the answer after all
+                out += self._text(held, hold=False)
+        out += self._close()
         reason, sequence = stop_reason(self._finish, self._matched, self._stops, self._tool_calls)
         delta_usage = usage(self._usage)  # cumulative totals: the SDK overwrites message_start's zeros
         out += self._event(

@@ -89,9 +89,9 @@ def to_message(
     if isinstance(reasoning, str) and reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": signer.sign(reasoning)})
     text = message.get("content")
-    if isinstance(text, str) and text:
-        content.append({"type": "text", "text": text})
     calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
+    if isinstance(text, str) and text and not (calls and text.isspace()):  # whitespace with calls: no answer
+        content.append({"type": "text", "text": text})
     for call in calls:
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         assert isinstance(function, dict)

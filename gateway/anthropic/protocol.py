@@ -160,7 +160,13 @@ class OutputConfig(_Part):
 
 
 class Metadata(_Part):
+    """Anthropic's ``metadata`` has only ``user_id`` (an opaque id of the end user: stickiness here, never an
+    episode — one user runs many tasks). ``episode_id`` / ``thinkgate_episode`` are thinkgate's extension
+    naming an agent episode, as in a chat or Responses body's ``metadata``."""
+
     user_id: StrictStr | None = None
+    episode_id: StrictStr | None = None
+    thinkgate_episode: StrictStr | None = None
 
 
 #: Top-level fields that need a capability a vLLM backend does not have; refused, never silently ignored.

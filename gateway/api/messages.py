@@ -29,6 +29,7 @@ from gateway.pipeline.prologue import gateway_state, read_body, request_id
 from gateway.pipeline.serve import serve
 from gateway.protocol import parse_json_object
 from gateway.proxy.forcing import TOKENIZE_PATH, prompt_payload
+from router.episodes import from_metadata
 
 MESSAGES_PATH = "/v1/messages"
 
@@ -88,10 +89,21 @@ class MessagesDoor:
         )
 
     def parse(self, body: dict[str, Any]) -> Call:
-        t = self.translate(validate_messages(body))
+        req = validate_messages(body)
+        t = self.translate(req)
         # want_usage: the final usage chunk feeds message_delta's usage
         stream = bool(t.body["stream"])
-        return Call(body=t.body, model=t.model, stream=stream, want_usage=True, path=CHAT_PATH, context=t)
+        # no chain id in this API: the episode is the header, metadata.episode_id, else the task hash
+        episode = from_metadata(req.metadata.model_dump() if req.metadata is not None else None)
+        return Call(
+            body=t.body,
+            model=t.model,
+            stream=stream,
+            want_usage=True,
+            path=CHAT_PATH,
+            context=t,
+            episode=episode,
+        )
 
     def answer(self, result: dict[str, Any], call: Call) -> bytes:
         t: Translated = call.context

@@ -22,7 +22,7 @@ from gateway.responses.items import TurnIds
 from gateway.responses.keeping import Keeping
 from gateway.responses.request import ResponsesRequest, parse_request
 from gateway.responses.store import StoredResponse, load_record, not_found
-from gateway.responses.turn import Turn
+from gateway.responses.turn import Turn, episode_from
 
 router = APIRouter()
 
@@ -45,7 +45,12 @@ class ResponsesDoor:
 
         # without resolve (a dry run), the Call is the request alone, without its chain
         return Call(
-            body=req.chat_body([]), model=req.model, stream=req.stream, want_usage=True, resolve=resolve
+            body=req.chat_body([]),
+            model=req.model,
+            stream=req.stream,
+            want_usage=True,
+            resolve=resolve,
+            episode=episode_from(req),
         )
 
     @staticmethod
@@ -57,7 +62,7 @@ class ResponsesDoor:
             want_usage=True,
             context=turn,
             settle=turn.settle,
-            episode=turn.root,  # a previous_response_id chain is one agent episode (issue 14)
+            episode=turn.episode,  # metadata, else the chain's first task (issue 14)
         )
 
     def answer(self, result: dict[str, Any], call: Call) -> bytes:

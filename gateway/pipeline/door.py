@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from gateway.errors import GatewayError, error_envelope, error_response
 from gateway.proxy.sse import DONE, encode_event
+from router.episodes import Episode
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -48,9 +49,9 @@ class Call:
     body); ``settle`` is awaited after the writer made the last bytes of a successful answer (``answer`` or
     ``end``) and before they are sent (e.g. to store the response, so a client that names it at once finds
     it).
-    ``episode``: an agent episode id the front door knows (the root of a Responses ``previous_response_id``
-    chain); the ``x-thinkgate-episode`` header and ``metadata.episode_id`` still come first
-    (:mod:`router.episodes`).
+    ``episode``: an agent episode the front door found in its own request (its ``metadata.episode_id``, a
+    Responses ``previous_response_id`` chain); the ``x-thinkgate-episode`` header and a chat body's
+    ``metadata.episode_id`` still come first, the task hash is the fallback (:mod:`router.episodes`).
     """
 
     body: dict[str, Any]
@@ -62,7 +63,7 @@ class Call:
     context: Any = None
     resolve: Resolve | None = None
     settle: Callable[[], Awaitable[None]] | None = None
-    episode: str | None = None
+    episode: Episode | None = None
 
 
 class StreamWriter(Protocol):

@@ -9,8 +9,11 @@ produced them, and :meth:`~OutputBuilder.finish` closes it. It records every typ
 chunking of recorded and generated streams.
 
 Items open in the order of their first piece: reasoning, then the message, then one ``function_call`` per
-tool call. Reasoning and message close when the next kind starts; function calls stay open until the end (a
-backend may interleave the argument pieces of parallel calls). With ``summary`` asked, the reasoning item also
+tool call. Whitespace-only text before a message opens is held back: a tool call drops it (vLLM streams the
+``\n\n`` after ``</think>`` as content before the call, and leaves it out of its JSON answer), real text
+carries it, and at the end of a turn without calls it becomes the message. Reasoning and message close when
+the next kind starts; function calls stay open until the end (a backend may interleave the argument pieces
+of parallel calls). With ``summary`` asked, the reasoning item also
 carries the reasoning as its summary: thinkgate runs no second model to summarise.
 """
 
@@ -32,6 +35,7 @@ class OutputBuilder:
         self._open: int | None = None  # index of the open reasoning or message item
         self._calls: dict[int, int] = {}  # chat tool-call index -> output index
         self._texts: dict[int, list[str]] = {}  # output index -> text pieces of an open item
+        self._held: list[str] = []  # whitespace-only text while no message is open
 
     def drain(self) -> list[Event]:
         out, self.events = self.events, []
@@ -62,7 +66,13 @@ class OutputBuilder:
             return
         index = self._open
         if index is None or self.items[index]["type"] != "message":
+            if text.isspace():
+                self._held.append(text)
+                return
             index = self._start_message()
+            if self._held:
+                text = "".join(self._held) + text
+                self._held = []
         self._texts[index].append(text)
         self.events.append(
             {
@@ -79,6 +89,7 @@ class OutputBuilder:
         """A piece of the tool call with chat index ``key``: its id and name come with the first piece."""
         index = self._calls.get(key)
         if index is None:
+            self._held = []  # whitespace before a tool call is not an answer
             self._close_open()
             index = len(self.items)
             self._calls[key] = index
@@ -111,6 +122,11 @@ class OutputBuilder:
     def finish(self, *, incomplete: bool, empty_message: bool) -> None:
         """Close every open item; the last one is ``incomplete`` when the backend was cut off. With
         ``empty_message`` and nothing to say, an empty message item is added (a turn always answers)."""
+        if self._held:
+            held, self._held = "".join(self._held), []
+            if not self._calls:
+                self._start_message()
+                self.text(held)
         if empty_message and not any(i["type"] in ("message", "function_call") for i in self.items):
             self._start_message()
         last = len(self.items) - 1

@@ -110,6 +110,8 @@ def output_items(
         )
     content = message.get("content")
     calls = message.get("tool_calls") or ()
+    if calls and isinstance(content, str) and content.isspace():
+        content = None  # whitespace before tool calls is not an answer (as the stream writer drops it)
     if (isinstance(content, str) and content) or (not calls and not incomplete):
         part: dict[str, Any] = {
             "type": "output_text",

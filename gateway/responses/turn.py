@@ -16,12 +16,18 @@ from typing import Any
 import orjson
 
 from gateway.responses.events import ResponseStream, encode
-from gateway.responses.items import TurnIds
+from gateway.responses.items import TurnIds, chat_messages
 from gateway.responses.keeping import Keeping
 from gateway.responses.output import Event
 from gateway.responses.request import ResponsesRequest
 from gateway.responses.result import Frame, response_from_completion
 from gateway.responses.store import Chain, StoredResponse, load_chain
+from router.episodes import Episode, chain_episode, from_metadata
+
+
+def episode_from(request: ResponsesRequest) -> Episode | None:
+    """An explicit episode id in the request's ``metadata`` (``episode_id`` or ``thinkgate_episode``)."""
+    return from_metadata(request.metadata)
 
 
 def _now() -> int:
@@ -49,9 +55,14 @@ class Turn:
         return cls(request, ids.response_id, _now(), owner, chain, keeping, ids)
 
     @property
-    def root(self) -> str:
-        """The chain's first response id (this one for a new chain): an agent episode's stable id."""
-        return self.chain.root if self.chain is not None else self.response_id
+    def episode(self) -> Episode | None:
+        """The agent episode this request names: ``metadata.episode_id``, else its chain's (the task of the
+        chain's first turn); ``None`` for a new chain, whose chat body's task hash is then the episode."""
+        found = episode_from(self.request)
+        if found is not None or self.chain is None:
+            return found
+        first = self.chain.records[0]
+        return chain_episode(chat_messages(first.input_items, first.response.get("instructions")))
 
     def chat_body(self) -> dict[str, Any]:
         """The internal chat-completions body: the chain's items, then this request's input."""

@@ -4,9 +4,14 @@
         --out tests/unit/data/vllm-0.32-tools
     python scripts/record/tool_streams.py --sim --no-thinking --out tests/unit/data/sim-tools   # in-process
 
+    python scripts/record/tool_streams.py --url URL --model tiny-qwen3 \
+        --out tests/unit/data/vllm-0.32-thinking-tools
+
 writes ``NAME-stream.sse`` (the raw SSE bytes) and ``NAME.json`` (the non-streamed body of the same request).
-Both recordings use ``--no-thinking``: with thinking, vLLM 0.32 streams the ``\n\n`` after ``</think>`` as
-content but leaves it out of the JSON answer (``tests/contract/test_tool_contract.py`` checks that live).
+The first two use ``--no-thinking``. With thinking, vLLM 0.32 streams the ``\n\n`` after ``</think>`` as
+content but leaves it out of the JSON answer (``tests/contract/test_tool_contract.py`` checks that live); the
+``thinking-tools`` recording keeps that, so the Responses and Messages stream writers are tested on it (they
+drop whitespace-only text before a tool call, as the JSON answer has none).
 The prompt holds two triggers (``call:search {...}`` and ``call:get_weather {...}``), so a model that learned
 them (the simulator; the tiny real-vLLM model of ``scripts/vllm/build_model.py``) makes two calls in one turn.
 """

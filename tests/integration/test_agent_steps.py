@@ -4,6 +4,7 @@ two gateway processes); a spent episode runs without thinking or is refused, by 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -232,19 +233,109 @@ def _wait_spent(url: str, episode: str, total: int) -> bool:
         client.close()
 
 
-def test_responses_chain_is_one_episode(gateway: str) -> None:
-    """Each turn of a ``previous_response_id`` chain reports the chain's first response id as its episode."""
-    tools = [{"type": "function", "name": "grep", "parameters": {"type": "object"}}]
-    first = httpx.post(
-        gateway + "/v1/responses", json={"model": "deep", "input": TASK, "tools": tools}, timeout=30
+@pytest.fixture(scope="module")
+def budgeted(sim: str) -> Iterator[str]:
+    """A gateway with an episode budget of 300 thinking tokens (steps of ``deep`` get up to 128)."""
+    with run_gateway(episode_policy(sim, "no_thinking")) as url:
+        yield url
+
+
+INSTRUCTIONS = "You are a careful coding agent."
+R_TOOLS = [{"type": "function", "name": "grep", "parameters": {"type": "object"}}]
+M_TOOLS = [{"name": "grep", "input_schema": {"type": "object"}}]
+
+
+def responses(url: str, **body: Any) -> httpx.Response:
+    headers = body.pop("headers", {})
+    body = {"model": "deep", "instructions": INSTRUCTIONS, "tools": R_TOOLS, **body}
+    resp = httpx.post(url + "/v1/responses", json=body, headers=headers, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+def messages(url: str, msgs: list[dict[str, Any]], **body: Any) -> httpx.Response:
+    headers = body.pop("headers", {})
+    body = {"model": "deep", "max_tokens": 400, "system": INSTRUCTIONS, "tools": M_TOOLS, **body}
+    resp = httpx.post(url + "/v1/messages", json={**body, "messages": msgs}, headers=headers, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+def left(resp: httpx.Response) -> int:
+    return int(resp.headers["x-thinkgate-episode-thinking-left"])
+
+
+def same_episode(steps: list[httpx.Response]) -> str:
+    """The one episode of ``steps``; each step had less thinking left than the one before."""
+    ids = {r.headers["x-thinkgate-episode"] for r in steps}
+    assert len(ids) == 1, ids
+    lefts = [left(r) for r in steps]
+    assert lefts[0] == 300 and all(a > b for a, b in itertools.pairwise(lefts)), lefts
+    return ids.pop()
+
+
+def test_responses_full_input_replay_and_chain_are_one_episode(budgeted: str) -> None:
+    """A client that resends the whole conversation (no ``previous_response_id``) stays in the episode of
+    its task (instructions + first user turn), and a chain continuing the first turn is the same episode."""
+    task = f"{TASK} (replayed) call:grep"  # the simulator's trigger of a tool call
+    first = responses(budgeted, input=task)
+    call = next(item for item in first.json()["output"] if item["type"] == "function_call")
+    replay = [
+        {"role": "user", "content": [{"type": "input_text", "text": task}]},
+        {"type": "function_call", "call_id": call["call_id"], "name": call["name"], "arguments": "{}"},
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "lru.py:88: def evict"},
+    ]
+    second = responses(budgeted, input=replay)
+    assert second.headers["x-thinkgate-step"] == "act"
+    chained = responses(
+        budgeted,
+        input=[{"type": "function_call_output", "call_id": call["call_id"], "output": "lru.py:88"}],
+        previous_response_id=first.json()["id"],
     )
-    assert first.status_code == 200, first.text
-    root = first.json()["id"]
-    assert first.headers["x-thinkgate-episode"] == root
-    second = httpx.post(
-        gateway + "/v1/responses",
-        json={"model": "deep", "input": "and the tests?", "tools": tools, "previous_response_id": root},
-        timeout=30,
+    episode = same_episode([first, second, chained])
+    assert episode.startswith("t-")
+    other = responses(
+        budgeted, input=task, instructions="You are a poet."
+    )  # another system prompt: a new task
+    assert other.headers["x-thinkgate-episode"] != episode and left(other) == 300
+
+
+def test_responses_metadata_and_header_name_the_episode(budgeted: str) -> None:
+    meta = responses(budgeted, input=TASK, metadata={"episode_id": "resp-run-1"})
+    assert meta.headers["x-thinkgate-episode"] == "resp-run-1"
+    chained = responses(budgeted, input="go on", previous_response_id=meta.json()["id"])
+    assert chained.headers["x-thinkgate-episode"] != "resp-run-1"  # metadata is not inherited (OpenAI's rule)
+    named = responses(budgeted, input="go on", headers={"x-thinkgate-episode": "resp-run-1"})
+    assert named.headers["x-thinkgate-episode"] == "resp-run-1" and left(named) < 300
+
+
+def test_messages_steps_of_one_task_are_one_episode(budgeted: str) -> None:
+    task = f"{TASK} (messages) call:grep"
+    first = messages(budgeted, [{"role": "user", "content": task}])
+    use = next(b for b in first.json()["content"] if b["type"] == "tool_use")
+    step = [
+        {"role": "user", "content": task},
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use["id"], "content": "lru.py"}]},
+    ]
+    second = messages(budgeted, step)
+    third = messages(
+        budgeted,
+        [
+            *step,
+            {"role": "assistant", "content": [{**use, "id": "toolu_2"}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_2", "content": "ok"}]},
+        ],
     )
-    assert second.status_code == 200, second.text
-    assert second.headers["x-thinkgate-episode"] == root and second.json()["id"] != root
+    assert [r.headers["x-thinkgate-step"] for r in (first, second, third)] == ["plan", "act", "act"]
+    assert same_episode([first, second, third]).startswith("t-")
+
+
+def test_messages_metadata_and_header_name_the_episode(budgeted: str) -> None:
+    msgs = [{"role": "user", "content": TASK}]
+    user = messages(budgeted, msgs, metadata={"user_id": "u-7"})
+    assert user.headers["x-thinkgate-episode"].startswith("t-")  # a user id is not an episode
+    meta = messages(budgeted, msgs, metadata={"user_id": "u-7", "episode_id": "msg-run-1"})
+    assert meta.headers["x-thinkgate-episode"] == "msg-run-1" and left(meta) == 300
+    named = messages(budgeted, msgs, headers={"x-thinkgate-episode": "msg-run-1"})
+    assert named.headers["x-thinkgate-episode"] == "msg-run-1" and left(named) < 300

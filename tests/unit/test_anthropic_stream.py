@@ -9,6 +9,7 @@ then argument fragments) re-split anywhere.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import anthropic
 import httpx2
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -194,11 +196,54 @@ def test_every_chunking_of_tool_calls(delta_cuts: list[int], byte_cuts: list[int
     assert got["usage"]["output_tokens_details"] == {"thinking_tokens": 9}
 
 
+@pytest.mark.parametrize("space", ["\n\n", " ", "\n \n"])
+@settings(max_examples=25, deadline=None)
+@given(delta_cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=8))
+def test_whitespace_before_tool_calls_is_no_text_block(space: str, delta_cuts: list[int]) -> None:
+    """vLLM streams the whitespace after ``</think>`` as content before a tool call (and drops it from its JSON
+    answer): neither the stream nor the message has a whitespace-only text block then; without calls it stays."""
+    with_calls = copy.deepcopy(TOOL_PLAIN)
+    with_calls["choices"][0]["message"]["content"] = space
+    got, _ = sdk_reassembled(stream_bytes(rechunk(with_calls, delta_cuts)), [5, 500])
+    assert got == expected(with_calls)
+    assert [b["type"] for b in got["content"]] == ["thinking", "tool_use", "tool_use"]
+    words = copy.deepcopy(TOOL_PLAIN)
+    words["choices"][0]["message"]["content"] = space + "Checking."
+    got, _ = sdk_reassembled(stream_bytes(rechunk(words, delta_cuts)), [5, 500])
+    assert got == expected(words) and got["content"][1] == {"type": "text", "text": space + "Checking."}
+    alone = copy.deepcopy(RECORDED_PLAIN)
+    alone["choices"][0]["message"]["content"] = space
+    got, _ = sdk_reassembled(stream_bytes(rechunk(alone, delta_cuts)), [5, 500])
+    assert got == expected(alone) and got["content"][-1] == {"type": "text", "text": space}
+
+
 def test_recorded_tool_call_stream_equals_the_non_streamed_message() -> None:
     got, _ = sdk_reassembled(stream_bytes(recorded_chunks("sim-tools-stream.sse")), [7, 300, 1000])
     want = expected(TOOLS_PLAIN)
     assert [b["type"] for b in want["content"]].count("tool_use") == 2
     assert got == want and got["stop_reason"] == "tool_use"
+
+
+VLLM_TOOL_RECORDINGS = sorted(
+    p.name.removesuffix("-stream.sse") for p in DATA.glob("vllm-*-tools-stream.sse")
+)
+
+
+@pytest.mark.parametrize("name", VLLM_TOOL_RECORDINGS)
+def test_recorded_vllm_tool_streams_equal_the_non_streamed_message(name: str) -> None:
+    """Real vLLM tool-call streams (one with thinking, whose ``\n\n`` after ``</think>`` comes as content)
+    give the non-streamed message of the same request: thinking (when on), then two tool_use blocks."""
+    assert "vllm-0.32-thinking-tools" in VLLM_TOOL_RECORDINGS
+    plain = orjson.loads((DATA / f"{name}.json").read_bytes())
+    got, _ = sdk_reassembled(stream_bytes(recorded_chunks(f"{name}-stream.sse")), [3, 700, 5000])
+    want = expected(plain)
+    for block in (*got["content"], *want["content"]):  # vLLM draws call ids at random per request
+        if block["type"] == "tool_use":
+            assert block["id"].startswith("chatcmpl-tool-")
+            block["id"] = "chatcmpl-tool-*"
+    assert got == want
+    kinds = [b["type"] for b in got["content"]]
+    assert kinds[-2:] == ["tool_use", "tool_use"] and "text" not in kinds
 
 
 def test_stop_sequence_and_event_order() -> None:

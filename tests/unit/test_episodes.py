@@ -9,7 +9,16 @@ import pytest
 from router.decide import level_for_budget
 from router.decision import Decision, Source
 from router.effort import Effort
-from router.episodes import EpisodePolicy, EpisodeSpent, apply_episode, find_episode, task_hash
+from router.episodes import (
+    Episode,
+    EpisodePolicy,
+    EpisodeSpent,
+    apply_episode,
+    chain_episode,
+    find_episode,
+    from_metadata,
+    task_hash,
+)
 from router.policy import Budgets
 
 TASK = [{"role": "system", "content": "You are a coding agent."}, {"role": "user", "content": "Fix bug 12."}]
@@ -31,17 +40,28 @@ LATER = [
         pytest.param(
             {"messages": TASK, "metadata": {"thinkgate_episode": "e"}},
             None,
-            "resp_1",
+            chain_episode(TASK),
             "metadata",
             id="meta-wins",
         ),
-        pytest.param({"messages": TASK}, None, "resp_1", "chain", id="responses-chain"),
+        pytest.param({"messages": TASK}, None, chain_episode(TASK), "chain", id="responses-chain"),
+        pytest.param({"messages": TASK}, None, Episode("m-1", "metadata"), "metadata", id="door-metadata"),
+        pytest.param({"messages": TASK}, "h", Episode("m-1", "metadata"), "header", id="header-wins"),
         pytest.param({"messages": TASK}, "  ", None, "hash", id="blank-header-ignored"),
         pytest.param({"messages": TASK}, None, None, "hash", id="hash"),
     ],
 )
-def test_episode_sources(body: dict[str, Any], header: str | None, chain: str | None, source: str) -> None:
+def test_episode_sources(
+    body: dict[str, Any], header: str | None, chain: Episode | None, source: str
+) -> None:
     assert find_episode(body, header, chain).source == source
+
+
+def test_a_chain_is_the_episode_its_first_turn_got_alone() -> None:
+    assert chain_episode(TASK).id == find_episode({"messages": TASK}, None).id == task_hash(LATER)
+    assert from_metadata({"user_id": "u-1"}) is None  # a user is not a task
+    assert from_metadata({"thinkgate_episode": "e-1"}) == Episode("e-1", "metadata")
+    assert from_metadata({"episode_id": "  "}) is None and from_metadata("e-1") is None
 
 
 def test_hash_is_stable_across_the_steps_of_a_task_and_differs_between_tasks() -> None:
