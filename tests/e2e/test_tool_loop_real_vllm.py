@@ -2,7 +2,8 @@
 --tool-call-parser hermes``), with the official OpenAI SDK, streamed and not, thinking and not.
 
 The tiny model learned (``scripts/vllm/build_model.py``) to call ``search`` / ``get_weather`` when the task
-holds their trigger, and to answer once the results are in: step 1 calls the tool, step 2 answers.
+holds their trigger, and to answer once the results are in: step 1 calls the tool, step 2 answers. A failing
+tool result makes step 2 a ``recover`` step, which the gateway runs one level above the task (step policy).
 """
 
 from __future__ import annotations
@@ -104,3 +105,101 @@ def test_two_calls_in_one_turn(client: OpenAI) -> None:
     calls, _ = step(client, [{"role": "user", "content": f"{SEARCH} {WEATHER}"}], "none", True)
     assert [c["function"]["name"] for c in calls] == ["search", "get_weather"]
     assert all(c["id"].startswith("chatcmpl-tool-") for c in calls) and len({c["id"] for c in calls}) == 2
+
+
+# ---- a recover step: the tool failed, the gateway raises the effort by the step policy ------------------
+
+#: Budgets big enough for the tiny model's whole thinking (~100 tokens), so each step thinks to its end.
+BUDGETS = {"minimal": 128, "low": 256, "medium": 512, "high": 1024}
+
+
+@pytest.fixture(scope="module")
+def agent_client(vllm_server: Any) -> Iterator[OpenAI]:
+    """``agent`` is a fixed-effort (low) virtual model whose decisions the step policy may move."""
+    policy = make_policy(
+        {
+            "tiny": {
+                "family": "qwen3",
+                "mode": "hybrid",
+                "model": vllm_server.model,
+                "endpoints": [vllm_server.url],
+                "budget": "native",
+            }
+        },
+        {"agent": {"effort": "low", "thinking": ["tiny"], "instruct": ["tiny"]}},
+        budgets=BUDGETS,
+        agent={"sources": ["virtual-model", "classifier", "policy"]},
+    )
+    with run_gateway(policy) as gw:
+        yield OpenAI(base_url=gw + "/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def agent_step(client: OpenAI, messages: list[Any], stream: bool) -> tuple[Any, dict[str, str]]:
+    """One step on ``agent`` (no client effort: the gateway decides): the message and the decision headers."""
+    kwargs: Any = {"model": "agent", "messages": messages, "tools": TOOLS, "temperature": 0}
+    if stream:
+        kwargs["stream_options"] = {"include_usage": True}
+    raw = client.chat.completions.with_raw_response.create(**kwargs, stream=stream)
+    names = ("x-thinkgate-step", "x-thinkgate-step-index", "x-thinkgate-effort", "x-thinkgate-budget")
+    headers = {k: raw.headers[k] for k in names}
+    if not stream:
+        completion = raw.parse()
+        return completion, headers
+    chunks = list(raw.parse())
+    usage = next(c.usage for c in chunks if c.usage is not None)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning") or "" for c in chunks if c.choices
+    )
+    calls = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or ()]
+    return {"usage": usage, "reasoning": reasoning, "calls": calls}, headers
+
+
+FAILURES = {
+    "traceback": "Traceback (most recent call last):\n  File \"search.py\", line 3\nKeyError: 'q'",
+    "failing-tests": "FAILED tests/test_geo.py::test_capital - AssertionError\n1 failed, 4 passed in 0.2s",
+}
+
+
+@pytest.mark.parametrize(
+    ("failure", "stream"),
+    [("traceback", False), ("failing-tests", True)],
+    ids=["traceback-json", "tests-stream"],
+)
+def test_recover_step_raises_the_effort(agent_client: OpenAI, failure: str, stream: bool) -> None:
+    """Step 1 (plan, the task's low) makes the model call ``search``; its result is an error or failing
+    tests, so step 2 is ``recover``: one level up (medium) with medium's budget, on real vLLM; the same call
+    with a good result is ``act`` (at most low)."""
+    messages: list[Any] = [{"role": "user", "content": SEARCH}]
+    first, plan = agent_step(agent_client, messages, False)
+    assert (plan["x-thinkgate-step"], plan["x-thinkgate-effort"], plan["x-thinkgate-budget"]) == (
+        "plan",
+        "low",
+        "256",
+    )
+    call = first.choices[0].message.tool_calls[0]
+    assert (call.function.name, json.loads(call.function.arguments)) == ("search", {"q": "capital of France"})
+    fn = {"name": call.function.name, "arguments": call.function.arguments}
+    messages.append(
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": call.id, "type": "function", "function": fn}],
+        }
+    )
+    failed = [*messages, {"role": "tool", "tool_call_id": call.id, "content": FAILURES[failure]}]
+    answer, recover = agent_step(agent_client, failed, stream)
+    assert recover == {
+        "x-thinkgate-step": "recover",
+        "x-thinkgate-step-index": "1",
+        "x-thinkgate-effort": "medium",
+        "x-thinkgate-budget": "512",
+    }
+    if stream:
+        usage, reasoning = answer["usage"], answer["reasoning"]
+    else:
+        usage, reasoning = answer.usage, (answer.choices[0].message.model_extra or {}).get("reasoning")
+    assert reasoning and reasoning.strip().startswith("Let me think")  # the model thought on this step
+    assert 0 < usage.completion_tokens_details.reasoning_tokens <= 512
+    good = [*messages, {"role": "tool", "tool_call_id": call.id, "content": "Paris"}]
+    _, act = agent_step(agent_client, good, stream)
+    assert (act["x-thinkgate-step"], act["x-thinkgate-effort"]) == ("act", "low")
