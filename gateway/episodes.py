@@ -16,7 +16,7 @@ from gateway.pipeline.door import Call
 from gateway.pipeline.plan import AgentInputs
 from gateway.store.base import StoreError
 from gateway.store.episodes import EpisodeStore
-from router.episodes import find_episode
+from router.episodes import Episode, find_episode
 from router.steps import AgentPolicy
 
 
@@ -62,15 +62,22 @@ class EpisodeLedger:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
+def episode_of(policy: AgentPolicy, call: Call, header: str | None) -> Episode | None:
+    """The call's episode: found for agent requests (tools offered), for an explicit id, and whenever an
+    episode budget is configured (pure)."""
+    if not call.decided or (policy.episodes.budget is None and not call.body.get("tools") and not header):
+        return None
+    return find_episode(call.body, header, call.episode)
+
+
 async def agent_inputs(
     ledger: EpisodeLedger, policy: AgentPolicy, call: Call, header: str | None, *, fail_closed: bool
 ) -> AgentInputs:
-    """The step policy, episode and thinking left for one call. The episode is found for agent requests
-    (tools offered) and whenever an episode budget is configured; what is left is read only for the latter."""
-    body = call.body
+    """The step policy, episode and thinking left for one call (:func:`episode_of`); what is left is read
+    (never charged) only when an episode budget is configured."""
+    episode = episode_of(policy, call, header)
     budget = policy.episodes.budget
-    if not call.decided or (budget is None and not body.get("tools") and not header):
+    if episode is None:
         return AgentInputs(policy)
-    episode = find_episode(body, header, call.episode)
     left = None if budget is None else await ledger.left(episode.id, budget, fail_closed=fail_closed)
     return AgentInputs(policy, episode, left)

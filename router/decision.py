@@ -38,3 +38,6 @@ class Decision:
     task_effort: Effort | None = None
     #: The client asked to think but not to get the reasoning text back (``reasoning.exclude``).
     exclude_reasoning: bool = False
+    #: What the episode's thinking budget did to this step: ``bounded`` (its budget lowered to what is
+    #: left), ``no_thinking`` (the episode is spent), or None (nothing).
+    episode_effect: str | None = None

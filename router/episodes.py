@@ -146,6 +146,7 @@ def apply_episode(
             effort=Effort.NONE,
             budget=0,
             reason=f"{decision.reason}; episode thinking budget ({policy.budget}) spent: no thinking",
+            episode_effect="no_thinking",
         )
     if decision.budget is not None and decision.budget <= left:
         return decision
@@ -157,4 +158,5 @@ def apply_episode(
         effort=effort,
         budget=left,
         reason=f"{decision.reason}; episode has {left} thinking tokens left: step budget {left}",
+        episode_effect="bounded",
     )

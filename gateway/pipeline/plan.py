@@ -150,15 +150,11 @@ def decide_call(
         )
         if agent is not None and agent.episode is not None:
             budgets = state.policy.budgets
-            stepped = decision
             decision = apply_episode(
                 decision, agent.left, policy.episodes, lambda b: level_for_budget(b, budgets)
             )
-            if stepped.effort.thinks and not decision.effort.thinks:
-                state.metrics.episode_spent.labels("no_thinking").inc()
         decision = _without_instruct_pool(decision, target)
-    except EpisodeSpent as exc:
-        state.metrics.episode_spent.labels("refused").inc()
+    except EpisodeSpent as exc:  # counted by the serving path (a /v1/route dry run counts nothing)
         raise EpisodeBudgetSpent(str(exc)) from None
     except SignalConflict as exc:
         raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None

@@ -27,7 +27,15 @@ from gateway.pipeline.dispatch import Dispatched, book_failure, dispatch, failur
 from gateway.pipeline.door import Call, FrontDoor
 from gateway.pipeline.exchange import Exchange, Usage
 from gateway.pipeline.ledger import CLIENT_ERROR, CLIENT_GONE, OK, UPSTREAM_ERROR, Ledger
-from gateway.pipeline.plan import PASSTHROUGH, AgentInputs, Plan, Step, decision_headers, plan_call
+from gateway.pipeline.plan import (
+    PASSTHROUGH,
+    AgentInputs,
+    EpisodeBudgetSpent,
+    Plan,
+    Step,
+    decision_headers,
+    plan_call,
+)
 from gateway.pipeline.prologue import Admitted, admit
 from router.routing import failover_chain
 
@@ -72,11 +80,13 @@ def agent_headers(plan: Plan) -> dict[str, str]:
 
 
 def record_plan(metrics: GatewayMetrics, plan: Plan, front_door: str) -> None:
-    """The metrics of a plan: ``thinkgate_decisions``, ``thinkgate_agent_steps`` and, when effort was shed,
-    ``thinkgate_shed``."""
+    """The metrics of a plan: ``thinkgate_decisions``, ``thinkgate_agent_steps``, when its episode was spent
+    ``thinkgate_episode_budget_spent{action="no_thinking"}`` and, when effort was shed, ``thinkgate_shed``."""
     if plan.decision is None:
         return
     metrics.child(metrics.decisions, plan.effort, plan.source, front_door).inc()
+    if plan.decision.episode_effect == "no_thinking":
+        metrics.episode_spent.labels("no_thinking").inc()
     step = plan.decision.step
     if step is not None:
         metrics.child(metrics.agent_steps, step.kind.value, plan.effort).inc()
@@ -99,6 +109,9 @@ async def serve(request: Request, door: FrontDoor) -> Response:
             fail_closed=a.state.policy.state.on_redis_error == "closed",
         )
         plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps, agent)
+    except EpisodeBudgetSpent as exc:
+        a.state.metrics.episode_spent.labels("refused").inc()
+        return door.error(exc)
     except GatewayError as exc:
         return door.error(exc)
     metrics = a.state.metrics

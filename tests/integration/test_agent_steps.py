@@ -339,3 +339,47 @@ def test_messages_metadata_and_header_name_the_episode(budgeted: str) -> None:
     assert meta.headers["x-thinkgate-episode"] == "msg-run-1" and left(meta) == 300
     named = messages(budgeted, msgs, headers={"x-thinkgate-episode": "msg-run-1"})
     assert named.headers["x-thinkgate-episode"] == "msg-run-1" and left(named) < 300
+
+
+def test_route_shows_the_episode_budget_without_spending_it(budgeted: str) -> None:
+    """``/v1/route`` reads what the episode has left and shows what it does to the next step (bounded, no
+    thinking); a dry run charges nothing and counts nothing."""
+    episode = {"x-thinkgate-episode": "route-run"}
+    body = {"model": "deep", "messages": [{"role": "user", "content": TASK}], "tools": TOOLS}
+
+    def route() -> dict[str, Any]:
+        resp = httpx.post(budgeted + "/v1/route", json=body, headers=episode, timeout=30)
+        assert resp.status_code == 200, resp.text
+        report: dict[str, Any] = resp.json()
+        assert report["steps"][-1]["effort"] == report["effort"]
+        return report
+
+    fresh = route()
+    assert fresh["episode"] == {
+        "id": "route-run",
+        "source": "header",
+        "budget": 300,
+        "left": 300,
+        "on_spent": "no_thinking",
+        "effect": "none",
+    }
+    assert (fresh["effort"], fresh["budget"]) == ("high", 128)
+    assert route()["episode"]["left"] == 300  # the dry run charged nothing
+    resps = run_episode([budgeted], "route-run", 2)
+    spent = sum(thinking_of(r) for r in resps)
+    assert 128 < spent < 300
+    later = route()
+    assert later["episode"]["left"] == 300 - spent and later["episode"]["effect"] == "bounded"
+    assert later["budget"] == 300 - spent
+    resps += run_episode([budgeted], "route-run", 2)
+    spent = sum(thinking_of(r) for r in resps)
+    assert spent == 300
+    done = route()
+    assert (done["episode"]["left"], done["episode"]["effect"], done["effort"]) == (0, "no_thinking", "none")
+    metrics = httpx.get(budgeted + "/metrics", timeout=10).text
+    counted = [
+        line for line in metrics.splitlines() if line.startswith("thinkgate_episode_budget_spent_total")
+    ]
+    # the real steps after the budget ran out are counted; the dry runs are not
+    no_thinking = sum(1 for r in resps if r.headers["x-thinkgate-effort"] == "none")
+    assert counted == [f'thinkgate_episode_budget_spent_total{{action="no_thinking"}} {no_thinking}.0']

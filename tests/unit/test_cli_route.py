@@ -63,3 +63,80 @@ def test_conflict_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_no_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["route"]) == 2
     assert "give a prompt" in capsys.readouterr().err
+
+
+# ---- episode budgets: the next call bounded by what its episode has left (nothing is charged) ------------
+
+TRAJECTORY = {
+    "model": "auto-deep",
+    "tools": [{"type": "function", "function": {"name": "run_tests", "parameters": {"type": "object"}}}],
+    "messages": [
+        {"role": "user", "content": "Fix the failing date parser test in utils/dates.py"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "t", "type": "function", "function": {"name": "run_tests", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "t", "content": "FAILED tests/test_dates.py::test_iso\n1 failed"},
+    ],
+}
+
+
+def episode_files(tmp_path: Path, on_spent: str) -> tuple[str, str]:
+    from gateway.demo_policy import demo_policy_yaml
+
+    policy = tmp_path / "policy.yaml"
+    episodes = f"agent:\n  episodes: {{budget: 5000, on_spent: {on_spent}}}\n"
+    policy.write_text(demo_policy_yaml("http://a", "http://b", "http://c") + episodes)
+    body = tmp_path / "trajectory.json"
+    body.write_text(json.dumps(TRAJECTORY))
+    return str(policy), str(body)
+
+
+@pytest.mark.parametrize(
+    ("on_spent", "left", "effect", "effort", "budget"),
+    [
+        pytest.param("no_thinking", None, "bounded", "high", 5000, id="fresh-episode-bounds-high"),
+        pytest.param("no_thinking", 700, "bounded", "low", 700, id="little-left"),
+        # auto-deep has no instruct pool: "no thinking" is minimal with a thinking budget of 0
+        pytest.param("no_thinking", 0, "no_thinking", "minimal", 0, id="spent-no-thinking"),
+        pytest.param("refuse", 0, "refuse", "high", 16384, id="spent-refused-shows-the-decision"),
+    ],
+)
+def test_episode_budget_effect(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    on_spent: str,
+    left: int | None,
+    effect: str,
+    effort: str,
+    budget: int | None,
+) -> None:
+    policy, body = episode_files(tmp_path, on_spent)
+    args = ["--config", policy, "--file", body] + ([] if left is None else ["--episode-left", str(left)])
+    out = run_json(capsys, *args)
+    episode = out["episode"]
+    assert isinstance(episode, dict) and episode["id"].startswith("t-") and episode["source"] == "hash"
+    assert (episode["budget"], episode["left"], episode["effect"]) == (
+        5000,
+        5000 if left is None else left,
+        effect,
+    )
+    assert (out["effort"], out["budget"]) == (effort, budget)
+    assert out["step"]["kind"] == "recover"  # type: ignore[index]
+    steps = out["steps"]
+    assert isinstance(steps, list) and (steps[-1]["effort"], steps[-1]["budget"]) == (effort, budget)
+    assert steps[0]["effort"] == "high"  # the earlier call is shown without the episode bound
+
+
+def test_episode_table_and_explicit_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy, body = episode_files(tmp_path, "refuse")
+    assert (
+        main(["route", "--config", policy, "--file", body, "--episode", "run-7", "--episode-left", "0"]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "episode run-7 (header): 0 of 5000 left; this step: refuse (nothing charged)" in text
+    assert main(["route", "--config", policy, "--file", body, "--episode-left", "-1"]) == 2
+    assert "--episode-left" in capsys.readouterr().err
