@@ -11,11 +11,11 @@ outcome (:meth:`RequestTrace.finish`); render warnings go in the line's ``warnin
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
-import logging.handlers
-import queue
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -198,23 +198,71 @@ def prompt_text(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+class BatchedWriter(logging.Handler):
+    """Writes each record's message as one line to ``stream`` from a background thread, in batches.
+
+    The event loop only appends the line to a deque; a daemon thread wakes every ``interval`` seconds and
+    writes whatever has gathered with one ``write``. A write that blocks (a full pipe, page writeback) stops
+    only that thread. Why not the standard ``QueueHandler`` + ``QueueListener``: that wakes the listener
+    thread for every line (a futex wake, then the thread competes for the GIL with the event loop); on an
+    85 KB agent trajectory in process that was ~7 % of the request's CPU (py-spy, 2026-12-07), batching makes
+    it one wake per ``interval`` whatever the request rate. Lines reach the stream at most ``interval`` late;
+    :meth:`close` (registered at exit) writes the rest."""
+
+    def __init__(self, stream: Any, interval: float = 0.05) -> None:
+        super().__init__()
+        self.stream = stream
+        self.interval = interval
+        self._lines: collections.deque[str] = collections.deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="thinkgate-access-log", daemon=True)
+        self._thread.start()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # no lock: deque.append is atomic, and the message is the whole line (no formatter to guard)
+        self._lines.append(record.getMessage())
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._lines.append(record.getMessage())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def flush(self) -> None:
+        lines = self._lines
+        batch = []
+        while lines:
+            batch.append(lines.popleft())
+        if batch:
+            try:
+                self.stream.write("\n".join(batch) + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):  # a closed stream at exit: the lines are lost, the server is not
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2 * self.interval + 1)
+        self.flush()
+        super().close()
+
+
 def install_handler(logger: logging.Logger) -> None:
     """Let ``logger`` pass INFO (unless a level was set) and give it a bare stdout handler (message only)
     unless the operator configured one.
 
-    The line is written by a background thread (a queue handler and its listener): a write to a pipe or a
-    file can block, and the event loop must never wait on it. The listener drains the queue at exit."""
+    The line is written by a background thread (:class:`BatchedWriter`): a write to a pipe or a file can
+    block, and the event loop must never wait on it. The rest is written at exit."""
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     if logger.handlers:
         return
-    out = logging.StreamHandler(sys.stdout)
-    out.setFormatter(logging.Formatter("%(message)s"))
-    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(lines, out)
-    listener.start()
-    atexit.register(listener.stop)
-    logger.addHandler(logging.handlers.QueueHandler(lines))
+    out = BatchedWriter(sys.stdout)
+    atexit.register(out.close)
+    logger.addHandler(out)
     logger.propagate = False
 
 

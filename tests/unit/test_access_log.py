@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import logging.handlers
 from typing import Any
 
 import orjson
@@ -16,6 +15,7 @@ from gateway.logs import (
     AccessLog,
     AccessLogSettings,
     AccessRecord,
+    BatchedWriter,
     install_handler,
     prompt_text,
 )
@@ -202,10 +202,16 @@ def test_install_handler_writes_bare_json_to_stdout_once(monkeypatch: pytest.Mon
     install_handler(logger)
     install_handler(logger)
     assert len(logger.handlers) == 1 and logger.level == logging.INFO and not logger.propagate
-    # the event loop only enqueues the record; a listener thread writes it (a write may block)
-    assert isinstance(logger.handlers[0], logging.handlers.QueueHandler)
-    AccessLog(AccessLogSettings(), logger).emit(record())
+    # the event loop only appends the line; a writer thread writes the lines in batches (a write may block)
+    handler = logger.handlers[0]
+    assert isinstance(handler, BatchedWriter)
+    log = AccessLog(AccessLogSettings(), logger)
+    log.emit(record())
     assert wait_until(lambda: out.getvalue().endswith("\n"), timeout=5)
     (line,) = out.getvalue().splitlines()
     assert orjson.loads(line)["request_id"] == "r1"
+    for i in range(3):  # what is left at close (exit) is written, in order
+        log.emit(record(request_id=f"r{i + 2}"))
+    handler.close()
+    assert [orjson.loads(x)["request_id"] for x in out.getvalue().splitlines()] == ["r1", "r2", "r3", "r4"]
     logger.handlers.clear()
