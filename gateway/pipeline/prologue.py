@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import orjson
 from starlette.requests import Request
 
 from gateway.auth import Principal
@@ -67,14 +68,17 @@ async def admit(request: Request, door: FrontDoor) -> Admitted:
     state = gateway_state(request)
     headers = request.headers
     principal = state.keys.authenticate(headers.get("authorization"), headers.get("x-api-key"))
-    call = door.parse(parse_json_object(await read_body(request, state.settings.max_body_bytes)))
+    raw = await read_body(request, state.settings.max_body_bytes)
+    call = door.parse(parse_json_object(raw))
+    size = len(raw)
     if call.resolve is not None:
         call = await call.resolve(request, principal)
+        size = len(orjson.dumps(call.body))  # the body now carries stored turns the client did not send
     target = state.target(call.model, principal.policy.models)
     principal.check_model(target.name, target.virtual)  # an alias is checked as what it names
     limiter: Limiter = request.app.state.shared.limiter
     grant = await limiter.admit(
-        principal.key_name, principal.tenant, state.policy, estimate_tokens(call.body)
+        principal.key_name, principal.tenant, state.policy, estimate_tokens(size)
     )  # limits (issue 6)
     return Admitted(
         state=state,

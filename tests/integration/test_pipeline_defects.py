@@ -23,6 +23,7 @@ from simulator.config import SimConfig
 from simulator.server import run_sim
 from tests.harness import free_port, make_policy, run_gateway, wait_until
 
+JSON = {"content-type": "application/json"}
 USER = [{"role": "user", "content": "How many weekdays are in March 2026?"}]
 
 
@@ -107,20 +108,22 @@ def test_streamed_completions_correct_the_token_estimate() -> None:
                 "stream": True,
                 "stream_options": {"include_usage": True},
             }
-            with httpx.stream("POST", gw + "/v1/completions", json=body, timeout=30) as resp:
+            sent = orjson.dumps(body)  # the estimate is from the size of the body as sent
+            with httpx.stream("POST", gw + "/v1/completions", content=sent, headers=JSON, timeout=30) as resp:
                 assert resp.status_code == 200
                 first_left = int(resp.headers["x-ratelimit-remaining-tokens"])
                 raw = b"".join(resp.iter_bytes())
             events = [orjson.loads(b[6:]) for b in raw.split(b"\n\n") if b.startswith(b"data: {")]
             usage = next(e["usage"] for e in events if e.get("usage"))
             used = usage["prompt_tokens"] + usage["completion_tokens"]
-            assert used != estimate_tokens(body)  # else the test could not tell a correction from none
-            assert first_left == 1_000_000 - estimate_tokens(body)
+            assert used != estimate_tokens(len(sent))  # else the test could not tell a correction from none
+            assert first_left == 1_000_000 - estimate_tokens(len(sent))
             time.sleep(0.3)  # the correction is written in the background after the last byte
             probe = {"model": "sim", "prompt": "hi", "max_tokens": 1}
-            second = httpx.post(gw + "/v1/completions", json=probe, timeout=30)
+            sent = orjson.dumps(probe)
+            second = httpx.post(gw + "/v1/completions", content=sent, headers=JSON, timeout=30)
             left = int(second.headers["x-ratelimit-remaining-tokens"])
-            assert left == 1_000_000 - used - estimate_tokens(probe)
+            assert left == 1_000_000 - used - estimate_tokens(len(sent))
 
 
 # -- defect 3: render notes surface (header, access log, metric, /v1/route) --------------------------------

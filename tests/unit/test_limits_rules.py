@@ -142,5 +142,6 @@ def test_merge_caps(a: Caps | None, b: Caps | None, want: Caps | None) -> None:
 
 
 def test_estimate_tokens() -> None:
-    assert estimate_tokens({"messages": [{"role": "user", "content": "x" * 400}]}) > 100
-    assert estimate_tokens({"prompt": ""}) == 1
+    assert estimate_tokens(len(b'{"messages": [{"role": "user", "content": "' + b"x" * 400 + b'"}]}')) > 100
+    assert estimate_tokens(len(b'{"prompt": ""}')) == 3
+    assert estimate_tokens(0) == 1
