@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -34,17 +32,19 @@ from typing import Any
 
 import orjson
 from loadgen import (
-    HOST,
     LoadResult,
     Processes,
     aiohttp_sender,
     aiohttp_session,
-    closed_loop,
-    free_port,
+    fmt,
     merge,
     open_loop,
+    report_errors,
     run_async,
-    sim_argv,
+    saturate,
+    start_gateway,
+    start_sim,
+    to_json,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -161,18 +161,18 @@ async def measure(opts: Options, procs: Processes, urls: dict[str, str]) -> dict
     for effort in ("none", "high"):
         scenario = "instruct" if effort == "none" else "thinking"
         sat: dict[str, LoadResult] = {}
-        async with aiohttp_session(opts.concurrency) as session:
-            for door in opts.doors:
-                path, build = DOORS[door]
-                body = orjson.dumps(build(SHORT, effort, False))
-                sat[door] = await closed_loop(
-                    aiohttp_sender(session, gateway + path, body, stream=False),
-                    f"{scenario}/{door}/sat",
-                    concurrency=opts.concurrency,
-                    duration=opts.duration,
-                    warmup=opts.warmup,
-                    cpu=procs.cpu,
-                )
+        for door in opts.doors:
+            path, build = DOORS[door]
+            sat[door] = await saturate(
+                gateway + path,
+                orjson.dumps(build(SHORT, effort, False)),
+                f"{scenario}/{door}/sat",
+                stream=False,
+                concurrency=opts.concurrency,
+                duration=opts.duration,
+                warmup=opts.warmup,
+                cpu=procs.cpu,
+            )
         rate = max(1.0, round(opts.load_fraction * sat["chat"].rps))
         parts: dict[str, list[LoadResult]] = {name: [] for name in ("direct", *opts.doors)}
         async with aiohttp_session(256) as session:
@@ -196,24 +196,20 @@ async def measure(opts: Options, procs: Processes, urls: dict[str, str]) -> dict
         latency = {name: merge(f"{scenario}/{name}/latency", p) for name, p in parts.items()}
         report[scenario] = {"saturation": sat, "latency": {"rate": rate, **latency}}
     streams: dict[str, LoadResult] = {}
-    async with aiohttp_session(opts.stream_concurrency) as session:
-        for door in opts.doors:
-            path, build = DOORS[door]
-            body = orjson.dumps(build(LONG, "none", True))
-            streams[door] = await closed_loop(
-                aiohttp_sender(session, gateway + path, body, stream=True),
-                f"stream/{door}",
-                concurrency=opts.stream_concurrency,
-                duration=opts.duration,
-                warmup=opts.warmup,
-                cpu=procs.cpu,
-            )
+    for door in opts.doors:
+        path, build = DOORS[door]
+        streams[door] = await saturate(
+            gateway + path,
+            orjson.dumps(build(LONG, "none", True)),
+            f"stream/{door}",
+            stream=True,
+            concurrency=opts.stream_concurrency,
+            duration=opts.duration,
+            warmup=opts.warmup,
+            cpu=procs.cpu,
+        )
     report["stream"] = streams
     return report
-
-
-def _f(value: float, digits: int = 2) -> str:
-    return "n/a" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
 def render(report: dict[str, Any], opts: Options) -> str:
@@ -226,14 +222,15 @@ def render(report: dict[str, Any], opts: Options) -> str:
         head = ("door", "req/s", "cpu ms/req", "p50 ms", "p99 ms", "added p50", "errors")
         widths = (10, 8, 11, 8, 8, 10, 7)
         lines.append(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
-        base = ("direct", "", "", _f(direct.p_ms(50)), _f(direct.p_ms(99)), "", str(direct.errors))
+        base = ("direct", "", "", fmt(direct.p_ms(50)), fmt(direct.p_ms(99)), "", str(direct.errors))
         lines.append(" ".join(f"{h:>{w}}" for h, w in zip(base, widths, strict=True)))
         for door in opts.doors:
             s, r = sat[door], lat[door]
             added = r.p_ms(50) - direct.p_ms(50)
+            cpu_ms = fmt(s.cpu_ms_per_request("gateway"), 3)
             lines.append(
-                f"{door:>10} {s.rps:>8.0f} {_f(s.cpu_ms_per_request('gateway'), 3):>11} {_f(r.p_ms(50)):>8} "
-                f"{_f(r.p_ms(99)):>8} {_f(added, 3):>10} {s.errors + r.errors:>7}"
+                f"{door:>10} {s.rps:>8.0f} {cpu_ms:>11} {fmt(r.p_ms(50)):>8} "
+                f"{fmt(r.p_ms(99)):>8} {fmt(added, 3):>10} {s.errors + r.errors:>7}"
             )
         for door in others:
             cpu = sat[door].cpu_ms_per_request("gateway") / sat["chat"].cpu_ms_per_request("gateway")
@@ -241,57 +238,26 @@ def render(report: dict[str, Any], opts: Options) -> str:
             added_door = lat[door].p_ms(50) - direct.p_ms(50)
             p50 = lat[door].p_ms(50) / lat["chat"].p_ms(50)
             lines.append(
-                f"   {door}/chat: cpu per request x{_f(cpu, 3)}, p50 x{_f(p50, 3)}, "
-                f"added p50 {_f(added_door, 3)} vs {_f(added_chat, 3)} ms (target <= x{TARGET_RATIO})"
+                f"   {door}/chat: cpu per request x{fmt(cpu, 3)}, p50 x{fmt(p50, 3)}, "
+                f"added p50 {fmt(added_door, 3)} vs {fmt(added_chat, 3)} ms (target <= x{TARGET_RATIO})"
             )
     lines.append("== stream (long answers, closed loop)")
     lines.append(f"{'door':>10} {'streams/s':>10} {'events/s':>10} {'cpu ms/stream':>14} {'errors':>7}")
     for door in opts.doors:
         s = report["stream"][door]
-        cpu_stream = _f(s.cpu_ms_per_request("gateway"), 3)
+        cpu_stream = fmt(s.cpu_ms_per_request("gateway"), 3)
         lines.append(f"{door:>10} {s.rps:>10.1f} {s.events_per_s:>10.0f} {cpu_stream:>14} {s.errors:>7}")
     return "\n".join(lines)
 
 
-def to_json(value: Any) -> Any:
-    if isinstance(value, LoadResult):
-        return value.summary()
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    return value
-
-
-def errors(report: dict[str, Any]) -> list[str]:
-    found = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, LoadResult):
-            if value.errors:
-                found.append(f"{value.label}: {value.errors} errors, first: {value.first_error}")
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-
-    walk(report)
-    return found
-
-
 def start(opts: Options, procs: Processes, work: Path) -> dict[str, str]:
-    py = sys.executable
-    ports = {"short": free_port(), "long": free_port(), "gateway": free_port()}
-    urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
-    procs.start("sim-short", sim_argv(py, ports["short"], SHORT, answer_words=8, reasoning_words=16))
-    procs.start(
-        "sim-long", sim_argv(py, ports["long"], LONG, answer_words=opts.long_words, reasoning_words=0)
-    )
-    procs.wait_ok("sim-short", urls["short"] + "/health")
-    procs.wait_ok("sim-long", urls["long"] + "/health")
+    urls = {
+        "short": start_sim(procs, "sim-short", SHORT, answer_words=8, reasoning_words=16),
+        "long": start_sim(procs, "sim-long", LONG, answer_words=opts.long_words, reasoning_words=0),
+    }
     policy = work / "policy.yaml"
     policy.write_text(POLICY.format(short=SHORT, long=LONG, short_url=urls["short"], long_url=urls["long"]))
-    argv = [py, "-m", "gateway.cli", "serve", "--config", str(policy), "--host", HOST]
-    argv += ["--port", str(ports["gateway"]), "--workers", "1", "--log-level", "warning"]
-    procs.start("gateway", argv)
-    procs.wait_ok("gateway", urls["gateway"] + "/ready")
+    urls["gateway"] = start_gateway(procs, "gateway", policy)
     return urls
 
 
@@ -355,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nelapsed: {time.monotonic() - began:.0f} s")
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps(to_json(report), indent=2) + "\n")
-    problems = errors(report)
+    problems = report_errors(report)
     for problem in problems:
         print("ERROR", problem)
     return 1 if problems else 0

@@ -16,11 +16,17 @@ Measured per target (``model: auto``, one worker, no access log):
   (medians; "added" = target minus direct);
 * ``sweep``: agent trajectories of 1 KB, 20 KB, 85 KB and 800 KB (system prompt, task, tool calls and tool
   results) at 8 connections: req/s and the proxy's CPU ms per request (from /proc, user + system);
+* ``doors``: for thinkgate, the same short task through each front door (``/v1/chat/completions``,
+  ``/v1/completions``, ``/v1/responses``, ``/v1/messages``), non-stream, closed loop at ``--connections``:
+  req/s and the gateway's CPU ms per request;
 * ``rss``: the proxy's resident memory after start-up, and for thinkgate after ``--memory-requests`` more
-  requests (1 KB, non-stream, at ``--connections``).
+  requests (1 KB, non-stream, at ``--connections``), read after each fifth of them (flat or a plateau?).
 
 Run: ``.venv/bin/python benchmarks/hot_path.py --rev HEAD~1 --rev HEAD --server uvicorn --server granian
-[--nginx] [--litellm /tmp/litellm/bin/litellm] [--json out.json]``
+[--nginx] [--litellm /tmp/litellm/bin/litellm] [--memory-requests 100000] [--json out.json]``
+
+Each revision runs from ``git archive`` of that commit with this checkout's venv (``python -P``), so the
+revisions differ in code only, not in installed packages.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from loadgen import (
     free_port,
     percentile,
     run_async,
+    saturate,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,6 +133,22 @@ CODE = (
     "def parse(line):\n    key, _, value = line.partition('=')\n    return key.strip(), value.strip()\n"
     "FAILED tests/test_config.py::test_parse_empty - AssertionError: expected ('', '') got None\n"
 )
+
+
+TASK = "Rewrite this sentence in plain English: the aforementioned parties shall convene forthwith."
+#: front door -> (path, body): the same short task through each API (thinkgate targets only)
+DOORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "chat": (
+        "/v1/chat/completions",
+        {"model": "auto", "messages": [{"role": "user", "content": TASK}], "max_tokens": 256},
+    ),
+    "completions": ("/v1/completions", {"model": "auto", "prompt": TASK, "max_tokens": 256}),
+    "responses": ("/v1/responses", {"model": "auto", "input": TASK, "max_output_tokens": 256}),
+    "messages": (
+        "/v1/messages",
+        {"model": "auto", "messages": [{"role": "user", "content": TASK}], "max_tokens": 256},
+    ),
+}
 
 
 def trajectory(kb: int) -> bytes:
@@ -332,17 +355,38 @@ async def measure(opts: argparse.Namespace, procs: Processes, target: Target) ->
         r = await loop(trajectory(kb), f"sweep{kb}", 8)
         res[f"sweep_{kb}kb_rps"], res[f"sweep_{kb}kb_cpu_ms"] = round(r.rps, 1), proxy_cpu(r)
         res[f"sweep_{kb}kb_errors"] = r.errors
-    if target.name.startswith("gw:") and opts.memory_requests:
+    if not target.name.startswith("gw:"):
+        return res
+    for door, (path, door_body) in DOORS.items():
+        r = await saturate(
+            target.url + path,
+            orjson.dumps(door_body),
+            f"{target.name}/{door}",
+            stream=False,
+            concurrency=opts.connections,
+            duration=opts.duration,
+            warmup=opts.warmup,
+            cpu=cpu,
+        )
+        res[f"door_{door}_rps"], res[f"door_{door}_cpu_ms"] = round(r.rps, 1), proxy_cpu(r)
+        res[f"door_{door}_errors"] = r.errors
+    if opts.memory_requests:
+        assert target.process is not None
+        pid = procs.children[target.process].proc.pid
+        curve, ok, errors = [], 0, 0
         async with aiohttp_session(opts.connections) as session:
-            r = await closed_loop(
-                aiohttp_sender(session, url, small, stream=False),
-                f"{target.name}/memory",
-                concurrency=opts.connections,
-                total=opts.memory_requests,
-                warmup=0,
-            )
-        res["memory_requests"], res["memory_errors"] = r.ok, r.errors
-        res["rss_after_mb"] = round(rss_mb(procs.children[target.process].proc.pid), 1)
+            for _ in range(5):  # RSS after each fifth: growth that levels off is a warm-up, not a leak
+                r = await closed_loop(
+                    aiohttp_sender(session, url, small, stream=False),
+                    f"{target.name}/memory",
+                    concurrency=opts.connections,
+                    total=opts.memory_requests // 5,
+                    warmup=0,
+                )
+                ok, errors = ok + r.ok, errors + r.errors
+                curve.append(round(rss_mb(pid), 1))
+        res["memory_requests"], res["memory_errors"] = ok, errors
+        res["rss_after_mb"], res["rss_curve_mb"] = curve[-1], curve
     return res
 
 
@@ -360,6 +404,11 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         rows += [
             (f"sweep_{kb}kb_rps", f"{kb} KB trajectory req/s (8 conn)"),
             (f"sweep_{kb}kb_cpu_ms", "  proxy CPU ms/req"),
+        ]
+    for door in DOORS:
+        rows += [
+            (f"door_{door}_rps", f"/{door} req/s, short task, closed loop"),
+            (f"door_{door}_cpu_ms", "  gateway CPU ms/req"),
         ]
     rows += [
         ("rss_start_mb", "RSS MB at start"),
@@ -447,6 +496,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         res["added_p50_1_ms"] = round(res["p50_1_ms"] - direct["p50_1_ms"], 3)
         res["added_ttfb_1_ms"] = round(res["ttfb_1_ms"] - direct["ttfb_1_ms"], 3)
     print(table(results))
+    for name, res in results.items():
+        if "rss_curve_mb" in res:
+            print(f"RSS MB of {name} after each fifth of the memory run: {res['rss_curve_mb']}")
     elapsed = round(time.monotonic() - started, 1)
     print(f"\nload average before {load_before}, after {os.getloadavg()}; elapsed {elapsed} s")
     errors = {n: {k: v for k, v in r.items() if k.endswith("errors") and v} for n, r in results.items()}

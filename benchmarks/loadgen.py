@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -299,6 +301,60 @@ async def open_loop(
     return result
 
 
+async def saturate(
+    url: str,
+    body: bytes,
+    label: str,
+    *,
+    stream: bool,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    cpu: Callable[[], dict[str, float]] | None = None,
+) -> LoadResult:
+    """A closed loop of ``concurrency`` workers POSTing ``body`` to ``url`` (its own session)."""
+    async with aiohttp_session(concurrency) as session:
+        return await closed_loop(
+            aiohttp_sender(session, url, body, stream=stream),
+            label,
+            concurrency=concurrency,
+            duration=duration,
+            warmup=warmup,
+            cpu=cpu,
+        )
+
+
+# ---- reports ---------------------------------------------------------------------------------------
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    """A number with thousands separators, ``n/a`` for NaN."""
+    return "n/a" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def load_results(report: Any) -> list[LoadResult]:
+    """Every :class:`LoadResult` in a report (nested dicts), in order."""
+    if isinstance(report, LoadResult):
+        return [report]
+    if isinstance(report, dict):
+        return [r for v in report.values() for r in load_results(v)]
+    return []
+
+
+def report_errors(report: Any) -> list[str]:
+    """One line per load window of the report that saw errors (empty: none did)."""
+    return [f"{r.label}: {r.errors} errors, first: {r.first_error}" for r in load_results(report) if r.errors]
+
+
+def to_json(report: Any) -> Any:
+    """The report with every :class:`LoadResult` replaced by its summary."""
+    if isinstance(report, LoadResult):
+        return report.summary()
+    if isinstance(report, dict):
+        return {k: to_json(v) for k, v in report.items()}
+    return report
+
+
 # ---- aiohttp client --------------------------------------------------------------------------------
 
 
@@ -452,6 +508,39 @@ def sim_argv(python: str, port: int, model: str, *, answer_words: int, reasoning
         "--log-level",
         "warning",
     ]
+
+
+def start_gateway(
+    procs: Processes,
+    name: str,
+    policy: Path,
+    *,
+    python: str | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Start ``thinkgate serve`` (one uvicorn worker, warnings only) on a free port; its URL once ready.
+
+    ``python``/``cwd``: another checkout's interpreter and directory (a baseline revision)."""
+    port = free_port()
+    argv = [python or sys.executable, "-m", "gateway.cli", "serve", "--config", str(policy), "--host", HOST]
+    argv += ["--port", str(port), "--workers", "1", "--log-level", "warning"]
+    procs.start(name, argv, env=env, cwd=cwd)
+    url = f"http://{HOST}:{port}"
+    procs.wait_ok(name, url + "/ready", timeout=90)
+    return url
+
+
+def start_sim(procs: Processes, name: str, model: str, *, answer_words: int, reasoning_words: int) -> str:
+    """Start a near-zero-latency simulator on a free port; its URL once healthy."""
+    port = free_port()
+    procs.start(
+        name,
+        sim_argv(sys.executable, port, model, answer_words=answer_words, reasoning_words=reasoning_words),
+    )
+    url = f"http://{HOST}:{port}"
+    procs.wait_ok(name, url + "/health")
+    return url
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:

@@ -2,8 +2,9 @@
 
 It reads the whole request body (as a backend must), ignores it, and answers a fixed chat completion or a
 fixed stream of ``--chunks`` chunks plus a usage chunk: the cost of the backend stays constant and tiny
-whatever the body size, so what varies between targets is the proxy. It also answers what the gateway's
-probes ask (``/health``, ``/version``, ``/metrics``, ``/v1/models``).
+whatever the body size, so what varies between targets is the proxy. ``/v1/completions`` answers a fixed
+text completion (non-stream). It also answers what the gateway's probes ask (``/health``, ``/version``,
+``/metrics``, ``/v1/models``).
 
 Run: ``.venv/bin/python benchmarks/mock_backend.py --port 9000 [--chunks 20] [--model mock]``
 """
@@ -55,6 +56,14 @@ def _bodies(model: str, chunks: int) -> tuple[bytes, bytes]:
 def build(model: str, chunks: int) -> web.Application:
     answer, stream = _bodies(model, chunks)
     models = orjson.dumps({"object": "list", "data": [{"id": model, "object": "model", "owned_by": "mock"}]})
+    usage = {"prompt_tokens": 12, "completion_tokens": chunks, "total_tokens": 12 + chunks}
+    choice = {"index": 0, "text": "ok " * chunks, "logprobs": None, "finish_reason": "stop"}
+    text = {"id": "cmpl-mock", "object": "text_completion", "created": int(time.time()), "model": model}
+    text_answer = orjson.dumps({**text, "choices": [choice], "usage": usage})
+
+    async def text_completions(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=text_answer, content_type="application/json")
 
     async def completions(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -80,6 +89,7 @@ def build(model: str, chunks: int) -> web.Application:
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/chat/completions", completions)
+    app.router.add_post("/v1/completions", text_completions)
     app.router.add_get("/health", health)
     app.router.add_get("/version", version)
     app.router.add_get("/metrics", metrics)

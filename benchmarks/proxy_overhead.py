@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,17 +34,19 @@ from typing import Any
 
 import orjson
 from loadgen import (
-    HOST,
     LoadResult,
     Processes,
     aiohttp_sender,
     aiohttp_session,
-    closed_loop,
-    free_port,
+    fmt,
     merge,
     open_loop,
+    report_errors,
     run_async,
-    sim_argv,
+    saturate,
+    start_gateway,
+    start_sim,
+    to_json,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -192,17 +192,16 @@ def build_scenarios() -> dict[str, Scenario]:
 async def saturation(
     opts: Options, procs: Processes, url: str, body: bytes, label: str, *, stream: bool
 ) -> LoadResult:
-    concurrency = opts.stream_concurrency if stream else opts.concurrency
-    duration = opts.stream_duration if stream else opts.duration
-    async with aiohttp_session(concurrency) as session:
-        return await closed_loop(
-            aiohttp_sender(session, url, body, stream=stream),
-            label,
-            concurrency=concurrency,
-            duration=duration,
-            warmup=opts.warmup,
-            cpu=procs.cpu,
-        )
+    return await saturate(
+        url,
+        body,
+        label,
+        stream=stream,
+        concurrency=opts.stream_concurrency if stream else opts.concurrency,
+        duration=opts.stream_duration if stream else opts.duration,
+        warmup=opts.warmup,
+        cpu=procs.cpu,
+    )
 
 
 def gateways(urls: dict[str, str]) -> list[str]:
@@ -265,10 +264,6 @@ async def run_all(opts: Options, procs: Processes, urls: dict[str, str]) -> dict
 # ---- output ----------------------------------------------------------------------------------------
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    return "n/a" if math.isnan(value) else f"{value:,.{digits}f}"
-
-
 def _row(cells: Sequence[str]) -> str:
     widths = (10, 40, 12, 12, 12, 10)
     return "  ".join(
@@ -284,10 +279,10 @@ def _compare(scenario: str, what: str, direct: float, gateway: float, digits: in
         [
             scenario,
             what,
-            _fmt(direct, digits),
-            _fmt(gateway, digits),
-            sign + _fmt(diff, digits),
-            _fmt(ratio, 2),
+            fmt(direct, digits),
+            fmt(gateway, digits),
+            sign + fmt(diff, digits),
+            fmt(ratio, 2),
         ]
     )
 
@@ -361,7 +356,7 @@ def render_table(report: dict[str, Any], opts: Options) -> str:
             "before/after: baseline (--baseline) vs this checkout, same run",
             *baseline_table(report, opts),
         ]
-    errors = _errors(report)
+    errors = report_errors(report)
     lines.append("errors: none" if not errors else "errors: " + "; ".join(errors))
     return "\n".join(lines)
 
@@ -415,44 +410,13 @@ def baseline_table(report: dict[str, Any], opts: Options) -> list[str]:
     return lines
 
 
-def _results(report: dict[str, Any]) -> list[LoadResult]:
-    out: list[LoadResult] = []
-    for section in report.values():
-        for group in section.values():
-            out.extend(v for v in group.values() if isinstance(v, LoadResult))
-    return out
-
-
-def _errors(report: dict[str, Any]) -> list[str]:
-    return [f"{r.label}: {r.errors} ({r.first_error})" for r in _results(report) if r.errors]
-
-
-def to_json(value: Any) -> Any:
-    """The report with every :class:`LoadResult` replaced by its summary."""
-    if isinstance(value, LoadResult):
-        return value.summary()
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    return value
-
-
 # ---- processes -------------------------------------------------------------------------------------
 
 
 def start_servers(opts: Options, procs: Processes, work: Path) -> dict[str, str]:
     """Start both simulators, then the gateway in front of them; return the URLs once all are ready."""
-    py = sys.executable
-    ports = {"short": free_port(), "long": free_port(), "gateway": free_port()}
-    short_url, long_url = f"http://{HOST}:{ports['short']}", f"http://{HOST}:{ports['long']}"
-    procs.start(
-        "sim-short",
-        sim_argv(py, ports["short"], SHORT_MODEL, answer_words=opts.short_words, reasoning_words=16),
-    )
-    procs.start(
-        "sim-long", sim_argv(py, ports["long"], LONG_MODEL, answer_words=opts.long_words, reasoning_words=0)
-    )
-    procs.wait_ok("sim-short", f"{short_url}/health")
-    procs.wait_ok("sim-long", f"{long_url}/health")
+    short_url = start_sim(procs, "sim-short", SHORT_MODEL, answer_words=opts.short_words, reasoning_words=16)
+    long_url = start_sim(procs, "sim-long", LONG_MODEL, answer_words=opts.long_words, reasoning_words=0)
     policy = work / "policy.yaml"
     policy.write_text(
         POLICY.format(
@@ -463,20 +427,11 @@ def start_servers(opts: Options, procs: Processes, work: Path) -> dict[str, str]
             high=HIGH_BUDGET,
         )
     )
-    gw_argv = [py, "-m", "gateway.cli", "serve", "--config", str(policy), "--host", HOST]
-    gw_argv += ["--port", str(ports["gateway"]), "--workers", "1", "--log-level", "warning"]
-    procs.start("gateway", gw_argv)
-    gateway_url = f"http://{HOST}:{ports['gateway']}"
-    procs.wait_ok("gateway", f"{gateway_url}/ready")
-    urls = {"direct": short_url, "gateway": gateway_url, "direct_long": long_url}
+    urls = {"direct": short_url, "gateway": start_gateway(procs, "gateway", policy), "direct_long": long_url}
     if opts.baseline is not None:
         base = opts.baseline.resolve()
-        port = free_port()
-        argv = [str(base / ".venv/bin/python"), "-m", "gateway.cli", "serve", "--config", str(policy)]
-        argv += ["--host", HOST, "--port", str(port), "--workers", "1", "--log-level", "warning"]
-        procs.start("baseline", argv, cwd=base)
-        urls["baseline"] = f"http://{HOST}:{port}"
-        procs.wait_ok("baseline", f"{urls['baseline']}/ready")
+        python = str(base / ".venv/bin/python")
+        urls["baseline"] = start_gateway(procs, "baseline", policy, python=python, cwd=base)
     return urls
 
 
@@ -510,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload["results"] = to_json(report)
         opts.json_path.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"wrote {opts.json_path}")
-    return 1 if _errors(report) else 0
+    return 1 if report_errors(report) else 0
 
 
 if __name__ == "__main__":

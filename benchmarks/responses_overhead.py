@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,17 +34,19 @@ from typing import Any
 
 import orjson
 from loadgen import (
-    HOST,
     LoadResult,
     Processes,
     aiohttp_sender,
     aiohttp_session,
-    closed_loop,
-    free_port,
+    fmt,
     merge,
     open_loop,
+    report_errors,
     run_async,
-    sim_argv,
+    saturate,
+    start_gateway,
+    start_sim,
+    to_json,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,16 +134,16 @@ def bodies(model: str, effort: str, *, stream: bool, limit: int) -> dict[str, by
 async def saturation(
     opts: Options, procs: Processes, url: str, body: bytes, label: str, stream: bool
 ) -> LoadResult:
-    concurrency = opts.stream_concurrency if stream else opts.concurrency
-    async with aiohttp_session(concurrency) as session:
-        return await closed_loop(
-            aiohttp_sender(session, url, body, stream=stream),
-            label,
-            concurrency=concurrency,
-            duration=opts.duration,
-            warmup=opts.warmup,
-            cpu=procs.cpu,
-        )
+    return await saturate(
+        url,
+        body,
+        label,
+        stream=stream,
+        concurrency=opts.stream_concurrency if stream else opts.concurrency,
+        duration=opts.duration,
+        warmup=opts.warmup,
+        cpu=procs.cpu,
+    )
 
 
 async def latency(
@@ -188,10 +188,6 @@ async def run_all(opts: Options, procs: Processes, urls: dict[str, dict[str, str
     return report
 
 
-def _fmt(value: float, digits: int = 2) -> str:
-    return "n/a" if math.isnan(value) else f"{value:,.{digits}f}"
-
-
 def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("nan")
 
@@ -201,8 +197,8 @@ def render(report: dict[str, Any], opts: Options) -> str:
 
     def row(scenario: str, what: str, chat: float, resp: float, digits: int = 2) -> None:
         lines.append(
-            f"{scenario:10}  {what:42}  {_fmt(chat, digits):>10}  {_fmt(resp, digits):>10}  "
-            f"{_fmt(_ratio(resp, chat)):>9}"
+            f"{scenario:10}  {what:42}  {fmt(chat, digits):>10}  {fmt(resp, digits):>10}  "
+            f"{fmt(_ratio(resp, chat)):>9}"
         )
 
     for name in ("instruct", "thinking"):
@@ -279,52 +275,17 @@ def render(report: dict[str, Any], opts: Options) -> str:
             f"{name}: responses/chat gateway CPU per request {cpu:.2f}, added p50 latency {added:.2f} "
             f"(target <= {TARGET_RATIO:.2f}: {verdict})"
         )
-    errors = [f"{r.label}: {r.errors} ({r.first_error})" for r in _results(report) if r.errors]
+    errors = report_errors(report)
     lines.append("errors: none" if not errors else "errors: " + "; ".join(errors))
     return "\n".join(lines)
 
 
-def _results(value: Any) -> list[LoadResult]:
-    if isinstance(value, LoadResult):
-        return [value]
-    if isinstance(value, dict):
-        return [r for v in value.values() for r in _results(v)]
-    return []
-
-
-def to_json(value: Any) -> Any:
-    if isinstance(value, LoadResult):
-        return value.summary()
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    return value
-
-
 def start(procs: Processes, work: Path) -> dict[str, dict[str, str]]:
-    py = sys.executable
-    ports = {"short": free_port(), "long": free_port(), "gateway": free_port()}
-    short_url, long_url = f"http://{HOST}:{ports['short']}", f"http://{HOST}:{ports['long']}"
-    procs.start("sim-short", sim_argv(py, ports["short"], SHORT, answer_words=8, reasoning_words=16))
-    procs.start("sim-long", sim_argv(py, ports["long"], LONG, answer_words=400, reasoning_words=0))
-    procs.wait_ok("sim-short", f"{short_url}/health")
-    procs.wait_ok("sim-long", f"{long_url}/health")
+    short_url = start_sim(procs, "sim-short", SHORT, answer_words=8, reasoning_words=16)
+    long_url = start_sim(procs, "sim-long", LONG, answer_words=400, reasoning_words=0)
     policy = work / "policy.yaml"
     policy.write_text(POLICY.format(short=SHORT, long=LONG, short_url=short_url, long_url=long_url))
-    argv = [
-        py,
-        "-m",
-        "gateway.cli",
-        "serve",
-        "--config",
-        str(policy),
-        "--host",
-        HOST,
-        "--port",
-        str(ports["gateway"]),
-    ]
-    procs.start("gateway", [*argv, "--workers", "1", "--log-level", "warning"])
-    gateway = f"http://{HOST}:{ports['gateway']}"
-    procs.wait_ok("gateway", f"{gateway}/ready")
+    gateway = start_gateway(procs, "gateway", policy)
     paths = {"chat": gateway + "/v1/chat/completions", "responses": gateway + "/v1/responses"}
     return {
         "short": {"direct": short_url + "/v1/chat/completions", **paths},
@@ -348,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nmachine: {os.cpu_count()} cores, load avg before {load_before}; elapsed {elapsed:.0f} s")
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps({"results": to_json(report)}, indent=2) + "\n")
-    return 1 if any(r.errors for r in _results(report)) else 0
+    return 1 if report_errors(report) else 0
 
 
 if __name__ == "__main__":
