@@ -49,6 +49,7 @@ PINS = {
     "csitfun/LogiQA2.0": "955e1d3df6c59d9bfb44d9913da1e1a27ec14e18",
     "zhongwanjun/AR-LSAT": "41f78ca7be3e24602b694b9d6b78105fc0c8bfc6",
     "1171-jpg/BrainTeaser": "4d164df75ba95682758248727bfc9d2746e598b7",
+    "clinc/oos-eval": "828f8093932c8fe6ca7936c3d2e52903b1c523de",
     # reserved evaluation sets, read only for de-duplication
     "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
     "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
@@ -255,9 +256,40 @@ def followbench() -> Iterator[Item]:
         )
 
 
+CLINC = "clinc/oos-eval"
+#: CLINC150 intents whose requests are arithmetic (one step, so not "none" under the label rule): not used.
+_CLINC_EXCLUDED = {"calculator", "measurement_conversion"}
+
+
+def clinc() -> Iterator[Item]:
+    # CLINC150 (CC BY 3.0): short user turns to a voice assistant, written by crowd workers, 150 intents in
+    # 10 domains. The small_talk domain (greetings, thanks, goodbyes, "how old are you", "tell me a joke",
+    # "are you a bot") is chit-chat; the other nine domains are short requests to look up, set or do
+    # something (balance, weather, timer, translate, book a table). Nothing is derived: none.
+    data = _json(CLINC, "data/data_full.json")
+    domains = _json(CLINC, "data/domains.json")
+    by_intent: dict[str, list[str]] = collections.defaultdict(list)
+    for text, intent in data["train"]:
+        by_intent[intent].append(text)
+    for domain, intents in sorted(domains.items()):
+        small_talk = domain == "small_talk"
+        per_intent = 20 if small_talk else 3
+        for intent in sorted(intents):
+            if intent in _CLINC_EXCLUDED:
+                continue
+            for i, text in enumerate(_sample(by_intent[intent], per_intent, f"clinc/{intent}")):
+                text = text.strip()
+                if i % 2:  # the crowd wrote in lower case; half as a user typing with a capital
+                    text = text[:1].upper() + text[1:]
+                if small_talk:
+                    yield Item(text, "clinc_small_talk", intent, False, "none", "small_talk")
+                else:
+                    yield Item(text, "clinc_requests", f"{domain}/{intent}", False, "none", "assistant_request")
+
+
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
-    logiqa2, ar_lsat, followbench,
+    logiqa2, ar_lsat, followbench, clinc,
 )  # fmt: skip
 
 

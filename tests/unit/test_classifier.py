@@ -123,6 +123,26 @@ def test_a_new_task_after_a_hard_turn_is_judged_on_its_own(clf: EffortClassifier
     assert choose_effort(threaded, ClassifierThresholds())[0] is Effort.NONE
 
 
+SMALL_TALK = [
+    "hi",
+    "hello there",
+    "thanks!",
+    "good morning, how are you?",
+    "Hey! How's it going?",
+    "ok, bye",
+    "what's your name?",
+    "thank you so much, that was helpful",
+]
+
+
+@pytest.mark.parametrize("text", SMALL_TALK)
+def test_small_talk_answers_directly(clf: EffortClassifier, text: str) -> None:
+    """Greetings and chit-chat get no thinking with the shipped artifact at the default threshold (the
+    artifact of a7dee88 gave them p_think 0.55-0.80 and ``low``)."""
+    effort, reason = choose_effort(clf.predict(view_from_messages(_user(text))), ClassifierThresholds())
+    assert effort is Effort.NONE, reason
+
+
 def _pred(p: float, low: float, medium: float, high: float) -> Prediction:
     return Prediction(
         p_think=p, levels={"none": 1 - p, "low": p * low, "medium": p * medium, "high": p * high}
