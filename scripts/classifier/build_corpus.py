@@ -50,6 +50,7 @@ PINS = {
     "zhongwanjun/AR-LSAT": "41f78ca7be3e24602b694b9d6b78105fc0c8bfc6",
     "1171-jpg/BrainTeaser": "4d164df75ba95682758248727bfc9d2746e598b7",
     "clinc/oos-eval": "828f8093932c8fe6ca7936c3d2e52903b1c523de",
+    "gunthercox/chatterbot-corpus": "a01efece26661309b870af0251d96f94ee09fb19",
     # reserved evaluation sets, read only for de-duplication
     "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
     "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
@@ -287,9 +288,31 @@ def clinc() -> Iterator[Item]:
                     yield Item(text, "clinc_requests", f"{domain}/{intent}", False, "none", "assistant_request")
 
 
+CHATTERBOT = "gunthercox/chatterbot-corpus"
+
+
+def chatterbot() -> Iterator[Item]:
+    # ChatterBot corpus (BSD-3-Clause), English chit-chat as typed, with capitals and punctuation. User turns:
+    # every other turn of the greetings and conversations dialogues (they alternate user/bot), the opening
+    # turn of botprofile ("what are your interests"), emotion ("you are arrogant") and humor ("tell me a
+    # joke"), whose bot side has several lines. Small talk: nothing is derived (none).
+    import yaml
+
+    for name, every_other in (
+        ("greetings", True), ("conversations", True), ("botprofile", False), ("emotion", False),
+        ("humor", False),
+    ):  # fmt: skip
+        doc = yaml.safe_load(git_show(CHATTERBOT, f"chatterbot_corpus/data/english/{name}.yml"))
+        for turns in doc["conversations"]:
+            users = turns[::2] if every_other else turns[:1]
+            for text in users:
+                if isinstance(text, str) and text.strip():
+                    yield Item(text.strip(), "chatterbot", name, False, "none", "small_talk")
+
+
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
-    logiqa2, ar_lsat, followbench, clinc,
+    logiqa2, ar_lsat, followbench, clinc, chatterbot,
 )  # fmt: skip
 
 
