@@ -285,7 +285,8 @@ def clinc() -> Iterator[Item]:
                 if small_talk:
                     yield Item(text, "clinc_small_talk", intent, False, "none", "small_talk")
                 else:
-                    yield Item(text, "clinc_requests", f"{domain}/{intent}", False, "none", "assistant_request")
+                    category = f"{domain}/{intent}"
+                    yield Item(text, "clinc_requests", category, False, "none", "assistant_request")
 
 
 CHATTERBOT = "gunthercox/chatterbot-corpus"
