@@ -51,6 +51,9 @@ PINS = {
     "1171-jpg/BrainTeaser": "4d164df75ba95682758248727bfc9d2746e598b7",
     "clinc/oos-eval": "828f8093932c8fe6ca7936c3d2e52903b1c523de",
     "gunthercox/chatterbot-corpus": "a01efece26661309b870af0251d96f94ee09fb19",
+    "zhangir-azerbayev/ProofNet": "509ad79710ed4f46ff5c282ed5640c1aa9ac3f30",
+    "neenza/leetcode-problems": "16c26d1bcfdc17a0290f7083e86c4e9387b2e248",
+    "cglez/winograd": "4b72afc25466f78d5600b388ddcb8ed3a02fc993",
     # reserved evaluation sets, read only for de-duplication
     "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
     "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
@@ -311,9 +314,80 @@ def chatterbot() -> Iterator[Item]:
                     yield Item(text.strip(), "chatterbot", name, False, "none", "small_talk")
 
 
+PROOFNET = "zhangir-azerbayev/ProofNet"
+
+
+def proofnet() -> Iterator[Item]:
+    # ProofNet (MIT): the natural-language statements of exercises from undergraduate analysis, algebra,
+    # topology and number theory textbooks and the Putnam ("Prove that there is no rational number whose
+    # square is 12."). A proof is a long chain of deductions that must all hold: think, high.
+    rows = _jsonl(PROOFNET, "benchmark/valid.jsonl") + _jsonl(PROOFNET, "benchmark/test.jsonl")
+    for r in _sample(rows, 200, "proofnet"):
+        book = r["id"].split("|")[0]
+        yield Item(r["nl_statement"].strip(), "proofnet", book, True, "high", "proof")
+
+
+LEETCODE = "neenza/leetcode-problems"
+#: LeetCode's own difficulty -> effort: code that must be correct always thinks; a Hard problem needs a
+#: non-obvious algorithm (dynamic programming over states, graph search with pruning, segment trees...).
+_LEETCODE_EFFORT = {"Easy": "medium", "Medium": "medium", "Hard": "high"}
+_LEETCODE_PLACEHOLDER = re.compile(r"^(?:Example \d+:|Constraints:)\s*$", re.MULTILINE)
+
+
+def leetcode() -> Iterator[Item]:
+    # LeetCode problem statements as scraped into one JSON file per problem (description, examples,
+    # constraints, difficulty). Writing a correct, efficient solution is derivation (think); the effort is
+    # the site's difficulty (table above). 100 Hard, 80 Medium, 40 Easy, free problems only; two in three
+    # with their examples and constraints, the rest as the bare description a user would paste.
+    git_dir = MIRRORS / LEETCODE.replace("/", "+") / "repo"
+    names = subprocess.run(
+        ["git", "-C", str(git_dir), "ls-tree", "--name-only", PINS[LEETCODE], "problems/"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    by_level: dict[str, list[Any]] = collections.defaultdict(list)
+    for name in names:
+        r = _json(LEETCODE, name)
+        if r.get("difficulty") in _LEETCODE_EFFORT and (r.get("description") or "").strip():
+            by_level[r["difficulty"]].append(r)
+    for level, n in (("Hard", 100), ("Medium", 80), ("Easy", 40)):
+        for i, r in enumerate(_sample(by_level[level], n, f"leetcode/{level}")):
+            text = _LEETCODE_PLACEHOLDER.sub("", r["description"]).strip()
+            if i % 3:
+                examples = "\n\n".join(e["example_text"].strip() for e in r.get("examples", []))
+                constraints = "\n".join(f"- {c}" for c in r.get("constraints", []))
+                rules = "Constraints:\n" + constraints if constraints else ""
+                text = "\n\n".join(p for p in (text, examples, rules) if p)
+            effort = _LEETCODE_EFFORT[level]
+            yield Item(text, "leetcode", level.lower(), True, effort, "contest_problem")
+
+
+#: How a Winograd schema is asked (the collection gives a sentence, its pronoun and two candidates).
+_WSC_ASKS = (
+    '{text}\nWho or what does "{pron}" refer to here: {a} or {b}?',
+    'In the sentence "{text}", does "{pron}" mean {a} or {b}?',
+    '"{text}"\n\nWhat is "{pron}" in this sentence? Options: {a}; {b}.',
+)
+
+
+def winograd() -> Iterator[Item]:
+    # The Winograd Schema Challenge collection (Levesque et al.; as packaged by cglez/winograd): a sentence
+    # with an ambiguous pronoun and two candidates, where grammar does not decide and the answer is found by
+    # reasoning about the situation ("...because it is too large"): think, low.
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(git_show("cglez/winograd", "WSCollection.csv").decode())))
+    for i, r in enumerate(_sample(rows, 220, "winograd")):
+        ask = _WSC_ASKS[i % len(_WSC_ASKS)]
+        names = (("text", "plain_text"), ("pron", "pron"), ("a", "answer_0"), ("b", "answer_1"))
+        text = ask.format(**{k: " ".join(r[v].split()) for k, v in names})
+        yield Item(text, "winograd", "pronoun", True, "low", "pronoun_resolution")
+
+
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
-    logiqa2, ar_lsat, followbench, clinc, chatterbot,
+    logiqa2, ar_lsat, followbench, clinc, chatterbot, proofnet,
+    leetcode, winograd,
 )  # fmt: skip
 
 
