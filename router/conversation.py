@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from router.features import SOCIAL_WORDS
+
 #: Turns before the latest user turn that are read as context (most recent first).
 CONTEXT_TURNS = 4
 #: Characters read from each context turn (its tail; the system prompt's head).
@@ -127,16 +129,19 @@ _BARE_WORDS = 4
 def followup_weight(view: ChatView) -> float:
     """How much the latest user turn leans on earlier turns, in [0, 1].
 
-    0 when there is no earlier turn, or when the turn names a task of its own without referring back ("thanks!
-    now translate hello into French" after a proof is judged on its own). A turn that refers back ("now do it
-    for n = 7", "what about 12?", "the same in Java") or is a bare fragment ("why?", "continue") gets 1 when
-    short, falling towards 0.6 for longer ones (and to 0 for long, self-contained text).
+    0 when there is no earlier turn, when the turn is only courtesy ("thanks!", "ok, great": the words of
+    :data:`router.features.SOCIAL_WORDS`), or when the turn names a task of its own without referring back
+    ("thanks! now translate hello into French" after a proof is judged on its own). A turn that refers back
+    ("now do it for n = 7", "what about 12?", "the same in Java") or is a bare fragment ("why?", "continue")
+    gets 1 when short, falling towards 0.6 for longer ones (and to 0 for long, self-contained text).
     """
     if len(view.turns) < 2:
         return 0.0
     latest = view.latest_user
     n_words = latest.count(" ", 0, 2000) + 1
     head = _WORD.findall(latest[:300].lower())
+    if all(w in SOCIAL_WORDS for w in head):  # "thanks!", "ok, great": asks nothing of the thread
+        return 0.0
     if n_words <= _BARE_WORDS and len(head) <= _BARE_WORDS:
         return 1.0
     pairs = {" ".join(p) for p in itertools.pairwise(head)}

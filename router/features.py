@@ -179,6 +179,15 @@ for _name, _words in _INTL_WORDS.items():
     for _w in _words:
         _CUE_INDEX[_w] = (*_CUE_INDEX.get(_w, ()), _name)
 _DIALOGUE = _set("i me my mine we us our you your yours")
+#: Greeting, courtesy and phatic words ("hi", "thanks!", "how's it going?"): a turn made only of them asks
+#: for nothing to be worked out. ``content_words`` counts the words that are neither these nor function
+#: words, and the numbers (what the turn asks *about*); ``social_share`` is the share of these words among
+#: them and the content words.
+SOCIAL_WORDS = _set(
+    "hi hello hey hiya howdy yo greetings thanks thank thx ty cheers bye goodbye farewell later morning "
+    "afternoon evening night good great nice cool awesome ok okay sure please welcome sorry pleased meet "
+    "lol haha hmm yeah yep nope going doing up fine well day weekend glad happy love bot robot"
+)
 
 #: Names of the hand-built signals, in vector order.
 DENSE_NAMES: tuple[str, ...] = (
@@ -229,6 +238,8 @@ DENSE_NAMES: tuple[str, ...] = (
     "closed_answer",
     "rule_words",
     "read_off",
+    "social_share",
+    "content_words",
     "empty",
 )
 _INDEX = {name: i for i, name in enumerate(DENSE_NAMES)}
@@ -347,7 +358,7 @@ def text_features(text: str) -> TextFeatures:
     toks = tokens(win)
     pairs = frozenset(itertools.pairwise(toks))
     counts = dict.fromkeys(_CUES, 0)
-    numbers = notation = code_tokens = words = letters = dialogue = 0
+    numbers = notation = code_tokens = words = letters = dialogue = social = content = 0
     for tok, n in Counter(toks).items():  # each distinct token once, weighted by its count
         for name in _CUE_INDEX.get(tok, ()):
             counts[name] += n
@@ -355,6 +366,10 @@ def text_features(text: str) -> TextFeatures:
             words += n
             letters += len(tok) * n
             dialogue += n if tok in _DIALOGUE else 0
+            if tok in SOCIAL_WORDS:
+                social += n
+            elif len(tok) > 1 and tok not in _STOP:
+                content += n
         elif tok == "<n>":
             numbers += n
         elif tok in _MATH_SYMBOLS and tok not in _OPERATORS:
@@ -403,6 +418,9 @@ def text_features(text: str) -> TextFeatures:
     v[_INDEX["word_length"]] = letters / words if words else 0.0
     v[_INDEX["word_variety"]] = len(set(toks[:150])) / len(toks[:150])
     v[_INDEX["dialogue_words"]] = dialogue / len(toks)
+    content += numbers
+    v[_INDEX["social_share"]] = social / (social + content) if social else 0.0
+    v[_INDEX["content_words"]] = _log(content)
     v[_INDEX["question_marks"]] = _log(win.count("?"))
     v[_INDEX["question_at_end"]] = 1.0 if "?" in win[-120:] else 0.0
     _request_shape(text, win, toks, counts, v)

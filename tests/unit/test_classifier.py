@@ -123,14 +123,43 @@ def test_a_new_task_after_a_hard_turn_is_judged_on_its_own(clf: EffortClassifier
     assert choose_effort(threaded, ClassifierThresholds())[0] is Effort.NONE
 
 
+def test_courtesy_after_a_hard_turn_does_not_think(clf: EffortClassifier) -> None:
+    """ "thanks!" after a proof asks for nothing: it does not inherit the proof's effort."""
+    chat = [
+        {"role": "user", "content": "Prove that sqrt(2) is irrational."},
+        {"role": "assistant", "content": "Suppose sqrt(2) = p/q in lowest terms. Then p^2 = 2q^2, so ..."},
+        {"role": "user", "content": "thanks!"},
+    ]
+    assert choose_effort(clf.predict(view_from_messages(chat)), ClassifierThresholds())[0] is Effort.NONE
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("Prove that sqrt(2) is irrational.", Effort.HIGH, id="proof"),
+        pytest.param("Prove that there are infinitely many primes.", Effort.HIGH, id="primes-proof"),
+        pytest.param("What is 7 + 5?", Effort.LOW, id="one-step-arithmetic"),
+    ],
+)
+def test_effort_uses_the_scale(clf: EffortClassifier, text: str, expected: Effort) -> None:
+    """Proofs get ``high`` (ProofNet's exercises are labelled high), one-step arithmetic ``low``."""
+    effort, reason = choose_effort(clf.predict(view_from_messages(_user(text))), ClassifierThresholds())
+    assert effort is expected, reason
+
+
 SMALL_TALK = [
     "hi",
+    "hello!",
     "hello there",
+    "thanks",
     "thanks!",
     "good morning, how are you?",
     "Hey! How's it going?",
     "ok, bye",
-    "what's your name?",
+    pytest.param(
+        "what's your name?",
+        marks=pytest.mark.xfail(strict=True, reason="p_think 0.33 >= 0.26: a short question about the bot"),
+    ),
     "thank you so much, that was helpful",
 ]
 

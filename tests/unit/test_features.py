@@ -160,6 +160,20 @@ def test_signals_fire(text: str, signal: str) -> None:
             id="refers-back",
         ),
         pytest.param(
+            (
+                ("user", "Prove that sqrt(2) is irrational."),
+                ("assistant", "Suppose ..."),
+                ("user", "thanks!"),
+            ),
+            0.0,
+            id="courtesy-only",
+        ),
+        pytest.param(
+            (("user", "Solve x^2=4"), ("assistant", "x=2"), ("user", "ok great, now do it for n = 7")),
+            1.0,
+            id="courtesy-then-refers-back",
+        ),
+        pytest.param(
             (("user", "Solve x^2=4"), ("assistant", "x=2"), ("user", "why?")), 1.0, id="bare-fragment"
         ),
         pytest.param(
@@ -182,6 +196,25 @@ def test_followup_weight(turns: tuple[tuple[str, str], ...], expected: float) ->
 
 def _signal(text: str, name: str) -> float:
     return text_features(text).dense[DENSE_NAMES.index(name)]
+
+
+@pytest.mark.parametrize("text", ["hi", "Hello!", "thanks!", "Hey! How's it going?", "ok, bye"])
+def test_small_talk_is_all_social(text: str) -> None:
+    """A greeting or a thank-you is made only of courtesy words: nothing to work out."""
+    assert _signal(text, "social_share") == 1.0
+    assert _signal(text, "content_words") == 0.0
+
+
+@pytest.mark.parametrize(
+    "text", ["Prove that sqrt(2) is irrational.", "Sort these words: pear apple kiwi", "What is 7 + 5?"]
+)
+def test_tasks_have_content_words(text: str) -> None:
+    assert _signal(text, "social_share") == 0.0
+    assert _signal(text, "content_words") > 0.0
+
+
+def test_thanks_with_a_task_is_partly_social() -> None:
+    assert 0.0 < _signal("thanks! now translate hello into French", "social_share") < 1.0
 
 
 @pytest.mark.parametrize(
