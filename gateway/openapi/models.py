@@ -179,8 +179,21 @@ class UpstreamRequest(_Open):
     warnings: list[str]
 
 
+class RouteEpisode(_Closed):
+    """The request's agent episode and what its thinking budget does to this step (nothing is charged)."""
+
+    id: str
+    source: Literal["header", "metadata", "chain", "hash"]
+    budget: int | None
+    left: int | None
+    on_spent: Literal["no_thinking", "refuse"]
+    effect: Literal["none", "bounded", "no_thinking", "refuse", "unknown"]
+
+
 class RouteReport(_Open):
-    """What ``/v1/route`` decides for a chat body, without generating (a dry run of the whole render)."""
+    """What ``/v1/route`` decides for a chat body, without generating (a dry run of the whole render); for
+    an agent trajectory also its step (``step``), the decision of every model call in it (``steps``) and its
+    episode (``episode``)."""
 
     model: str
     effort: Effort
@@ -196,6 +209,9 @@ class RouteReport(_Open):
     shed: str | None = None
     warnings: list[str]
     upstream: list[UpstreamRequest]
+    step: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    episode: RouteEpisode | None = None
 
 
 class Health(_Closed):

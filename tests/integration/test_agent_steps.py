@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.openapi.models import RouteReport
 from router.agent import StepKind
 from simulator.config import SimConfig
 from simulator.server import run_sim
@@ -352,6 +353,7 @@ def test_route_shows_the_episode_budget_without_spending_it(budgeted: str) -> No
         assert resp.status_code == 200, resp.text
         report: dict[str, Any] = resp.json()
         assert report["steps"][-1]["effort"] == report["effort"]
+        RouteReport.model_validate(report)  # the published schema of the report
         return report
 
     fresh = route()
