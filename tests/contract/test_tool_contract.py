@@ -1,5 +1,5 @@
 """Tool calls, the same cases against the simulator and real vLLM (``--enable-auto-tool-choice
---tool-call-parser hermes``; the tiny model learned the trigger, ``scripts/vllm/build_model.py``): the shape of
+--tool-call-parser hermes``; the tiny model learned the triggers of ``scripts/vllm/tiny_tools.py``): the shape of
 ``tool_calls`` and of the streamed deltas, and streamed == non-streamed, with thinking on and off."""
 
 from __future__ import annotations
@@ -10,32 +10,11 @@ from typing import Any
 import pytest
 
 from gateway.proxy.toolcalls import ToolCallAssembler, normalize_tool_deltas
+from scripts.vllm.tiny_tools import SEARCH, TOOLS, WEATHER
 from tests.contract.conftest import Backend
 from tests.contract.test_backend_contract import post, sse
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "search",
-            "description": "Search the web.",
-            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather in a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    },
-]
-TRIGGERS = 'call:search {"q": "capital of France"} call:get_weather {"city": "Paris"}'
+TRIGGERS = f"{SEARCH} {WEATHER}"
 
 
 def body(backend: Backend, thinking: bool) -> dict[str, Any]:

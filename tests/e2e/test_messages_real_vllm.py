@@ -14,9 +14,9 @@ from typing import Any
 import anthropic
 import pytest
 
+from scripts.vllm.tiny_tools import ANSWER, CHAIN, CHAIN_TASK, MESSAGES_TOOLS, SEARCH
 from tests.harness import make_policy, run_gateway
 
-ANSWER = "Hello! I am a tiny test model."
 REASONING_START = "Let me think about this request step by step."
 USER: list[Any] = [{"role": "user", "content": "hello there"}]
 
@@ -100,20 +100,7 @@ def test_max_tokens_and_stop_sequence(gateway: str) -> None:
     assert stopped.content[0].text.strip() == "Hello! I am a"  # type: ignore[union-attr]
 
 
-SEARCH = 'call:search {"q": "capital of France"}'
-# the tools the tiny model was trained with (scripts/vllm/build_model.py), in the Messages shape
-TOOLS: Any = [
-    {
-        "name": "search",
-        "description": "Search the web.",
-        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-    },
-    {
-        "name": "get_weather",
-        "description": "Current weather in a city.",
-        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-]
+TOOLS: Any = MESSAGES_TOOLS  # the tiny model's tools (scripts/vllm/tiny_tools.py), in the Messages shape
 
 
 def tool_step(c: anthropic.Anthropic, stream: bool, messages: list[Any]) -> tuple[Any, dict[str, str]]:
@@ -140,33 +127,42 @@ def tool_step(c: anthropic.Anthropic, stream: bool, messages: list[Any]) -> tupl
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_tool_loop_with_signed_thinking(gateway: str, stream: bool) -> None:
-    """The model thinks and calls ``search`` for the trigger (stop_reason tool_use); the client sends the
-    assistant turn back as it came (the signed thinking block verifies: ``on_invalid_thinking: reject``) with
-    a tool_result, and the model answers (end_turn): steps ``plan`` (0) then ``act`` (1), one episode."""
+    """The chained loop of ``scripts/vllm/tiny_tools.py``: the model thinks and calls ``search`` for the
+    trigger (stop_reason tool_use); the client sends the assistant turn back as it came (the signed thinking
+    block verifies: ``on_invalid_thinking: reject``) with a tool_result that holds the next trigger, the model
+    calls ``get_weather``, gets its result and answers (end_turn): steps ``plan`` (0), ``act`` (1), ``act``
+    (2), one episode."""
     c = client(gateway)
-    messages: list[Any] = [{"role": "user", "content": SEARCH}]
-    first, steps = tool_step(c, stream, messages)
-    assert (steps["x-thinkgate-step"], steps["x-thinkgate-step-index"]) == ("plan", "0")
-    assert first.stop_reason == "tool_use"
-    blocks = list(first.content)
-    # vLLM 0.32 streams the "\n\n" after </think> as content (its JSON answer has none): no text block either way
-    assert [b.type for b in blocks] == ["thinking", "tool_use"]
-    thinking, use = blocks
-    assert thinking.thinking.strip().startswith(REASONING_START) and thinking.signature
-    assert (use.name, use.input) == ("search", {"q": "capital of France"})
-    messages.append({"role": "assistant", "content": first.content})
-    messages.append(
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "Paris"}]}
-    )
-    second, after = tool_step(c, stream, messages)
-    assert (after["x-thinkgate-step"], after["x-thinkgate-step-index"]) == ("act", "1")
-    assert after["x-thinkgate-episode"] == steps["x-thinkgate-episode"]
-    assert second.stop_reason == "end_turn"
-    assert [b.type for b in second.content] == ["thinking", "text"]
-    assert second.content[-1].text.strip() == ANSWER
-    assert (
-        second.usage.input_tokens > first.usage.input_tokens
-    )  # the call, its thinking and the result reached vLLM
+    messages: list[Any] = [{"role": "user", "content": CHAIN_TASK}]
+    episode, usage = None, 0
+    for index, ((name, args), result) in enumerate(CHAIN):
+        message, steps = tool_step(c, stream, messages)
+        assert (steps["x-thinkgate-step"], steps["x-thinkgate-step-index"]) == (
+            "plan" if index == 0 else "act",
+            str(index),
+        )
+        assert episode in (None, steps["x-thinkgate-episode"])
+        episode = steps["x-thinkgate-episode"]
+        assert message.stop_reason == "tool_use"
+        blocks = list(message.content)
+        # vLLM 0.32 streams the "\n\n" after </think> as content (its JSON answer has none): no text block either way
+        assert [b.type for b in blocks] == ["thinking", "tool_use"]
+        thinking, use = blocks
+        assert thinking.thinking.strip().startswith(REASONING_START) and thinking.signature
+        assert (use.name, use.input) == (name, args)
+        assert message.usage.input_tokens > usage  # the calls, their thinking and the results reached vLLM
+        usage = message.usage.input_tokens
+        messages.append({"role": "assistant", "content": message.content})
+        messages.append(
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": result}]}
+        )
+    last, after = tool_step(c, stream, messages)
+    assert (after["x-thinkgate-step"], after["x-thinkgate-step-index"]) == ("act", str(len(CHAIN)))
+    assert after["x-thinkgate-episode"] == episode
+    assert last.stop_reason == "end_turn"
+    assert [b.type for b in last.content] == ["thinking", "text"]
+    assert last.content[-1].text.strip() == ANSWER
+    assert last.usage.input_tokens > usage
 
 
 def test_tampered_thinking_is_rejected(gateway: str) -> None:

