@@ -177,3 +177,21 @@ def test_tool_loop(client: OpenAI, stream: bool, chain: bool) -> None:
     assert last.status == "completed"
     assert [o.type for o in last.output] == ["reasoning", "message"]
     assert last.output_text.strip() == ANSWER
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_forced_budget_step_ends_in_a_function_call(client: OpenAI, stream: bool) -> None:
+    """Budget forcing (``forced``, effort low = 16 thinking tokens) on a tool step: the reasoning is cut and
+    closed by the early-stop text, the model's continuation is the call, and the gateway's own hermes parse
+    (no vLLM tool parser runs on forced passes) becomes a function_call item, streamed and not."""
+    response, _ = tool_step(client, stream, model="forced", input=CHAIN_TASK, reasoning={"effort": "low"})
+    assert response.status == "completed"
+    assert [o.type for o in response.output] == ["reasoning", "function_call"]
+    reasoning = texts(response)[0].strip()
+    assert reasoning.startswith(REASONING_START[:20])
+    assert reasoning.endswith("give the solution based on the thinking directly now.")
+    call = response.output[-1]
+    assert call.type == "function_call"
+    assert (call.name, json.loads(call.arguments)) == CHAIN[0][0]
+    assert response.usage is not None
+    assert 16 < response.usage.output_tokens_details.reasoning_tokens <= 16 + 30  # + the early-stop text
