@@ -183,3 +183,36 @@ def test_tampered_thinking_is_rejected(gateway: str) -> None:
     with pytest.raises(anthropic.BadRequestError) as err:
         tool_step(c, False, messages)
     assert err.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
+def test_forced_budget_step_ends_in_tool_use(gateway: str) -> None:
+    """Budget forcing (``claude-forced``, ``budget_tokens`` 16) on a tool step: the thinking is cut and closed
+    by the early-stop text, the model's continuation is the call, and the gateway's own hermes parse (no vLLM
+    tool parser runs on forced passes) becomes a tool_use block (stop_reason tool_use); streamed == created."""
+    kwargs: Any = {
+        "model": "claude-forced",
+        "max_tokens": 300,
+        "messages": [{"role": "user", "content": CHAIN_TASK}],
+        "tools": TOOLS,
+        "thinking": {"type": "enabled", "budget_tokens": 16},
+        "extra_body": {"temperature": 0},
+    }
+    raw = client(gateway).messages.with_raw_response.create(**kwargs)
+    assert raw.headers["x-thinkgate-budget-mode"] == "forcing"
+    assert raw.headers["x-thinkgate-budget-hit"] == "true"
+    made = raw.parse()
+    assert made.stop_reason == "tool_use"
+    assert [b.type for b in made.content] == ["thinking", "tool_use"]
+    thinking, use = made.content
+    assert thinking.type == "thinking" and thinking.signature
+    assert thinking.thinking.strip().startswith(REASONING_START[:20])
+    assert thinking.thinking.strip().endswith("give the solution based on the thinking directly now.")
+    assert use.type == "tool_use" and (use.name, use.input) == CHAIN[0][0]
+    with client(gateway).messages.stream(**kwargs) as stream:
+        streamed = stream.get_final_message()
+
+    def view(message: Any) -> Any:  # every call gets a fresh id
+        dump = message.model_dump(exclude={"id"})
+        return {**dump, "content": [{**b, "id": None} if "id" in b else b for b in dump["content"]]}
+
+    assert view(streamed) == view(made)
