@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         ("emb + fast logit", p_both),
     ):
         print(f"{name:26s} {_best([(t, p >= t) for t in THRESHOLDS], y)}")
-    for a in (0.25, 0.5):
+    for a in (0.1, 0.15, 0.2, 0.25, 0.33, 0.5):
         z = 1 / (1 + np.exp(-((1 - a) * _logit(p_fast) + a * _logit(p_emb))))
         print(f"{f'logit avg, {a:.2f} embedding':26s} {_best([(t, z >= t) for t in THRESHOLDS], y)}")
     print("cascade: fast stage outside [lo, hi), second stage inside (t = its threshold t2)")
