@@ -54,6 +54,7 @@ PINS = {
     "zhangir-azerbayev/ProofNet": "509ad79710ed4f46ff5c282ed5640c1aa9ac3f30",
     "neenza/leetcode-problems": "16c26d1bcfdc17a0290f7083e86c4e9387b2e248",
     "cglez/winograd": "4b72afc25466f78d5600b388ddcb8ed3a02fc993",
+    "nlpxucan/WizardLM": "cd4b4cc022b6426aee62d51f7ae99a4a6ec9aaef",
     # reserved evaluation sets, read only for de-duplication
     "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
     "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
@@ -384,10 +385,35 @@ def winograd() -> Iterator[Item]:
         yield Item(text, "winograd", "pronoun", True, "low", "pronoun_resolution")
 
 
+#: WizardLM test set skills -> (think, effort). Math, code and reasoning are derived; writing, opinions,
+#: counterfactual "what if" questions, explanations of a field (biology, law, history...), translation,
+#: role play and replies to toxic posts are written or retrieved. Skills that mix both kinds (computer
+#: science, complex format, physics, chemistry) are not used.
+_WIZARD_SKILLS = {
+    "Math": (True, "medium"), "Code Generation": (True, "medium"), "Code Debug": (True, "medium"),
+    "Reasoning": (True, "medium"),
+    **dict.fromkeys(
+        ("Writting", "Academic Writing", "Counterfactual", "Common-Sense", "Multilingual", "Roleplay",
+         "Biology", "Technology", "Ethics", "TruthfulQA", "Sport", "Law", "Medicine", "Literature",
+         "Entertainment", "Art", "Music", "Economy", "Toxicity", "History", "Philosophy"),
+        (False, "none"),
+    ),
+}  # fmt: skip
+
+
+def wizardlm() -> Iterator[Item]:
+    # WizardLM's test set (CC BY-NC 4.0): 218 open chat instructions written to cover 29 skills, labelled per
+    # skill (table above).
+    for r in _jsonl("nlpxucan/WizardLM", "WizardLM/data/WizardLM_testset.jsonl"):
+        if r["Skill"] in _WIZARD_SKILLS:
+            think, effort = _WIZARD_SKILLS[r["Skill"]]
+            yield Item(r["Instruction"].strip(), "wizardlm_test", r["Skill"], think, effort, "user_chat")
+
+
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
     logiqa2, ar_lsat, followbench, clinc, chatterbot, proofnet,
-    leetcode, winograd,
+    leetcode, winograd, wizardlm,
 )  # fmt: skip
 
 
