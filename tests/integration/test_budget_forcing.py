@@ -208,3 +208,52 @@ def test_forced_answer_returns_tool_calls(env: tuple[str, str], streamed: bool) 
         ("grep", {"p": "x"}),
     ]
     assert finish == "tool_calls" and all(c["id"].startswith("chatcmpl-tool-") for c in calls)
+
+
+def _tool_calls(resp: httpx.Response, streamed: bool) -> tuple[list[dict[str, Any]], str | None]:
+    from gateway.proxy.toolcalls import ToolCallAssembler
+
+    if not streamed:
+        choice = resp.json()["choices"][0]
+        return choice["message"]["tool_calls"], choice["finish_reason"]
+    acc, finish = ToolCallAssembler(), None
+    for block in [b[6:] for b in resp.content.split(b"\n\n") if b.startswith(b"data: ")][:-1]:
+        for ch in orjson.loads(block)["choices"]:
+            acc.feed(ch["delta"])
+            finish = ch.get("finish_reason") or finish
+    return acc.calls(), finish
+
+
+@pytest.mark.parametrize("budget", ["native", "forcing"])
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+def test_tool_calls_survive_a_failover(budget: str, streamed: bool) -> None:
+    """A tool step whose first pool answers 500 is served by the next pool, tool calls intact, on the
+    native-budget path and on the gateway's forcing path, streamed and not."""
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", error_rate=1.0)) as broken,
+        run_sim(SimConfig(model="sim", mode="hybrid", reasoning_words=60)) as sim,
+    ):
+        pool = {"family": "qwen3", "mode": "hybrid", "model": "sim", "budget": budget}
+        policy = make_policy(
+            {"a": {**pool, "endpoints": [broken.url]}, "b": {**pool, "endpoints": [sim.url]}},
+            {"auto": {"thinking": ["a", "b"], "instruct": ["b"]}},
+            budgets={"minimal": 4, "low": 16, "medium": 64, "high": 100000},
+        )
+        body = {
+            "model": "auto",
+            "messages": TOOL_TASK,
+            "tools": TOOLS,
+            "reasoning_effort": "low",
+            "stream": streamed,
+        }
+        with run_gateway(policy) as gw:
+            resp = httpx.post(gw + "/v1/chat/completions", json=body, timeout=30)
+            assert resp.status_code == 200, resp.text
+            assert resp.headers["x-thinkgate-failover"] == "a->b"
+            assert resp.headers["x-thinkgate-backend"] == "b"
+            calls, finish = _tool_calls(resp, streamed)
+    assert [(c["function"]["name"], orjson.loads(c["function"]["arguments"])) for c in calls] == [
+        ("search", {"q": "weekdays in March"}),
+        ("grep", {"p": "x"}),
+    ]
+    assert finish == "tool_calls"
