@@ -8,7 +8,9 @@ Targets, each a separate process on the same box, all in front of the same ``moc
 * ``nginx``: ``proxy_pass`` with upstream keep-alive, when an ``nginx`` binary is found (``--nginx``);
 * ``litellm``: the LiteLLM proxy, when ``--litellm PATH`` names its ``litellm`` executable (its own venv).
 
-Measured per target (``model: auto``, one worker, no access log):
+Measured per target (``model: auto``, one worker, access log on), phase by phase: every target runs one
+measurement before the next measurement starts, in alternating order, and ``--rounds N`` repeats the phases
+and reports medians (the load of a shared box drifts over minutes):
 
 * ``sat``: non-stream 1 KB chat requests, closed loop at ``--connections`` (default 64), req/s;
 * ``stream``: 20-chunk streams, closed loop at ``--connections``, streams/s;
@@ -35,6 +37,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -316,78 +319,96 @@ async def first_byte(url: str, body: bytes, n: int, warmup: int = 20) -> list[fl
     return out
 
 
-async def measure(opts: argparse.Namespace, procs: Processes, target: Target) -> dict[str, Any]:
+def phases(opts: argparse.Namespace) -> list[str]:
+    """The measurements, in order; each runs for every target before the next one starts."""
+    out = ["sat", "stream", "lat1", "ttfb", *(f"sweep{kb}" for kb in SIZES_KB), *(f"door_{d}" for d in DOORS)]
+    return out + (["memory"] if opts.memory_requests else [])
+
+
+def applies(phase: str, target: Target) -> bool:
+    """Front doors and the memory run are thinkgate's (the mock, nginx and LiteLLM speak chat only)."""
+    return target.name.startswith("gw:") or not phase.startswith(("door_", "memory"))
+
+
+async def measure(opts: argparse.Namespace, procs: Processes, target: Target, phase: str) -> dict[str, Any]:
+    """One measurement (``phase``) of one target."""
     url = target.url + "/v1/chat/completions"
     small = trajectory(1)
     stream = orjson.loads(small)
     stream["stream"] = True
     stream_body = orjson.dumps(stream)
-    res: dict[str, Any] = {}
 
     def cpu() -> dict[str, float]:
         return cpu_tree(procs)
 
     async def loop(body: bytes, label: str, c: int, *, is_stream: bool = False) -> LoadResult:
-        async with aiohttp_session(c) as session:
-            return await closed_loop(
-                aiohttp_sender(session, url, body, stream=is_stream),
-                f"{target.name}/{label}",
-                concurrency=c,
-                duration=opts.duration,
-                warmup=opts.warmup,
-                cpu=cpu,
-            )
-
-    def proxy_cpu(r: LoadResult) -> float | None:
-        return None if target.process is None else round(r.cpu_ms_per_request(target.process), 3)
-
-    if target.process is not None:
-        res["rss_start_mb"] = round(rss_mb(procs.children[target.process].proc.pid), 1)
-    r = await loop(small, "sat", opts.connections)
-    res["sat_rps"], res["sat_cpu_ms"], res["sat_errors"] = round(r.rps, 1), proxy_cpu(r), r.errors
-    r = await loop(stream_body, "stream", opts.connections, is_stream=True)
-    res["stream_rps"], res["stream_errors"] = round(r.rps, 1), r.errors
-    r = await loop(small, "lat1", 1)
-    res["p50_1_ms"] = round(r.p_ms(50), 3)
-    ttfb = await first_byte(url, stream_body, opts.ttfb_requests)
-    res["ttfb_1_ms"] = round(percentile(ttfb, 50) * 1000, 3)
-    for kb in SIZES_KB:
-        r = await loop(trajectory(kb), f"sweep{kb}", 8)
-        res[f"sweep_{kb}kb_rps"], res[f"sweep_{kb}kb_cpu_ms"] = round(r.rps, 1), proxy_cpu(r)
-        res[f"sweep_{kb}kb_errors"] = r.errors
-    if not target.name.startswith("gw:"):
-        return res
-    for door, (path, door_body) in DOORS.items():
-        r = await saturate(
-            target.url + path,
-            orjson.dumps(door_body),
-            f"{target.name}/{door}",
-            stream=False,
-            concurrency=opts.connections,
+        return await saturate(
+            url,
+            body,
+            f"{target.name}/{label}",
+            stream=is_stream,
+            concurrency=c,
             duration=opts.duration,
             warmup=opts.warmup,
             cpu=cpu,
         )
-        res[f"door_{door}_rps"], res[f"door_{door}_cpu_ms"] = round(r.rps, 1), proxy_cpu(r)
-        res[f"door_{door}_errors"] = r.errors
-    if opts.memory_requests:
-        assert target.process is not None
-        pid = procs.children[target.process].proc.pid
-        curve, ok, errors = [], 0, 0
-        async with aiohttp_session(opts.connections) as session:
-            for _ in range(5):  # RSS after each fifth: growth that levels off is a warm-up, not a leak
-                r = await closed_loop(
-                    aiohttp_sender(session, url, small, stream=False),
-                    f"{target.name}/memory",
-                    concurrency=opts.connections,
-                    total=opts.memory_requests // 5,
-                    warmup=0,
-                )
-                ok, errors = ok + r.ok, errors + r.errors
-                curve.append(round(rss_mb(pid), 1))
-        res["memory_requests"], res["memory_errors"] = ok, errors
-        res["rss_after_mb"], res["rss_curve_mb"] = curve[-1], curve
-    return res
+
+    def proxy_cpu(r: LoadResult) -> float | None:
+        return None if target.process is None else round(r.cpu_ms_per_request(target.process), 3)
+
+    if phase == "sat":
+        r = await loop(small, "sat", opts.connections)
+        return {"sat_rps": round(r.rps, 1), "sat_cpu_ms": proxy_cpu(r), "sat_errors": r.errors}
+    if phase == "stream":
+        r = await loop(stream_body, "stream", opts.connections, is_stream=True)
+        return {"stream_rps": round(r.rps, 1), "stream_errors": r.errors}
+    if phase == "lat1":
+        r = await loop(small, "lat1", 1)
+        return {"p50_1_ms": round(r.p_ms(50), 3)}
+    if phase == "ttfb":
+        ttfb = await first_byte(url, stream_body, opts.ttfb_requests)
+        return {"ttfb_1_ms": round(percentile(ttfb, 50) * 1000, 3)}
+    if phase.startswith("sweep"):
+        kb = int(phase.removeprefix("sweep"))
+        r = await loop(trajectory(kb), phase, 8)
+        key = f"sweep_{kb}kb"
+        return {f"{key}_rps": round(r.rps, 1), f"{key}_cpu_ms": proxy_cpu(r), f"{key}_errors": r.errors}
+    if phase.startswith("door_"):
+        path, door_body = DOORS[phase.removeprefix("door_")]
+        url = target.url + path
+        r = await loop(orjson.dumps(door_body), phase, opts.connections)
+        return {f"{phase}_rps": round(r.rps, 1), f"{phase}_cpu_ms": proxy_cpu(r), f"{phase}_errors": r.errors}
+    assert phase == "memory" and target.process is not None
+    pid = procs.children[target.process].proc.pid
+    curve, ok, errors = [], 0, 0
+    async with aiohttp_session(opts.connections) as session:
+        for _ in range(5):  # RSS after each fifth: growth that levels off is a warm-up, not a leak
+            r = await closed_loop(
+                aiohttp_sender(session, url, small, stream=False),
+                f"{target.name}/memory",
+                concurrency=opts.connections,
+                total=opts.memory_requests // 5,
+                warmup=0,
+            )
+            ok, errors = ok + r.ok, errors + r.errors
+            curve.append(round(rss_mb(pid), 1))
+    return {"memory_requests": ok, "memory_errors": errors, "rss_after_mb": curve[-1], "rss_curve_mb": curve}
+
+
+def median_of_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per key: the median of the rounds' numbers (errors: their sum; lists: the last round's)."""
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys(k for r in rounds for k in r):
+        values = [r[key] for r in rounds if r.get(key) is not None and r[key] == r[key]]  # not None/NaN
+        if not values:
+            out[key] = None
+        elif key.endswith("errors"):
+            out[key] = sum(values)
+        elif isinstance(values[0], list):
+            out[key] = values[-1]
+        else:
+            out[key] = round(statistics.median(values), 3)
+    return out
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
@@ -448,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--ttfb-requests", type=int, default=300)
     p.add_argument("--memory-requests", type=int, default=0, help="requests of the memory run (0 = skip)")
+    p.add_argument("--rounds", type=int, default=1, help="repeat every phase; the table shows the medians")
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     revs = opts.rev or ["WORKTREE"]
@@ -486,9 +508,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 targets.append(Target("nginx", start_nginx(procs, work, mock), "nginx"))
             if opts.litellm:
                 targets.append(Target("litellm", start_litellm(procs, work, mock, opts.litellm), "litellm"))
-            for target in targets:
-                print(f"measuring {target.name} ...", file=sys.stderr, flush=True)
-                results[target.name] = run_async(measure(opts, procs, target))
+            starts = {
+                t.name: {"rss_start_mb": round(rss_mb(procs.children[t.process].proc.pid), 1)}
+                for t in targets
+                if t.process is not None
+            }
+            # Phase by phase, every target in turn (alternating the order), so that the targets of one
+            # measurement run minutes apart at most: on a shared box the load drifts more than that.
+            rounds: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+            for n in range(opts.rounds):
+                for t in targets:
+                    rounds[t.name].append(dict(starts.get(t.name, {})))
+                for i, phase in enumerate(phases(opts)):
+                    if phase == "memory" and n < opts.rounds - 1:
+                        continue  # once, at the end
+                    order = targets if (i + n) % 2 == 0 else targets[::-1]
+                    for target in order:
+                        if applies(phase, target):
+                            print(f"round {n + 1}: {phase} on {target.name}", file=sys.stderr, flush=True)
+                            rounds[target.name][-1].update(run_async(measure(opts, procs, target, phase)))
+            results = {name: median_of_rounds(r) for name, r in rounds.items()}
         finally:
             procs.close()
     direct = results["direct"]
