@@ -27,8 +27,9 @@ and reports medians (the load of a shared box drifts over minutes):
 Run: ``.venv/bin/python benchmarks/hot_path.py --rev HEAD~1 --rev HEAD --server uvicorn --server granian
 [--nginx] [--litellm /tmp/litellm/bin/litellm] [--memory-requests 100000] [--json out.json]``
 
-Each revision runs from ``git archive`` of that commit with this checkout's venv (``python -P``), so the
-revisions differ in code only, not in installed packages.
+``--in-process-rounds N`` then runs ``request_cpu.py`` on the same revisions (the gateway's CPU per request
+with no HTTP server, robust to a loaded box). Each revision runs from ``git archive`` of that commit with this
+checkout's venv (``python -P``), so the revisions differ in code only, not in installed packages.
 """
 
 from __future__ import annotations
@@ -470,6 +471,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ttfb-requests", type=int, default=300)
     p.add_argument("--memory-requests", type=int, default=0, help="requests of the memory run (0 = skip)")
     p.add_argument("--rounds", type=int, default=1, help="repeat every phase; the table shows the medians")
+    p.add_argument(
+        "--in-process-rounds",
+        type=int,
+        default=0,
+        help="then run request_cpu.py (gateway CPU per request without a server) for the same revisions",
+    )
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     revs = opts.rev or ["WORKTREE"]
@@ -545,6 +552,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("errors:", errors or "none")
     if opts.json:
         opts.json.write_text(json.dumps({"argv": sys.argv, "results": results}, indent=2) + "\n")
+    if opts.in_process_rounds:
+        import request_cpu  # the same revisions in process, after the servers above have stopped
+
+        print()
+        request_cpu.main([*(f"--rev={rev}" for rev in revs), f"--rounds={opts.in_process_rounds}"])
     return 1 if errors else 0
 
 

@@ -1,0 +1,168 @@
+"""Gateway CPU per request in process, per body size, for several revisions in one run (issue 18).
+
+The whole request goes through the ASGI app (``create_app``: middleware, front door, prologue, decision,
+render, dispatch over a real socket to ``mock_backend.py``, the answer, the ledger and the access log), called
+directly, with no HTTP server and no load generator in the process: its CPU time (``time.process_time``, every
+thread of the process, the access-log writer included) over N sequential requests is the gateway's own work
+per request. That leaves out the HTTP server (uvicorn's parsing and writes), which ``hot_path.py`` measures
+end to end, and it is far less sensitive to a loaded box than req/s or latency, because only this process's
+CPU time is counted.
+
+Each revision runs in its own child process from ``git archive`` of that commit (``python -P``, this venv);
+revisions alternate round by round and the table shows medians.
+
+Run: ``.venv/bin/python benchmarks/request_cpu.py --rev 2f9bada --rev HEAD [--rounds 3] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hot_path import POLICY, REPO, SIZES_KB, source_dir, trajectory
+from loadgen import HOST, Processes, free_port
+
+MODEL = "mock"
+
+
+async def _per_request(app: Any, body: bytes, n: int) -> float:
+    """CPU ms per request of ``n`` sequential chat requests with ``body`` through ``app``."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": (HOST, 1),
+        "server": (HOST, 2),
+    }
+
+    async def one() -> None:
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            if pending:
+                return pending.pop()
+            await asyncio.Event().wait()  # the client stays connected
+            raise AssertionError
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app({**scope, "state": {}}, receive, send)
+        if status != [200]:
+            raise RuntimeError(f"status {status}")
+
+    for _ in range(min(n, 50)):
+        await one()
+    began = time.process_time()
+    for _ in range(n):
+        await one()
+    return (time.process_time() - began) / n * 1000
+
+
+def child(args: list[str]) -> None:
+    """In the child (the revision's code on the path), with ``POLICY KB... REQUESTS``: print ``{kb: cpu ms
+    per request}`` as JSON on stderr."""
+    policy, sizes, requests = args[0], [int(kb) for kb in args[1:-1]], int(args[-1])
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    async def main() -> dict[int, float]:
+        app = create_app(Settings(config=policy))
+        out = {}
+        async with app.router.lifespan_context(app):
+            for kb in sizes:
+                n = max(20, requests // max(1, kb // 20))
+                out[kb] = await _per_request(app, trajectory(kb), n)
+        return out
+
+    try:
+        import uvloop
+
+        result = uvloop.run(main())
+    except ImportError:
+        result = asyncio.run(main())
+    sys.stdout.flush()
+    print("RESULT " + json.dumps(result), file=sys.stderr)
+
+
+def run_rev(src: Path, policy: Path, sizes: Sequence[int], requests: int) -> dict[int, float]:
+    """One child run of the revision in ``src``; its stdout (the access log) is dropped."""
+    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{REPO / 'benchmarks'}"}
+    code = "import sys, request_cpu; request_cpu.child(sys.argv[1:])"
+    argv = [sys.executable, "-P", "-c", code, str(policy), *map(str, sizes), str(requests)]
+    done = subprocess.run(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{src}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return {int(k): v for k, v in json.loads(lines[-1].removeprefix("RESULT ")).items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--rev", action="append", help="git revision (repeatable; WORKTREE = this checkout)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--requests", type=int, default=1000, help="requests per size (fewer for large bodies)")
+    p.add_argument("--json", type=Path, default=None)
+    opts = p.parse_args(argv)
+    revs = opts.rev or ["WORKTREE"]
+    runs: dict[str, list[dict[int, float]]] = {rev: [] for rev in revs}
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="thinkgate-cpu-") as tmp:
+        work = Path(tmp)
+        procs = Processes(work, REPO)
+        try:
+            port = free_port()
+            mock = f"http://{HOST}:{port}"
+            procs.start(
+                "mock", [sys.executable, str(REPO / "benchmarks/mock_backend.py"), "--port", str(port)]
+            )
+            procs.wait_ok("mock", mock + "/health")
+            policy = work / "policy.yaml"
+            policy.write_text(POLICY.format(model=MODEL, url=mock))
+            sources = {rev: source_dir(rev, work) for rev in revs}
+            for n in range(opts.rounds):
+                for rev in revs if n % 2 == 0 else revs[::-1]:
+                    print(f"round {n + 1}: {rev}", file=sys.stderr, flush=True)
+                    runs[rev].append(run_rev(sources[rev], policy, SIZES_KB, opts.requests))
+        finally:
+            procs.close()
+    medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in SIZES_KB} for rev, rs in runs.items()}
+    print(f"gateway CPU ms per chat request in process (median of {opts.rounds} rounds; no HTTP server)")
+    print(
+        "body".rjust(8) + "".join(rev.rjust(14) for rev in revs) + ("   last/first" if len(revs) > 1 else "")
+    )
+    for kb in SIZES_KB:
+        cells = "".join(f"{medians[rev][kb]:14.3f}" for rev in revs)
+        ratio = f"{medians[revs[-1]][kb] / medians[revs[0]][kb]:13.2f}" if len(revs) > 1 else ""
+        print(f"{kb:>5} KB" + cells + ratio)
+    print(f"load average before {load_before}, after {os.getloadavg()}")
+    if opts.json:
+        opts.json.write_text(
+            json.dumps({"argv": sys.argv, "runs": runs, "medians": medians}, indent=2) + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
