@@ -41,6 +41,24 @@ class ArtifactError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """All that :meth:`EffortClassifier.predict` reads of a conversation: the latest user turn, the bounded
+    context before it, how much the turn leans on that context, and whether tools are offered. The steps of
+    one agent task share it (tool calls and results come after the latest user turn), so a caller may cache
+    predictions by it."""
+
+    latest: str
+    context: str
+    alpha: float
+    tools: bool
+
+
+def read_view(view: ChatView) -> Reading:
+    context = view.context()
+    return Reading(view.latest_user, context, followup_weight(view) if context else 0.0, view.tools)
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     """Calibrated classifier output.
 
@@ -297,9 +315,11 @@ class EffortClassifier:
 
     def predict(self, view: ChatView) -> Prediction:
         """Calibrated scores for a conversation. Never raises on an odd view; an empty one gets the prior."""
-        latest = view.latest_user
-        context = view.context()
-        alpha = followup_weight(view) if context else 0.0
+        return self.predict_reading(read_view(view))
+
+    def predict_reading(self, reading: Reading) -> Prediction:
+        """:meth:`predict` for what it reads of a view (equal readings give equal predictions)."""
+        latest, context, alpha = reading.latest, reading.context, reading.alpha
         if not latest.strip():
             if not context.strip():
                 return self._prior_prediction()
@@ -318,7 +338,7 @@ class EffortClassifier:
                     (1 - alpha) * a + alpha * b for a, b in zip(levels, ctx.levels, strict=True)
                 )
                 evidence = (("follow-up context", round(shift, 3)), *evidence)
-        if view.tools and self._tools_logit:
+        if reading.tools and self._tools_logit:
             z += self._tools_logit
             evidence = (*evidence, ("tools", self._tools_logit))
         p = _sigmoid(self._cal_a * z + self._cal_b)
