@@ -16,7 +16,8 @@ Measured per front door:
   ``door p50 - direct p50``;
 * streams: SSE events/s the client receives and gateway CPU per stream (long answers).
 
-Run: ``.venv/bin/python benchmarks/frontdoor_overhead.py [--doors chat,messages] [--json out.json]``.
+Run: ``.venv/bin/python benchmarks/frontdoor_overhead.py [--doors chat,messages,responses] [--json out.json]``
+(it replaces ``responses_overhead.py``, which measured the Responses door alone the same way).
 """
 
 from __future__ import annotations
@@ -91,10 +92,23 @@ def messages_body(model: str, effort: str, stream: bool) -> dict[str, Any]:
     return body
 
 
+def responses_body(model: str, effort: str, stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "input": QUESTION,
+        "max_output_tokens": 2048 if stream else 256,
+        "reasoning": {"effort": effort},
+    }  # ``store`` left at its default (true): every response is kept in the in-memory store
+    if stream:
+        body["stream"] = True
+    return body
+
+
 #: front door -> (path, body builder). Another door registers its own entry here.
 DOORS: dict[str, tuple[str, Body]] = {
     "chat": ("/v1/chat/completions", chat_body),
     "messages": ("/v1/messages", messages_body),
+    "responses": ("/v1/responses", responses_body),
 }
 
 
