@@ -65,6 +65,14 @@ class Principal:
             )
 
 
+class InvalidAdminToken(GatewayError):
+    """401 for a missing or wrong admin token, from the admin API and the console alike."""
+
+    status = 401
+    type = "authentication_error"
+    code = "invalid_admin_token"
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header; None when absent, another scheme or empty."""
     header = authorization or ""

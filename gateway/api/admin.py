@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from gateway.auth import RuntimeKey, bearer_token, digest, same_secret
+from gateway.auth import InvalidAdminToken, RuntimeKey, bearer_token, digest, same_secret
 from gateway.errors import BadRequest, GatewayError
 from gateway.limits import StateUnavailable
 from gateway.pipeline.prologue import gateway_state, read_body
@@ -34,12 +34,6 @@ _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KEY_TEXT = re.compile(r"^[\x21-\x7e]{20,256}$")
 
 
-class AdminUnauthorized(GatewayError):
-    status = 401
-    type = "authentication_error"
-    code = "invalid_admin_token"
-
-
 class AdminForbidden(GatewayError):
     status = 403
     type = "permission_error"
@@ -53,7 +47,7 @@ def _check_token(request: Request) -> None:
         raise AdminForbidden(f"admin endpoints are disabled: set the environment variable {env} to a token")
     presented = bearer_token(request.headers.get("authorization"))
     if presented is None:
-        raise AdminUnauthorized(
+        raise InvalidAdminToken(
             "missing admin token: send 'Authorization: Bearer <admin token>'",
             headers={"www-authenticate": "Bearer"},
         )

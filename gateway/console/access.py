@@ -16,7 +16,7 @@ import os
 
 from fastapi import Request
 
-from gateway.auth import bearer_token, same_secret
+from gateway.auth import InvalidAdminToken, bearer_token, same_secret
 from gateway.errors import GatewayError
 from gateway.pipeline.prologue import gateway_state
 
@@ -27,12 +27,6 @@ class ConsoleOff(GatewayError):
     status = 404
     type = "not_found_error"
     code = "not_found"
-
-
-class ConsoleUnauthorized(GatewayError):
-    status = 401
-    type = "authentication_error"
-    code = "invalid_admin_token"
 
 
 class ConsoleForbidden(GatewayError):
@@ -64,7 +58,7 @@ def require_bearer(request: Request) -> None:
     token = admin_token(request)
     presented = bearer(request)
     if presented is None:
-        raise ConsoleUnauthorized(
+        raise InvalidAdminToken(
             "missing admin token: send 'Authorization: Bearer <admin token>'",
             headers={"www-authenticate": "Bearer"},
         )
