@@ -9,7 +9,8 @@ are offered. :func:`step_kind` names the step (``plan``, ``act``, ``recover``,
 ``stuck``, ``answer``) from that state; :mod:`router.steps` turns the kind into an effort.
 
 Work is bounded: tool-result texts are only classified for the latest results, and only their head and
-tail (:data:`SCAN_CHARS` each); call arguments are compared by a canonical form.
+tail (:data:`SCAN_CHARS` each); call arguments are compared by a canonical form, computed only for the steps
+the repeat and cycle rules reach from the end (usually the last few).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 import orjson
 
@@ -113,15 +114,24 @@ class StepView:
 _Step = tuple[tuple[str, ...], tuple[str, ...]]
 
 
-def _cycle(steps: Sequence[_Step]) -> tuple[int, int]:
+class _StepSource(Protocol):
+    """The steps, oldest first, by index (a list, or :class:`_Steps` building them on demand)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> _Step: ...
+
+
+def _cycle(steps: _StepSource) -> tuple[int, int]:
     """The shortest cycle of 2..:data:`MAX_CYCLE` steps the latest steps repeat, and how many latest steps
     follow it (``(0, 0)`` when none completes two rounds). A step without calls breaks a cycle; a cycle whose
-    steps are all equal is a repeat of one step, which the identical-repeat rule counts."""
+    steps are all equal is a repeat of one step, which the identical-repeat rule counts. Reads ``steps``
+    from the end, one index at a time (``steps`` may compute its items on demand)."""
     n = len(steps)
     for period in range(2, MAX_CYCLE + 1):
         if n < 2 * period:
             break
-        block = steps[n - period :]
+        block = [steps[i] for i in range(n - period, n)]
         if any(not calls for calls, _ in block) or all(s == block[0] for s in block):
             continue
         length = period
@@ -216,15 +226,31 @@ def classify_result(text: str, *, is_error: bool = False) -> Outcome:
 # ---- reading the messages -------------------------------------------------------------------------------
 
 
+def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    # JSON objects are dicts: ``type(...) is dict`` first spares the ABC check (~0.3 µs each, several per
+    # message); other mappings still count
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _is_list(value: Any) -> TypeGuard[Sequence[Any]]:
+    """A JSON array (any sequence but a string or bytes)."""
+    kind = type(value)
+    if kind is list:
+        return True
+    if kind is str or kind is dict or value is None:
+        return False
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
+    if _is_list(content):
         parts = []
         for part in content:
             if isinstance(part, str):
                 parts.append(part)
-            elif isinstance(part, Mapping):
+            elif _is_map(part):
                 text = part.get("text")
                 if isinstance(text, str):
                     parts.append(text)
@@ -236,9 +262,9 @@ def _text(content: Any) -> str:
 
 def _tool_result_parts(content: Any) -> list[Mapping[str, Any]] | None:
     """Anthropic-shaped ``tool_result`` blocks of a user message, or None when it is a real user turn."""
-    if not isinstance(content, Sequence) or isinstance(content, (str, bytes, bytearray)) or not content:
+    if not content or not _is_list(content):
         return None
-    blocks = [p for p in content if isinstance(p, Mapping)]
+    blocks = [p for p in content if _is_map(p)]
     if len(blocks) != len(content) or any(b.get("type") != "tool_result" for b in blocks):
         return None
     return blocks
@@ -271,71 +297,107 @@ def _canonical_args(arguments: Any) -> str:
         return repr(arguments)
 
 
-def _call_signatures(message: Mapping[str, Any]) -> list[str]:
-    """``name(args)`` of each call of an assistant message (OpenAI ``tool_calls``, ``tool_use`` blocks)."""
-    out: list[str] = []
+def _calls(message: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """``(name, arguments)`` of each call of an assistant message (OpenAI ``tool_calls``, ``tool_use``
+    blocks), arguments as sent."""
+    out: list[tuple[Any, Any]] = []
     calls = message.get("tool_calls")
-    if isinstance(calls, Sequence) and not isinstance(calls, str):
+    if _is_list(calls):
         for call in calls:
-            if not isinstance(call, Mapping):
-                continue
-            fn = call.get("function")
-            if isinstance(fn, Mapping):
-                out.append(f"{fn.get('name')}({_canonical_args(fn.get('arguments'))})")
+            if _is_map(call):
+                fn = call.get("function")
+                if _is_map(fn):
+                    out.append((fn.get("name"), fn.get("arguments")))
     content = message.get("content")
-    if isinstance(content, Sequence) and not isinstance(content, str):
+    if _is_list(content):
         for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "tool_use":
-                out.append(f"{part.get('name')}({_canonical_args(part.get('input'))})")
+            if _is_map(part) and part.get("type") == "tool_use":
+                out.append((part.get("name"), part.get("input")))
     return out
+
+
+def _signatures(calls: list[tuple[Any, Any]]) -> tuple[str, ...]:
+    """``name(args)`` of each call (from :func:`_calls`), the arguments in a canonical form."""
+    return tuple(f"{name}({_canonical_args(args)})" for name, args in calls)
+
+
+class _Steps:
+    """The steps since the last user turn as :func:`_cycle` compares them, each built when first read.
+
+    Building a step parses and re-serialises its call arguments (the canonical form); the repeat and cycle
+    rules read the steps from the end and usually stop after two, so an agent step costs about the same
+    whatever the length of its trajectory (85 KB benchmark trajectory, 10 steps: 64 -> 22 µs per read,
+    800 KB, 40 steps: 196 -> 44 µs; 2026-12-07)."""
+
+    __slots__ = ("_built", "_results", "_turns")
+
+    def __init__(self, turns: list[list[tuple[Any, Any]]], results: list[list[tuple[str, bool]]]) -> None:
+        self._turns = turns
+        self._results = results
+        self._built: dict[int, _Step] = {}
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+    def __getitem__(self, index: int, /) -> _Step:
+        step = self._built.get(index)
+        if step is None:
+            texts = tuple(text for text, _ in self._results[index])
+            step = self._built[index] = (_signatures(self._turns[index]), texts)
+        return step
+
+
+def _repeats(steps: _StepSource) -> tuple[str | None, int]:
+    """The latest call's signature and how many times in a row it was made (steps without calls skipped)."""
+    last: str | None = None
+    repeats = 0
+    for index in range(len(steps) - 1, -1, -1):
+        for signature in reversed(steps[index][0]):
+            if last is None:
+                last = signature
+            elif signature != last:
+                return last, repeats
+            repeats += 1
+    return last, repeats
 
 
 def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) -> AgentState:
     """Read the agent state after the last user turn of a chat ``messages`` list (never raises)."""
-    n_tools = len(tools) if isinstance(tools, Sequence) and not isinstance(tools, str) else 0
+    n_tools = len(tools) if _is_list(tools) else 0
     choice_none = tool_choice == "none"
-    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes, bytearray)):
+    if not _is_list(messages):
         return AgentState(tools_offered=n_tools, tool_choice_none=choice_none)
     start = 0
     for i in range(len(messages) - 1, -1, -1):
         msg = messages[i]
-        if isinstance(msg, Mapping) and _is_user_turn(msg):
+        if _is_map(msg) and _is_user_turn(msg):
             start = i + 1
             break
-    step = calls = 0
-    signatures: list[str] = []
-    results: list[tuple[str, bool]] = []  # the latest tool results, classified once the walk is done
-    steps: list[_Step] = []  # every step with its results, for cycles
-    step_calls: tuple[str, ...] = ()
+    turns: list[list[tuple[Any, Any]]] = []  # the calls of each assistant turn since the last user turn
+    after: list[list[tuple[str, bool]]] = []  # the tool results after each of them (text, is_error)
+    results: list[tuple[str, bool]] = []  # the latest results (before the first turn: those)
+    calls = 0
     for msg in messages[start:]:
-        if not isinstance(msg, Mapping):
+        if not _is_map(msg):
             continue
         role = msg.get("role")
         if role == "assistant":
-            if step:
-                steps.append((step_calls, tuple(text for text, _ in results)))
-            step += 1
+            made = _calls(msg)
+            turns.append(made)
+            calls += len(made)
             results = []
-            sigs = _call_signatures(msg)
-            calls += len(sigs)
-            signatures.extend(sigs)
-            step_calls = tuple(sigs)
+            after.append(results)
         elif role in ("tool", "function"):
             results.append((_text(msg.get("content")), msg.get("is_error") is True))
         elif role == "user":
             for block in _tool_result_parts(msg.get("content")) or ():
                 results.append((_text(block.get("content")), block.get("is_error") is True))
-    if step:
-        steps.append((step_calls, tuple(text for text, _ in results)))
+    steps = _Steps(turns, after)
     period, cycle_steps = _cycle(steps)
-    last = signatures[-1] if signatures else None
-    repeats = 0
-    for signature in reversed(signatures):  # the latest call and the identical ones right before it
-        if signature != last:
-            break
-        repeats += 1
+    last, repeats = _repeats(steps)
+    n = len(steps)
     return AgentState(
-        step=step,
+        step=n,
         tool_calls=calls,
         results=tuple(classify_result(text, is_error=error) for text, error in results),
         repeats=repeats,
@@ -344,9 +406,7 @@ def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) 
         tool_choice_none=choice_none,
         cycle=period,
         cycle_steps=cycle_steps,
-        cycle_calls=tuple(sig for calls_of, _ in steps[len(steps) - period :] for sig in calls_of)
-        if period
-        else (),
+        cycle_calls=tuple(sig for i in range(n - period, n) for sig in steps[i][0]) if period else (),
     )
 
 
