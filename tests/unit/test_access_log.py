@@ -215,3 +215,35 @@ def test_install_handler_writes_bare_json_to_stdout_once(monkeypatch: pytest.Mon
     handler.close()
     assert [orjson.loads(x)["request_id"] for x in out.getvalue().splitlines()] == ["r1", "r2", "r3", "r4"]
     logger.handlers.clear()
+
+
+def test_lines_to_the_installed_writer_still_follow_the_loggers_level_and_filters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the line goes straight to the installed writer only while nothing else is configured on the logger
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    logger = logging.getLogger("test.access.direct")
+    logger.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    install_handler(logger)
+    handler = logger.handlers[0]
+    assert isinstance(handler, BatchedWriter)
+    log = AccessLog(AccessLogSettings(), logger)
+    logger.setLevel(logging.WARNING)
+    log.emit(record(request_id="quiet"))
+    logger.setLevel(logging.INFO)
+    logger.addFilter(lambda rec: "drop" not in rec.getMessage())
+    log.emit(record(request_id="drop"))
+    log.emit(record(request_id="kept-by-filter"))
+    logger.filters.clear()
+    extra = Lines()
+    logger.addHandler(extra)  # a second handler: both get the line
+    log.emit(record(request_id="both"))
+    logger.removeHandler(extra)
+    log.emit(record(request_id="direct"))
+    handler.close()
+    written = [orjson.loads(x)["request_id"] for x in out.getvalue().splitlines()]
+    assert written == ["kept-by-filter", "both", "direct"]
+    assert [orjson.loads(x)["request_id"] for x in extra.lines] == ["both"]
+    logger.handlers.clear()
