@@ -7,14 +7,15 @@ from typing import Any
 
 from gateway.classifier_artifact import load_classifier
 from gateway.state import Classifier
-from router.classifier import Prediction, Reading, choose_effort, read_view
+from router.classifier import Reading, choose_effort, read_view
 from router.conversation import view_from_messages
 from router.effort import Effort
 from router.policy import Policy
 
-# Predictions kept per classifier, by what the classifier reads (router.classifier.Reading). The steps of an
-# agent task resend the same latest user turn and context, so every step after the first skips the
-# classifier (~0.25 ms of the ~1.2 ms of gateway CPU an 85 KB trajectory step costs, benchmarks/RESULTS.md).
+# Answers (effort, scores, reason) kept per classifier, by what the classifier reads
+# (router.classifier.Reading). The steps of an agent task resend the same latest user turn and context, so
+# every step after the first skips the classifier (~0.25 ms of the ~1.2 ms of gateway CPU an 85 KB
+# trajectory step costs, benchmarks/RESULTS.md).
 # Bounded twice: this many entries, and only readings up to _CACHED_CHARS characters (so at most a few MB).
 _CACHED_READINGS = 1024
 _CACHED_CHARS = 8192
@@ -29,18 +30,22 @@ def load_default_classifier(policy: Policy) -> Classifier:
     model = load_classifier(policy.classifier.artifact)
     thresholds = policy.classifier.thresholds
 
-    cached = lru_cache(maxsize=_CACHED_READINGS)(model.predict_reading)
-
-    def predict(reading: Reading) -> Prediction:
-        if len(reading.latest) + len(reading.context) > _CACHED_CHARS:
-            return model.predict_reading(reading)
-        return cached(reading)
-
-    def classify(messages: list[Any], tools: bool) -> tuple[Effort, dict[str, float], str]:
-        prediction = predict(read_view(view_from_messages(messages, tools=tools)))
+    def answer(reading: Reading) -> tuple[Effort, dict[str, float], str]:
+        prediction = model.predict_reading(reading)
         effort, reason = choose_effort(prediction, thresholds)
         scores = {"p_think": round(prediction.p_think, 4)}
         scores.update({level: round(p, 4) for level, p in prediction.levels.items()})
         return effort, scores, reason
+
+    # the whole answer is kept, not only the prediction: choose_effort and the rounded scores were ~8 us of
+    # the ~15 us a cached step still spent here (2026-12-07)
+    cached = lru_cache(maxsize=_CACHED_READINGS)(answer)
+
+    def classify(messages: list[Any], tools: bool) -> tuple[Effort, dict[str, float], str]:
+        reading = read_view(view_from_messages(messages, tools=tools))
+        if len(reading.latest) + len(reading.context) > _CACHED_CHARS:
+            return answer(reading)
+        effort, scores, reason = cached(reading)
+        return effort, dict(scores), reason  # the caller's own dict: the kept one stays as computed
 
     return classify
