@@ -78,8 +78,10 @@ class BackendCounter:
                     body=body,
                     headers={"content-type": "application/json"},
                 )
-                raw = await resp.read()
-                resp.close()
+                try:
+                    raw = await resp.read()
+                finally:
+                    resp.close()
             except UpstreamFailure:
                 continue
             if resp.status == 200:

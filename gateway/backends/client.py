@@ -1,20 +1,40 @@
-"""The upstream HTTP seam: one pooled aiohttp session per backend pool, with explicit timeouts.
+"""The upstream HTTP seam: a keep-alive HTTP/1.1 client per backend pool, on asyncio with httptools.
 
-aiohttp was chosen over httpx by measurement (``benchmarks/upstream_client.py``; LiteLLM reports the same
-direction). Connect and first-byte timeouts apply while waiting for response headers, the idle timeout between
-two body chunks, the total timeout to the whole exchange.
+Why not aiohttp (which this module used until issue 18): ``benchmarks/upstream_client.py`` measured the
+whole exchange as the gateway does it (send, read or stream, close) against aiohttp tuned as far as its API
+goes; see benchmarks/RESULTS.md ("Upstream seam"). What is here is the part of a client the gateway uses:
+one request per connection at a time, keep-alive reuse (LIFO, connections the backend closed are skipped),
+at most ``max_connections`` exchanges at once per pool (further ones wait, FIFO), ``http`` and ``https``
+(system trust store), bodies framed by ``content-length``, ``chunked`` or the end of the connection
+(httptools parses the response), no compression (none is asked for). Back-pressure: reading pauses while
+more than ``HIGH_WATER`` body bytes wait for the relay.
+
+Timeouts (``router.policy.Timeouts``): ``connect`` bounds opening a new connection (TCP and TLS),
+``first_byte`` the wait for the response headers (plus ``connect``), ``idle`` every wait for the next body
+bytes, ``total`` the whole exchange — all on one lazily re-armed timer per exchange (:class:`Deadline`).
+Closing an unfinished response closes its connection, so the backend sees the cancellation at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
+from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+import httptools
+import orjson
 
 from router.policy import Timeouts
+
+#: body bytes buffered for the relay before the connection stops reading (resumes when the relay catches up)
+HIGH_WATER = 256 * 1024
+#: a request whose body is at most this many bytes goes out in one write with its head
+ONE_WRITE = 64 * 1024
+#: idle keep-alive connections older than this are closed instead of reused (uvicorn's own limit is 5 s)
+KEEPALIVE_S = 30.0
 
 
 class UpstreamFailure(Exception):
@@ -94,16 +114,183 @@ class Deadline:
         self._task.cancel()
 
 
-@dataclass(slots=True)
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: the transport, the response parser and what it has parsed so far."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, origin: _Origin) -> None:
+        self._loop = loop
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[None] | None = None
+        self.chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._paused = False
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.status = 0
+        self.headers_done = False
+        self.complete = False
+        self._informational = False
+        self.keep_alive = False
+        self.framed = False  # content-length or chunked: the end is known without the connection closing
+        self.lost = False
+        self.error: str | None = None
+        self.idle_since = 0.0
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a stream transport (uvloop's is no subclass)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(f"upstream sent a malformed response: {exc}")
+            if self.transport is not None:
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.headers_done and not self.framed and not self.complete and self.error is None:
+            self.complete = True  # a body without length ends with the connection
+            self._wake()
+        elif not self.complete:
+            self._fail("upstream connection dropped" + (f": {exc}" if exc else " (closed by the backend)"))
+
+    # -- httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200:  # an informational response (100 Continue): the real one follows
+            self._informational = True
+            self.headers = []
+            return
+        self.status = status
+        self.keep_alive = self._parser.should_keep_alive()  # llhttp forgets it once the message is complete
+        for name, value in self.headers:
+            lname = name.lower()
+            if lname == b"content-length" or (lname == b"transfer-encoding" and b"chunked" in value.lower()):
+                self.framed = True
+        self.headers_done = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        self.complete = True
+        self._wake()
+
+    # -- the exchange's side
+
+    def _fail(self, message: str) -> None:
+        if self.error is None:
+            self.error = message
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until the parser or the transport has news."""
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def take(self) -> bytes:
+        """Every body byte buffered so far, as one bytes object; resumes reading if it was paused."""
+        chunks = self.chunks
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def send(self, head: bytes, body: bytes | None) -> None:
+        """Reset the response state and write one request (the parser carries over: it reads one response
+        after the other on a keep-alive connection)."""
+        assert self.transport is not None
+        self.headers = []
+        self.status = 0
+        self.headers_done = self.complete = self.framed = False
+        if body is None:
+            self.transport.write(head)
+        elif len(body) <= ONE_WRITE:
+            self.transport.write(head + body)
+        else:
+            self.transport.write(head)
+            self.transport.write(body)
+
+    def reusable(self) -> bool:
+        return self.complete and self.keep_alive and self.error is None and not self.lost
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _Origin:
+    """Where to connect for one ``scheme://host:port``, and its idle connections (most recent last)."""
+
+    __slots__ = ("host", "host_header", "idle", "port", "ssl")
+
+    def __init__(self, origin: str) -> None:
+        scheme, _, netloc = origin.partition("://")
+        if scheme not in ("http", "https") or not netloc:
+            raise UpstreamFailure("connect", f"unsupported upstream URL {origin!r}")
+        host, port = netloc, 443 if scheme == "https" else 80
+        if netloc.startswith("["):  # [v6]:port
+            end = netloc.index("]")
+            host, rest = netloc[1:end], netloc[end + 1 :]
+            if rest.startswith(":"):
+                port = int(rest[1:])
+        elif ":" in netloc:
+            host, _, p = netloc.rpartition(":")
+            port = int(p)
+        self.host = host
+        self.port = port
+        self.host_header = netloc.encode("ascii")
+        self.ssl: ssl.SSLContext | None = ssl.create_default_context() if scheme == "https" else None
+        self.idle: list[_Connection] = []
+
+
 class UpstreamResponse:
     """An open upstream response; the caller must :meth:`close` it (the relay does, in ``finally``)."""
 
-    status: int
-    headers: dict[str, str]
-    _resp: aiohttp.ClientResponse
-    _idle: float
-    _deadline: Deadline
-    _total: float
+    __slots__ = ("_client", "_conn", "_deadline", "_idle", "_total", "status")
+
+    def __init__(
+        self, client: UpstreamClient, conn: _Connection, deadline: Deadline, idle: float, total: float
+    ) -> None:
+        self.status = conn.status
+        self._client: UpstreamClient | None = client
+        self._conn = conn
+        self._deadline = deadline
+        self._idle = idle
+        self._total = total
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The response headers (names as sent)."""
+        return {n.decode("latin-1"): v.decode("latin-1") for n, v in self._conn.headers}
 
     def _timed_out(self) -> UpstreamFailure:
         if self._deadline.fired == "total":
@@ -112,49 +299,60 @@ class UpstreamResponse:
             )
         return UpstreamFailure("idle", f"upstream sent no data for {self._idle:g}s")
 
-    async def read(self) -> bytes:
-        deadline = self._deadline
+    async def _more(self) -> None:
+        """Wait (bounded by the idle and total timeouts) until the connection has news."""
+        conn, deadline = self._conn, self._deadline
         try:
             deadline.wait(self._idle)
-            return await self._resp.read()
+            await conn.wait()
         except TimeoutError:
             raise self._timed_out() from None
         except asyncio.CancelledError:
             if deadline.expired():
                 raise self._timed_out() from None
             raise
-        except aiohttp.ClientError as exc:
-            raise UpstreamFailure("protocol", f"upstream connection failed while reading: {exc}") from None
         finally:
             deadline.waited()
 
+    async def read(self) -> bytes:
+        """The whole body."""
+        conn = self._conn
+        while not conn.complete:
+            if conn.error is not None:
+                raise UpstreamFailure("protocol", conn.error)
+            await self._more()
+        return conn.take() if conn.chunks else b""
+
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Body chunks as they arrive; :class:`UpstreamFailure` on idle timeout or a dropped connection."""
-        content = self._resp.content
-        deadline = self._deadline
-        idle = self._idle
+        """Body bytes as they arrive (all that arrived since the last one, joined); :class:`UpstreamFailure`
+        on idle or total timeout or a dropped connection."""
+        conn = self._conn
         while True:
-            try:
-                deadline.wait(idle)
-                chunk = await content.readany()
-            except TimeoutError:
-                raise self._timed_out() from None
-            except asyncio.CancelledError:
-                if deadline.expired():
-                    raise self._timed_out() from None
-                raise
-            except aiohttp.ClientError as exc:
-                raise UpstreamFailure("protocol", f"upstream connection dropped: {exc}") from None
-            finally:
-                deadline.waited()
-            if not chunk:
+            if conn.chunks:
+                yield conn.take()
+            elif conn.complete:
                 return
-            yield chunk
+            elif conn.error is not None:
+                raise UpstreamFailure("protocol", conn.error)
+            else:
+                await self._more()
 
     def close(self) -> None:
-        """Close now: an unfinished response closes its connection, so the backend sees the cancellation."""
+        """Give the connection back if the body was read to its end, else close it (the backend sees the
+        cancellation); idempotent."""
+        client = self._client
+        if client is None:
+            return
+        self._client = None
         self._deadline.close()
-        self._resp.close()
+        client._release(self._conn)
+
+    def __del__(self) -> None:
+        # A safety net, not the way to close: a response dropped unclosed (a caller's bug, or a cancellation
+        # between request() returning and the caller's try) still gives back its connection slot.
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self.close()
 
 
 class UpstreamClient:
@@ -163,32 +361,94 @@ class UpstreamClient:
     def __init__(self, timeouts: Timeouts, max_connections: int) -> None:
         self._timeouts = timeouts
         self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
+        self._origins: dict[str, _Origin] = {}
+        self._in_use = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._all: set[_Connection] = set()
+        self._started = False
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self._max_connections, limit_per_host=self._max_connections, keepalive_timeout=30
-        )
-        # Timeouts are this module's Deadline (one lazily re-armed timer per exchange); aiohttp only bounds
-        # the socket connect of a new connection. Bodies are not compressed (no Accept-Encoding is sent), so
-        # there is nothing to decompress.
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeouts.connect),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
-        )
+        self._started = True
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close every connection, idle or in use."""
+        self._started = False
+        for conn in list(self._all):
+            conn.close()
+        self._all.clear()
+        for origin in self._origins.values():
+            origin.idle.clear()
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("UpstreamClient used before start()")
-        return self._session
+    def _origin(self, url: str) -> tuple[_Origin, str]:
+        cut = url.find("/", url.find("://") + 3)
+        base, path = (url, "/") if cut == -1 else (url[:cut], url[cut:])
+        origin = self._origins.get(base)
+        if origin is None:
+            origin = self._origins[base] = _Origin(base)
+        return origin, path
+
+    async def _slot(self) -> None:
+        """One of the ``max_connections`` exchange slots (FIFO when all are taken)."""
+        if self._in_use < self._max_connections and not self._waiters:
+            self._in_use += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # _free hands its slot over: _in_use stays counted
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._free()  # the slot arrived as we were cancelled: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _free(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._in_use -= 1
+
+    async def _connection(self, origin: _Origin) -> _Connection:
+        loop = asyncio.get_running_loop()
+        idle = origin.idle
+        now = loop.time()
+        while idle:
+            conn = idle.pop()
+            if not conn.lost and now - conn.idle_since < KEEPALIVE_S:
+                return conn
+            conn.close()
+            self._all.discard(conn)
+        try:
+            async with asyncio.timeout(self._timeouts.connect):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(loop, origin),
+                    origin.host,
+                    origin.port,
+                    ssl=origin.ssl,
+                    server_hostname=origin.host if origin.ssl is not None else None,
+                )
+        except TimeoutError:
+            raise UpstreamFailure(
+                "timeout", f"cannot connect to {origin.host}:{origin.port} within {self._timeouts.connect:g}s"
+            ) from None
+        except (OSError, ssl.SSLError) as exc:
+            raise UpstreamFailure(
+                "connect", f"cannot connect to {origin.host}:{origin.port}: {exc}"
+            ) from None
+        self._all.add(conn)
+        return conn
+
+    def _release(self, conn: _Connection) -> None:
+        if conn.reusable() and self._started:
+            conn.idle_since = conn._loop.time()
+            conn.origin.idle.append(conn)
+        else:
+            conn.close()
+            self._all.discard(conn)
+        self._free()
 
     async def request(
         self,
@@ -200,61 +460,83 @@ class UpstreamClient:
         first_byte: float | None = None,
     ) -> UpstreamResponse:
         """Send a request and wait for the response headers (connect + first-byte timeouts)."""
+        if not self._started:
+            raise RuntimeError("UpstreamClient used before start()")
         wait = first_byte if first_byte is not None else self._timeouts.first_byte
+        origin, path = self._origin(url)
+        head = _request_head(method, path, origin.host_header, headers, body)
         deadline = Deadline(self._timeouts.total)
+        slot = False
+        conn: _Connection | None = None
         try:
             deadline.wait(self._timeouts.connect + wait)
-            resp = await self.session.request(method, url, data=body, headers=headers)
-        except asyncio.CancelledError:
-            if deadline.expired():
+            await self._slot()
+            slot = True
+            conn = await self._connection(origin)
+            conn.send(head, body)
+            while not conn.headers_done:
+                if conn.error is not None:
+                    raise UpstreamFailure("protocol", f"{url}: {conn.error} before answering")
+                await conn.wait()
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+                self._all.discard(conn)
+            if slot:
+                self._free()
+            deadline.close()
+            if isinstance(exc, asyncio.CancelledError) and deadline.expired():
                 raise UpstreamFailure("timeout", f"no response from {url} within {wait:g}s") from None
-            deadline.close()
             raise
-        except TimeoutError:
-            deadline.close()
-            raise UpstreamFailure(
-                "timeout", f"cannot connect to {url} within {self._timeouts.connect:g}s"
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            deadline.close()
-            raise UpstreamFailure("connect", f"cannot connect to {url}: {exc.os_error}") from None
-        except aiohttp.ServerDisconnectedError:
-            deadline.close()
-            raise UpstreamFailure("protocol", f"{url} closed the connection before answering") from None
-        except aiohttp.ClientError as exc:
-            deadline.close()
-            raise UpstreamFailure("protocol", f"request to {url} failed: {exc}") from None
         finally:
             deadline.waited()
-        return UpstreamResponse(
-            resp.status, dict(resp.headers), resp, self._timeouts.idle, deadline, self._timeouts.total
-        )
+        return UpstreamResponse(self, conn, deadline, self._timeouts.idle, self._timeouts.total)
+
+    async def _get(self, url: str, timeout: float) -> tuple[int, bytes]:
+        try:
+            async with asyncio.timeout(timeout):
+                resp = await self.request("GET", url, first_byte=timeout)
+                try:
+                    return resp.status, await resp.read()
+                finally:
+                    resp.close()
+        except (TimeoutError, UpstreamFailure) as exc:
+            raise UpstreamFailure("probe", f"GET {url} failed: {exc}") from None
 
     async def get_json(self, url: str, *, timeout: float = 2.0) -> Any:
         """Small GET helper for /version, /health and /metrics probes."""
+        status, raw = await self._get(url, timeout)
+        if status >= 400:
+            raise UpstreamFailure("probe", f"GET {url} failed: HTTP {status}")
         try:
-            async with asyncio.timeout(timeout):
-                async with self.session.get(url) as resp:
-                    resp.raise_for_status()
-                    return await resp.json(content_type=None)
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             raise UpstreamFailure("probe", f"GET {url} failed: {exc}") from None
 
     async def get_status(self, url: str, *, timeout: float = 2.0) -> int:
-        try:
-            async with asyncio.timeout(timeout):
-                async with self.session.get(url) as resp:
-                    await resp.read()
-                    return resp.status
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise UpstreamFailure("probe", f"GET {url} failed: {exc}") from None
+        status, _ = await self._get(url, timeout)
+        return status
 
     async def get_text(self, url: str, *, timeout: float = 2.0) -> str:
         """GET a small text body (``/metrics``); :class:`UpstreamFailure` on any failure or non-200."""
-        try:
-            async with asyncio.timeout(timeout):
-                async with self.session.get(url) as resp:
-                    resp.raise_for_status()
-                    return await resp.text(errors="replace")
-        except (TimeoutError, aiohttp.ClientError, UnicodeDecodeError) as exc:
-            raise UpstreamFailure("probe", f"GET {url} failed: {exc}") from None
+        status, raw = await self._get(url, timeout)
+        if status >= 400:
+            raise UpstreamFailure("probe", f"GET {url} failed: HTTP {status}")
+        return raw.decode("utf-8", errors="replace")
+
+
+def _request_head(
+    method: str, path: str, host: bytes, headers: dict[str, str] | None, body: bytes | None
+) -> bytes:
+    """The request line and headers; ``Host`` and ``Content-Length`` are added, nothing else."""
+    lines = [f"{method} {path} HTTP/1.1\r\nHost: ".encode("ascii"), host]
+    for name, value in (headers or {}).items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+            raise UpstreamFailure("protocol", f"refusing to send header {name!r}: it would split the request")
+        lines.append(f"\r\n{name}: {value}".encode("latin-1"))
+    if body is not None:
+        lines.append(b"\r\ncontent-length: %d" % len(body))
+    elif method in ("POST", "PUT", "PATCH"):
+        lines.append(b"\r\ncontent-length: 0")
+    lines.append(b"\r\n\r\n")
+    return b"".join(lines)

@@ -37,7 +37,9 @@ class ChunkReader:
     done: bool = False
     _reasoning: list[str] = field(default_factory=list)
 
-    async def _chunk(self, event: SSEEvent) -> dict[str, Any] | None:
+    def _parse(self, event: SSEEvent) -> dict[str, Any] | None:
+        """The event's chunk (``None`` for ``[DONE]``); raises on what is not a chunk. Synchronous: the
+        common event costs no coroutine."""
         if event.data == "[DONE]":
             self.done = True
             return None
@@ -51,27 +53,33 @@ class ChunkReader:
             err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
             message = str(err.get("message") or "upstream error")
             raise UpstreamFailure("upstream_event", f"backend {self.pool!r} failed mid-stream: {message}")
-        if self.counter is not None:
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") if isinstance(choice, dict) else None
-                if isinstance(delta, dict):
-                    text = delta.get("reasoning") or delta.get("reasoning_content")
-                    if isinstance(text, str):
-                        self._reasoning.append(text)
-            if lacks_reasoning_count(chunk.get("usage"), bool(self._reasoning)):
-                count = await count_texts(["".join(self._reasoning)], self.counter)
-                set_reasoning_count(chunk["usage"], count)
-        return normalize_chunk(chunk, exclude=self.exclude, want_usage=self.want_usage, tally=self.tally)
+        return chunk
+
+    async def _count(self, chunk: dict[str, Any]) -> None:
+        """Keep the reasoning deltas; fill the usage's reasoning count when the backend left it out."""
+        assert self.counter is not None
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict):
+                text = delta.get("reasoning") or delta.get("reasoning_content")
+                if isinstance(text, str):
+                    self._reasoning.append(text)
+        if lacks_reasoning_count(chunk.get("usage"), bool(self._reasoning)):
+            count = await count_texts(["".join(self._reasoning)], self.counter)
+            set_reasoning_count(chunk["usage"], count)
 
     async def batch(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
         """The client chunks of the events of one upstream read (up to ``[DONE]``)."""
         out = []
         for event in events:
-            chunk = await self._chunk(event)
+            chunk = self._parse(event)
+            if chunk is None:
+                break  # [DONE]
+            if self.counter is not None:
+                await self._count(chunk)
+            chunk = normalize_chunk(chunk, exclude=self.exclude, want_usage=self.want_usage, tally=self.tally)
             if chunk is not None:
                 out.append(chunk)
-            if self.done:
-                break
         return out
 
 

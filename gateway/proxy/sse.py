@@ -2,16 +2,21 @@
 
 Lines end in ``\\r\\n``, ``\\n`` or ``\\r``; ``data:`` lines of one event are joined with ``\\n``;
 lines that start with ``:`` are comments (keep-alives); an empty line dispatches the event.
+
+It works on bytes: the complete lines of what has arrived are split in one C call (``bytes.split``) and only
+field values are decoded (UTF-8, invalid bytes replaced), so a relayed chunk costs a few hundred nanoseconds
+of Python instead of a character-level scan; ``benchmarks/upstream_client.py`` (relay rows) measured a
+20-chunk vLLM stream at 41 -> 9 µs of parsing (issue 18).
 """
 
 from __future__ import annotations
 
-import codecs
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
+    """One event (a tuple: a third cheaper to make than a frozen dataclass, and there is one per chunk)."""
+
     data: str
     event: str | None = None
     id: str | None = None
@@ -20,66 +25,59 @@ class SSEEvent:
 class SSEParser:
     """Feed bytes, get complete events."""
 
+    __slots__ = ("_buffer", "_data", "_event", "_id")
+
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._buffer = b""
         self._data: list[str] = []
         self._event: str | None = None
         self._id: str | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        self._buffer += self._decoder.decode(chunk)
-        return self._drain(final=False)
+        buf = self._buffer + chunk if self._buffer else chunk
+        tail = b""
+        if b"\r" in buf:
+            if buf[-1:] == b"\r":  # may be the first half of a CRLF split across chunks
+                buf, tail = buf[:-1], b"\r"
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = buf.rfind(b"\n")
+        if end == -1:
+            self._buffer = buf + tail
+            return []
+        self._buffer = buf[end + 1 :] + tail
+        return self._lines(buf[:end].split(b"\n"))
 
     def close(self) -> list[SSEEvent]:
         """Flush at end of stream; an event without its terminating blank line is dropped, per the spec."""
-        self._buffer += self._decoder.decode(b"", final=True)
-        return self._drain(final=True)
+        buf = self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self._buffer = b""
+        end = buf.rfind(b"\n")
+        return [] if end == -1 else self._lines(buf[:end].split(b"\n"))
 
-    def _drain(self, final: bool) -> list[SSEEvent]:
+    def _lines(self, lines: list[bytes]) -> list[SSEEvent]:
         events: list[SSEEvent] = []
-        buf = self._buffer
-        start = 0
-        n = len(buf)
-        while start < n:
-            lf = buf.find("\n", start)
-            cr = buf.find("\r", start)
-            if lf == -1 and cr == -1:
-                break
-            if cr != -1 and (lf == -1 or cr < lf):
-                if cr + 1 == n and not final:
-                    break  # a CR at the end may be the first half of CRLF
-                end, nxt = cr, cr + 2 if cr + 1 < n and buf[cr + 1] == "\n" else cr + 1
-            else:
-                end, nxt = lf, lf + 1
-            event = self._line(buf[start:end])
-            if event is not None:
-                events.append(event)
-            start = nxt
-        self._buffer = buf[start:]
-        return events
-
-    def _line(self, line: str) -> SSEEvent | None:
-        if not line:
-            if not self._data:
+        data = self._data
+        for line in lines:
+            if not line:  # a blank line dispatches the event
+                if data:
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(SSEEvent(text, self._event, self._id))
+                    data = self._data = []
                 self._event = None
-                return None
-            event = SSEEvent("\n".join(self._data), self._event, self._id)
-            self._data = []
-            self._event = None
-            return event
-        if line[0] == ":":
-            return None
-        field, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            self._data.append(value)
-        elif field == "event":
-            self._event = value
-        elif field == "id":
-            self._id = value
-        return None
+            elif line[:5] == b"data:":  # the common line first
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                data.append(value.decode("utf-8", "replace"))
+            elif line[0] != 0x3A:  # not a comment
+                field, sep, value = line.partition(b":")
+                if sep and value[:1] == b" ":
+                    value = value[1:]
+                if field == b"data":
+                    data.append(value.decode("utf-8", "replace"))
+                elif field == b"event":
+                    self._event = value.decode("utf-8", "replace")
+                elif field == b"id":
+                    self._id = value.decode("utf-8", "replace")
+        return events
 
 
 def encode_event(data: bytes) -> bytes:
