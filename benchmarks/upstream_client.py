@@ -326,11 +326,9 @@ def seam_sender(rev: dict[str, types.ModuleType], client: Any, url: str, body: b
                 pool="bench", exclude=False, want_usage=True, tally=UsageTally(), counter=None
             )
             chunks = 0
-            async for raw in resp.chunks():
-                chunks += len(await reader.batch(parser.feed(raw)))
-                if reader.done:
-                    break
-            return Reply(resp.status if reader.done else 599, chunks, 0)
+            async for batch in relay_mod.read_chunks(reader, resp, parser, [], False):
+                chunks += len(batch)
+            return Reply(resp.status, chunks, 0)
         except failure as exc:
             raise ConnectionError(exc.message) from None
         finally:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httptools
@@ -33,8 +33,12 @@ from router.policy import Timeouts
 HIGH_WATER = 256 * 1024
 #: a request whose body is at most this many bytes goes out in one write with its head
 ONE_WRITE = 64 * 1024
-#: idle keep-alive connections older than this are closed instead of reused (uvicorn's own limit is 5 s)
-KEEPALIVE_S = 30.0
+#: idle keep-alive connections older than this are closed instead of reused: vLLM (uvicorn) closes its side
+#: after 5 s, and a request sent just as its close is under way would fail
+KEEPALIVE_S = 4.0
+#: how long a response the caller is done with (it saw ``[DONE]``) may take to end its body and go back to the
+#: pool instead of being closed (the chunked terminator often arrives in a read after the last event)
+DRAIN_S = 1.0
 
 
 class UpstreamFailure(Exception):
@@ -134,6 +138,8 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
         self.framed = False  # content-length or chunked: the end is known without the connection closing
         self.lost = False
+        self.busy = False  # between send() and going back to the idle list
+        self.parked: Callable[[], None] | None = None  # called once a drained response ends
         self.error: str | None = None
         self.idle_since = 0.0
 
@@ -143,6 +149,11 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # a stream transport (uvloop's is no subclass)
 
     def data_received(self, data: bytes) -> None:
+        if not self.busy:  # bytes on an idle connection: nothing asked for them, and it is unusable now
+            self.lost = True
+            if self.transport is not None:
+                self.transport.close()
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -179,6 +190,8 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        if self.parked is not None:
+            return  # draining: nobody reads it
         self.chunks.append(body)
         self._buffered += len(body)
         if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
@@ -191,6 +204,9 @@ class _Connection(asyncio.Protocol):
             self._informational = False
             return
         self.complete = True
+        if self.parked is not None:  # drained after the caller was done with it
+            parked, self.parked = self.parked, None
+            parked()
         self._wake()
 
     # -- the exchange's side
@@ -228,6 +244,7 @@ class _Connection(asyncio.Protocol):
         """Reset the response state and write one request (the parser carries over: it reads one response
         after the other on a keep-alive connection)."""
         assert self.transport is not None
+        self.busy = True
         self.headers = []
         self.status = 0
         self.headers_done = self.complete = self.framed = False
@@ -275,7 +292,7 @@ class _Origin:
 class UpstreamResponse:
     """An open upstream response; the caller must :meth:`close` it (the relay does, in ``finally``)."""
 
-    __slots__ = ("_client", "_conn", "_deadline", "_idle", "_total", "status")
+    __slots__ = ("_client", "_conn", "_deadline", "_drain", "_idle", "_total", "status")
 
     def __init__(
         self, client: UpstreamClient, conn: _Connection, deadline: Deadline, idle: float, total: float
@@ -286,6 +303,7 @@ class UpstreamResponse:
         self._deadline = deadline
         self._idle = idle
         self._total = total
+        self._drain = False
 
     @property
     def headers(self) -> dict[str, str]:
@@ -337,15 +355,20 @@ class UpstreamResponse:
             else:
                 await self._more()
 
+    def done_reading(self) -> None:
+        """The caller has all it wants (a stream's ``[DONE]``): on :meth:`close`, a body that has not quite
+        ended may finish for up to ``DRAIN_S`` and keep its connection, instead of closing it."""
+        self._drain = True
+
     def close(self) -> None:
-        """Give the connection back if the body was read to its end, else close it (the backend sees the
-        cancellation); idempotent."""
+        """Give the connection back if the body was read to its end (or may end: :meth:`done_reading`),
+        else close it (the backend sees the cancellation); idempotent."""
         client = self._client
         if client is None:
             return
         self._client = None
         self._deadline.close()
-        client._release(self._conn)
+        client._release(self._conn, self._drain)
 
     def __del__(self) -> None:
         # A safety net, not the way to close: a response dropped unclosed (a caller's bug, or a cancellation
@@ -441,14 +464,35 @@ class UpstreamClient:
         self._all.add(conn)
         return conn
 
-    def _release(self, conn: _Connection) -> None:
+    def _release(self, conn: _Connection, drain: bool = False) -> None:
         if conn.reusable() and self._started:
-            conn.idle_since = conn._loop.time()
-            conn.origin.idle.append(conn)
+            self._park(conn)
+        elif drain and self._started and conn.headers_done and conn.error is None and not conn.lost:
+            # Not counted against max_connections while it drains: it carries no exchange any more.
+            timer = conn._loop.call_later(DRAIN_S, self._drop, conn)
+
+            def parked() -> None:
+                timer.cancel()
+                if conn.reusable() and self._started:
+                    self._park(conn)
+                else:
+                    self._drop(conn)
+
+            conn.take()  # drop what was not read (and resume reading if it was paused)
+            conn.parked = parked
         else:
-            conn.close()
-            self._all.discard(conn)
+            self._drop(conn)
         self._free()
+
+    def _park(self, conn: _Connection) -> None:
+        conn.busy = False
+        conn.idle_since = conn._loop.time()
+        conn.origin.idle.append(conn)
+
+    def _drop(self, conn: _Connection) -> None:
+        conn.parked = None
+        conn.close()
+        self._all.discard(conn)
 
     async def request(
         self,

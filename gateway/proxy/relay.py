@@ -92,11 +92,15 @@ async def read_chunks(
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """Batches of client chunks: first the events read while the stream was opened, then the rest."""
     batch = await reader.batch(first_events)
+    if reader.done:
+        response.done_reading()  # the rest of the body may end in the background and keep the connection
     if batch:
         yield batch
     if not reader.done and not ended:
         async for raw in response.chunks():
             batch = await reader.batch(parser.feed(raw))
+            if reader.done:
+                response.done_reading()
             if batch:
                 yield batch
             if reader.done:

@@ -509,3 +509,40 @@ async def test_https_backend_is_verified(
         assert server.connections == 1
     finally:
         await trusted.close()
+
+
+@pytest.mark.parametrize("ends", [True, False])
+async def test_a_finished_stream_drains_and_keeps_its_connection(
+    serve: Callable[..., Awaitable[Server]], monkeypatch: pytest.MonkeyPatch, ends: bool
+) -> None:
+    """After ``[DONE]`` the chunked terminator often comes in a later read: the connection waits for it (up
+    to DRAIN_S) and is reused; a body that does not end in time closes its connection."""
+    monkeypatch.setattr(client_module, "DRAIN_S", 0.2)
+
+    async def script(
+        head: bytes, body: bytes, writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(b"e\r\ndata: [DONE]\n\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        if ends or head.startswith(b"POST /second"):
+            writer.write(b"0\r\n\r\n")
+
+    server = await serve(script)
+    client = make_client()
+    await client.start()
+    try:
+        resp = await client.request("POST", server.url + "/first", body=b"{}")
+        async for chunk in resp.chunks():
+            assert chunk == b"data: [DONE]\n\n"
+            break
+        resp.done_reading()
+        resp.close()
+        await asyncio.sleep(0.4)
+        resp = await client.request("POST", server.url + "/second", body=b"{}")
+        assert await resp.read() == b"data: [DONE]\n\n"
+        resp.close()
+        assert server.connections == (1 if ends else 2)
+    finally:
+        await client.close()
