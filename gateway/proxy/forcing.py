@@ -167,6 +167,7 @@ class ForcingSession:
             async for raw in resp.chunks():
                 for event in parser.feed(raw):
                     if event.data == "[DONE]":
+                        resp.done_reading()  # its connection may be reused
                         if not have_ids:
                             out.ids = await self.text_ids(out.text)
                         return
