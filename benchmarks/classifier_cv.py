@@ -14,6 +14,10 @@ and the predicted vs labelled think-share.
 without training again.
 
 ``--sweep`` also prints pooled accuracy and recall for a range of think thresholds (same predictions).
+
+``--levels`` also prints, per group, how the think=true prompts are labelled (low/medium/high) and which
+effort the held-out model chose for them at the threshold (none/low/medium/high): whether the effort head
+uses the whole scale where it should.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import read_examples
-from router.classifier import ClassifierThresholds, Prediction
+from router.classifier import ClassifierThresholds, Prediction, choose_effort
 from router.train import Example, loso_predictions, score_predictions
 
 
@@ -52,6 +56,31 @@ def _load(examples: list[Example], path: Path) -> list[tuple[Example, Prediction
     return pairs
 
 
+def _print_levels(
+    pairs: list[tuple[Example, Prediction]], thresholds: ClassifierThresholds, group: str
+) -> None:
+    levels = ("none", "low", "medium", "high")
+    label: dict[str, dict[str, int]] = {}
+    chosen: dict[str, dict[str, int]] = {}
+    for ex, pred in pairs:
+        if not ex.think:
+            continue
+        for key in (ex.group(group), "overall"):
+            label.setdefault(key, dict.fromkeys(levels, 0))[ex.effort.value] += 1
+            effort, _ = choose_effort(pred, thresholds)
+            chosen.setdefault(key, dict.fromkeys(levels, 0))[effort.value] += 1
+    print(
+        f"\neffort on think=true prompts at think {thresholds.think}"
+        " (label low/medium/high -> chosen none/low/medium/high)"
+    )
+    print(f"{'held-out ' + group:22s} {'n':>5s} {'label L/M/H':>15s}   {'chosen N/L/M/H':>19s}")
+    for key in [*sorted(k for k in label if k != "overall"), "overall"]:
+        lab, cho = label[key], chosen[key]
+        lab_s = "/".join(f"{lab[e]}" for e in levels[1:])
+        cho_s = "/".join(f"{cho[e]}" for e in levels)
+        print(f"{key:22s} {sum(lab.values()):5d} {lab_s:>15s}   {cho_s:>19s}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -63,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
     parser.add_argument("--load", help="score the held-out predictions saved by --save (no training)")
+    parser.add_argument("--levels", action="store_true", help="also print the effort mix on think prompts")
     ns = parser.parse_args(argv)
     examples = read_examples(ns.data)
     started = time.perf_counter()
@@ -103,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{step_ / 100:6.2f} {m['accuracy']:6.3f} {m['recall_think']:6.3f} "
                 f"{m['precision_nothink']:6.3f} {m['effort_error_think']:6.3f} {m['think_share']:6.3f}"
             )
+    if ns.levels:
+        _print_levels(pairs, ClassifierThresholds(think=ns.think), ns.group)
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

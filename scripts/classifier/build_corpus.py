@@ -27,7 +27,9 @@ from __future__ import annotations
 import argparse
 import collections
 import gzip
+import io
 import json
+import pickle
 import random
 import re
 import subprocess
@@ -55,6 +57,10 @@ PINS = {
     "neenza/leetcode-problems": "16c26d1bcfdc17a0290f7083e86c4e9387b2e248",
     "cglez/winograd": "4b72afc25466f78d5600b388ddcb8ed3a02fc993",
     "nlpxucan/WizardLM": "cd4b4cc022b6426aee62d51f7ae99a4a6ec9aaef",
+    "aiwaves-cn/agents": "e8c4e3c2d19739d3dff59e577d1c97090cc15f59",
+    "sahil280114/codealpaca": "2f78ddc5c682ed6738ad092bbbfa59ba915afcb0",
+    "Yale-LILY/FeTaQA": "bbc441be807212d736c8c35a18146b530dde11d0",
+    "princeton-nlp/Collie": "efce1c882e995cca65e1244545167a95dba72df9",
     # reserved evaluation sets, read only for de-duplication
     "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
     "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
@@ -97,6 +103,36 @@ def git_show(repo: str, path: str) -> bytes:
     )
     raw = out.stdout
     return gzip.decompress(raw) if path.endswith(".gz") else raw
+
+
+def git_show_many(repo: str, paths: list[str]) -> list[bytes]:
+    """The bytes of many files at the pinned commit, through one ``git cat-file --batch``."""
+    git_dir = MIRRORS / repo.replace("/", "+") / "repo"
+    if not git_dir.exists():
+        raise SystemExit(f"missing snapshot of {repo} (bring it with the fetch tool): {git_dir}")
+    query = "".join(f"{PINS[repo]}:{path}\n" for path in paths).encode()
+    out = subprocess.run(
+        ["git", "-C", str(git_dir), "cat-file", "--batch"], input=query, capture_output=True, check=True
+    ).stdout
+    blobs: list[bytes] = []
+    pos = 0
+    for path in paths:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if len(header) != 3:
+            raise SystemExit(f"{repo}: {path} not found at {PINS[repo]}")
+        size = int(header[2])
+        blobs.append(out[end + 1 : end + 1 + size])
+        pos = end + 1 + size + 1
+    return blobs
+
+
+def _ls(repo: str, folder: str) -> list[str]:
+    git_dir = MIRRORS / repo.replace("/", "+") / "repo"
+    return subprocess.run(
+        ["git", "-C", str(git_dir), "ls-tree", "-r", "--name-only", PINS[repo], folder],
+        capture_output=True, text=True, check=True,
+    ).stdout.split("\n")[:-1]  # fmt: skip
 
 
 def _json(repo: str, path: str) -> Any:
@@ -375,7 +411,6 @@ def winograd() -> Iterator[Item]:
     # with an ambiguous pronoun and two candidates, where grammar does not decide and the answer is found by
     # reasoning about the situation ("...because it is too large"): think, low.
     import csv
-    import io
 
     rows = list(csv.DictReader(io.StringIO(git_show("cglez/winograd", "WSCollection.csv").decode())))
     for i, r in enumerate(_sample(rows, 220, "winograd")):
@@ -410,10 +445,157 @@ def wizardlm() -> Iterator[Item]:
             yield Item(r["Instruction"].strip(), "wizardlm_test", r["Skill"], think, effort, "user_chat")
 
 
+AGENTS = "aiwaves-cn/agents"
+_MATH_ROOT = "src/agents/datasets/data/math/train/"
+#: MATH's own difficulty level (1-5, set by the competitions' problem order and the authors) -> effort:
+#: level 1 is one or two routine steps, levels 2-3 a few dependent steps, levels 4-5 the hard end of
+#: AMC/AIME problems, where a non-obvious idea and a long derivation are needed.
+_MATH_EFFORT = {
+    "Level 1": "low",
+    "Level 2": "medium",
+    "Level 3": "medium",
+    "Level 4": "high",
+    "Level 5": "high",
+}
+
+
+def competition_math() -> Iterator[Item]:
+    # The MATH dataset's training split (Hendrycks et al., MIT; as copied into aiwaves-cn/agents, Apache-2.0):
+    # competition problems (AMC 10/12, AIME...) in seven subjects, each with a level from 1 to 5. Every
+    # problem is derived (think); the effort follows the level (table above). 60 per level, so that the
+    # effort head sees as many hard as easy problems.
+    paths = [p for p in _ls(AGENTS, _MATH_ROOT) if p.endswith(".json")]
+    by_level: dict[str, list[Any]] = collections.defaultdict(list)
+    for raw in git_show_many(AGENTS, paths):
+        r = json.loads(raw)
+        if r.get("level") in _MATH_EFFORT and r.get("problem", "").strip():
+            by_level[r["level"]].append(r)
+    for level in sorted(_MATH_EFFORT):
+        for r in _sample(by_level[level], 60, f"math/{level}"):
+            category = f"{r['type']}/{level}"
+            yield Item(r["problem"].strip(), "math_train", category, True, _MATH_EFFORT[level], "formal_math")
+
+
+def software_dev() -> Iterator[Item]:
+    # SoftwareDev (aiwaves-cn/agents, Apache-2.0): short requests for a whole small program ("Create a
+    # snake game.", a streamlit + pandas Excel viewer). Code that must work: think, medium.
+    for r in _jsonl(AGENTS, "src/agents/datasets/data/software_dev/SoftwareDev.jsonl"):
+        yield Item(r["prompt"].strip(), "software_dev", "program_request", True, "medium", "user_chat")
+
+
+CODEALPACA = "sahil280114/codealpaca"
+#: Code Alpaca's category is read off the instruction's first word. Writing, changing or fixing code, or
+#: carrying out a procedure on a given input (sort, reverse, convert, count...), is derived: think, low (short
+#: single-function tasks). Asking what something is or means, or to explain or classify, is retrieved or
+#: rewritten: none. Instructions starting with any other word ("How", "Given", "Using", "Identify"...) mix
+#: both kinds and are not used.
+_CODEALPACA_DERIVE = frozenset((
+    "Write", "Create", "Generate", "Construct", "Design", "Implement", "Develop", "Build", "Modify",
+    "Rewrite", "Edit", "Debug", "Fix", "Correct", "Sort", "Reverse", "Find", "Calculate", "Compute", "Count",
+    "Convert", "Output", "Replace", "Remove", "Combine", "Merge", "Split", "Format", "Evaluate", "Multiply",
+    "Add", "Sum",
+))  # fmt: skip
+_CODEALPACA_RETRIEVE = frozenset((
+    "What", "Explain", "Describe", "Suggest", "Name", "List", "Summarize", "Why", "Classify", "Categorize",
+))  # fmt: skip
+
+
+def codealpaca() -> Iterator[Item]:
+    # Code Alpaca's 2k sample (CC BY-NC 4.0; instructions generated self-instruct style from human-written
+    # seed tasks): short, conversational programming requests, some with an input ("Sort the following list
+    # of objects alphabetically by name." + a list). Labelled by first word (table above); 200 derive, up
+    # to 120 retrieve.
+    rows = _json(CODEALPACA, "data/code_alpaca_2k.json")
+    derive, retrieve = [], []
+    for r in rows:
+        words = r["instruction"].split()
+        text = r["instruction"].strip() + ("\n" + r["input"].strip() if r["input"].strip() else "")
+        if words and words[0] in _CODEALPACA_DERIVE:
+            derive.append((text, words[0]))
+        elif words and words[0] in _CODEALPACA_RETRIEVE:
+            retrieve.append((text, words[0]))
+    for text, verb in _sample(derive, 200, "codealpaca/derive"):
+        yield Item(text, "codealpaca", f"derive/{verb}", True, "low", "code_chat")
+    for text, verb in _sample(retrieve, 120, "codealpaca/retrieve"):
+        yield Item(text, "codealpaca", f"retrieve/{verb}", False, "none", "code_chat")
+
+
+#: How a FeTaQA table is pasted: as a Markdown table, as tab-separated lines, or as comma-separated lines.
+_TABLE_ASKS = (
+    'Here is a table from the Wikipedia page "{title}" ({section}):\n\n{table}\n\n{question}',
+    "{table}\n\nUsing the table above, answer: {question}",
+    "{question}\n\n{title} - {section}\n{table}",
+)
+
+
+def _table(rows: list[list[str]], style: int) -> str:
+    rows = [[" ".join(c.split()) for c in row] for row in rows[:26]]
+    if style == 0:
+        head = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0])
+        return head + "".join("\n| " + " | ".join(r) + " |" for r in rows[1:])
+    sep = "\t" if style == 1 else ", "
+    return "\n".join(sep.join(r) for r in rows)
+
+
+def fetaqa() -> Iterator[Item]:
+    # FeTaQA's dev split (Yale-LILY, CC BY-SA 4.0): a question about a Wikipedia table that the answer reads
+    # off the table and puts in a sentence ("What TV roles did Kathryn Beck play in 2007-2008?"). The
+    # values are given: extraction, none. The table is shown in three pastings (above); 26 rows at most.
+    rows = _jsonl("Yale-LILY/FeTaQA", "data/fetaQA-v1_dev.jsonl")
+    for i, r in enumerate(_sample(rows, 150, "fetaqa")):
+        style = i % len(_TABLE_ASKS)
+        text = _TABLE_ASKS[style].format(
+            title=r["table_page_title"], section=r["table_section_title"],
+            table=_table(r["table_array"], style), question=r["question"].strip(),
+        )  # fmt: skip
+        yield Item(text, "fetaqa", "table_question", False, "none", "table_extraction")
+
+
+class _Opaque:
+    """Stands in for every class a pickle names outside a few built-in types: nothing is imported or run."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+    def __call__(self, *args: object, **kwargs: object) -> _Opaque:
+        return _Opaque()
+
+
+_PICKLE_SAFE = frozenset(
+    ("set", "frozenset", "list", "dict", "tuple", "int", "float", "str", "bool", "bytes")
+)
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "builtins" and name in _PICKLE_SAFE:
+            return super().find_class(module, name)
+        return _Opaque
+
+
+def collie() -> Iterator[Item]:
+    # COLLIE (princeton-nlp, MIT): generation requests made only of form constraints on a sentence, paragraph
+    # or passage ("Please generate a paragraph: 1) with exactly 4 sentences; 2) not containing the word
+    # 'the'"), built from Wikipedia, Gutenberg and CC-News text. The answer is written to a form, checked by
+    # counting: none. The word-level categories (english_c01-c03: one word with given letters at given
+    # positions, a search over the vocabulary) are not used. The constraint objects in the pickle are
+    # replaced by inert placeholders; only the prompt strings are read. 8 per category, 240 in all.
+    data = _DataOnlyUnpickler(io.BytesIO(git_show("princeton-nlp/Collie", "data/all_data.dill"))).load()
+    for key in sorted(data):
+        if key.startswith("english_"):
+            continue
+        for r in _sample(data[key], 8, f"collie/{key}"):
+            yield Item(r["prompt"].strip(), "collie", key, False, "none", "form_constraint")
+
+
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
     logiqa2, ar_lsat, followbench, clinc, chatterbot, proofnet,
-    leetcode, winograd, wizardlm,
+    leetcode, winograd, wizardlm, competition_math, software_dev, codealpaca,
+    fetaqa, collie,
 )  # fmt: skip
 
 
