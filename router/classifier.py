@@ -92,7 +92,7 @@ class ClassifierThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    think: float = Field(default=0.26, ge=0.0, le=1.0)
+    think: float = Field(default=0.24, ge=0.0, le=1.0)
     medium: float = Field(default=0.5, ge=0.0, le=1.0)
     high: float = Field(default=0.5, ge=0.0, le=1.0)
 
