@@ -1,0 +1,72 @@
+"""The corpus script's safety nets: the reserved-set near-duplicate test and the data-only unpickler."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import pickle
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "classifier" / "build_corpus.py"
+
+
+@pytest.fixture(scope="module")
+def corpus() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_corpus", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_corpus"] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+RESERVED = (
+    "Sort the following words alphabetically: List: oven costume counterpart",
+    "Write an essay about the history of the bicycle in at least 300 words and highlight two sections.",
+)
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "sort the following WORDS alphabetically -- list: oven, costume, counterpart",  # exact after normalising
+        "Write an essay about the history of the bicycle in at least 250 words and highlight two sections.",
+        "Please write an essay about the history of the bicycle in at least 300 words and highlight two "
+        "sections. Use a friendly tone and give it a title.",  # contains a reserved text
+    ],
+    ids=["normalised-exact", "jaccard", "containment"],
+)
+def test_reserved_near_duplicates_are_caught(corpus: ModuleType, candidate: str) -> None:
+    assert corpus.Dedup(RESERVED).hit(candidate)
+
+
+def test_unrelated_prompt_is_kept(corpus: ModuleType) -> None:
+    dedup = corpus.Dedup(RESERVED)
+    assert not dedup.hit("What is the capital of the country that hosted the 1992 Summer Olympics?")
+    assert not dedup.hit("hello")  # short texts are compared whole, not by shingles
+
+
+class _Payload:
+    """A pickle that would run a shell command when loaded by a plain unpickler."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, ("echo unpickled >&2",))
+
+
+def test_data_only_unpickler_runs_nothing(corpus: ModuleType) -> None:
+    raw = pickle.dumps({"wiki_c07": [{"prompt": "Please generate a sentence.", "constraint": _Payload()}]})
+    data = corpus._DataOnlyUnpickler(io.BytesIO(raw)).load()
+    row = data["wiki_c07"][0]
+    assert row["prompt"] == "Please generate a sentence."
+    assert isinstance(row["constraint"], corpus._Opaque)  # os.system was never looked up, let alone called
+
+
+def test_data_only_unpickler_keeps_builtin_types(corpus: ModuleType) -> None:
+    value = {"a": [1, 2.5, "x", (True, None)], "b": {frozenset({1}), 3}, "c": b"raw"}
+    assert corpus._DataOnlyUnpickler(io.BytesIO(pickle.dumps(value))).load() == value
