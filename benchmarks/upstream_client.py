@@ -246,10 +246,14 @@ async def run_all(opts: Options, procs: Processes, urls: dict[str, str]) -> dict
 
 #: the modules a seam revision is made of, loaded together so each imports its own siblings
 SEAM_MODULES = (
+    ("gateway.backends.deadline", "gateway/backends/deadline.py"),  # issue 18; older revisions lack it
+    ("gateway.backends.http1", "gateway/backends/http1.py"),  # idem
     ("gateway.backends.client", "gateway/backends/client.py"),
     ("gateway.proxy.sse", "gateway/proxy/sse.py"),
     ("gateway.proxy.relay", "gateway/proxy/relay.py"),
 )
+#: seam modules that older revisions do not have
+OPTIONAL_MODULES = frozenset({"gateway.backends.deadline", "gateway.backends.http1"})
 MOCK_MODEL = "mock"
 BODY_SIZES = {"1k": 1_000, "85k": 85_000}
 
@@ -258,11 +262,16 @@ def load_revision(name: str, rev: str) -> dict[str, types.ModuleType]:
     """The seam's modules as they are at git revision ``rev`` (each sees the others of the same revision)."""
     loaded: dict[str, types.ModuleType] = {}
     saved = {mod: sys.modules.get(mod) for mod, _ in SEAM_MODULES}
+    for mod in OPTIONAL_MODULES:
+        sys.modules.pop(mod, None)  # a revision without it must not see the working tree's
     try:
         for mod, path in SEAM_MODULES:
-            src = subprocess.run(
-                ["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True, text=True, check=True
-            ).stdout
+            shown = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True, text=True)
+            if shown.returncode != 0:
+                if mod in OPTIONAL_MODULES:
+                    continue  # not there yet at that revision
+                raise RuntimeError(f"git show {rev}:{path}: {shown.stderr.strip()}")
+            src = shown.stdout
             module = types.ModuleType(f"{mod}@{name}")
             module.__file__ = f"{rev}:{path}"
             sys.modules[mod] = module  # dataclasses and the next module's imports look it up here
@@ -281,7 +290,7 @@ def load_revision(name: str, rev: str) -> dict[str, types.ModuleType]:
 def head_revision() -> dict[str, types.ModuleType]:
     import importlib
 
-    return {mod: importlib.import_module(mod) for mod, _ in SEAM_MODULES}
+    return {mod: importlib.import_module(mod) for mod, path in SEAM_MODULES if (REPO / path).exists()}
 
 
 def trajectory_body(size: int, *, stream: bool) -> bytes:
@@ -308,7 +317,9 @@ def seam_sender(rev: dict[str, types.ModuleType], client: Any, url: str, body: b
     """One exchange through the revision's client and, for streams, its SSE parser and chunk reader."""
     from gateway.proxy.normalize import UsageTally
 
-    client_mod, sse_mod, relay_mod = (rev[m] for m, _ in SEAM_MODULES)
+    client_mod, sse_mod, relay_mod = (
+        rev[m] for m in ("gateway.backends.client", "gateway.proxy.sse", "gateway.proxy.relay")
+    )
     failure = client_mod.UpstreamFailure
     headers = {"content-type": "application/json", "x-request-id": "bench"}
 

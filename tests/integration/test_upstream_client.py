@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.backends import client as client_module
+from gateway.backends import http1
 from gateway.backends.client import UpstreamClient, UpstreamFailure
 from router.policy import Timeouts
 
@@ -426,7 +427,7 @@ async def test_header_values_cannot_split_the_request() -> None:
 async def test_a_slow_reader_pauses_the_connection(
     serve: Callable[..., Awaitable[Server]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "HIGH_WATER", 1024)
+    monkeypatch.setattr(http1, "HIGH_WATER", 1024)
     total = 4 * 1024 * 1024
 
     async def script(
