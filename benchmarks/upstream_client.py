@@ -15,9 +15,10 @@ Part ``seam``: ``gateway.backends.client.UpstreamClient`` as the gateway uses it
 or ``chunks()`` fed through the relay's SSE parser and chunk reader, then ``close()``), the working tree's
 version against the same file at ``--rev NAME=REV`` revisions (loaded from git), alternating per round,
 against ``benchmarks/mock_backend.py`` (20-chunk streams in one write) and a simulator (``--long-words``
-answer words streamed one event per write). Workloads: 1 KB and 85 KB request bodies non-stream, 20-chunk and
-long streams at ``--seam-concurrency``, and 20-chunk streams at one connection (time to the first relayed
-batch). The relay (``gateway/proxy/sse.py`` + ``relay.py``) is timed the same way by revision in process.
+answer words streamed one event per write). Workloads: 1 KB, 85 KB and 800 KB (a tenth as many) request
+bodies non-stream, 20-chunk and long streams at ``--seam-concurrency``, and 1 KB requests and 20-chunk streams
+at one connection (the mock writes a stream at once: its latency is the first byte's); ``--workloads`` picks
+some. The relay (``gateway/proxy/sse.py`` + ``relay.py``) is timed the same way by revision in process.
 
 Run: ``.venv/bin/python benchmarks/upstream_client.py [--part libs|seam|all] [--rev base=a930bb4]
 [--json out.json]`` (libs about 30 seconds, seam about a minute).
@@ -85,6 +86,7 @@ class Options:
     seam_concurrency: int
     latency_requests: int
     relay_iterations: int
+    workloads: tuple[str, ...]
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -110,6 +112,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     p.add_argument("--seam-concurrency", type=int, default=8)
     p.add_argument("--latency-requests", type=int, default=1000, help="seam: requests at one connection")
     p.add_argument("--relay-iterations", type=int, default=3000, help="relay: streams parsed per round")
+    p.add_argument(
+        "--workloads", default="", help="seam: comma-separated names to run (default all: 1k,85k,800k,...)"
+    )
     ns = p.parse_args(argv)
     revs = []
     for spec in ns.rev:
@@ -137,6 +142,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         seam_concurrency=ns.seam_concurrency,
         latency_requests=ns.latency_requests,
         relay_iterations=ns.relay_iterations,
+        workloads=tuple(w for w in ns.workloads.split(",") if w),
     )
 
 
@@ -255,7 +261,7 @@ SEAM_MODULES = (
 #: seam modules that older revisions do not have
 OPTIONAL_MODULES = frozenset({"gateway.backends.deadline", "gateway.backends.http1"})
 MOCK_MODEL = "mock"
-BODY_SIZES = {"1k": 1_000, "85k": 85_000}
+BODY_SIZES = {"1k": 1_000, "85k": 85_000, "800k": 800_000}
 
 
 def load_revision(name: str, rev: str) -> dict[str, types.ModuleType]:
@@ -375,6 +381,14 @@ def seam_workloads(opts: Options, urls: dict[str, str]) -> tuple[Workload, ...]:
         Workload("1k", mock, trajectory_body(BODY_SIZES["1k"], stream=False), False, opts.seam_requests, c),
         Workload("85k", mock, trajectory_body(BODY_SIZES["85k"], stream=False), False, opts.seam_requests, c),
         Workload(
+            "800k",
+            mock,
+            trajectory_body(BODY_SIZES["800k"], stream=False),
+            False,
+            opts.seam_requests // 10,
+            c,
+        ),
+        Workload(
             "20-chunk", mock, trajectory_body(BODY_SIZES["1k"], stream=True), True, opts.seam_streams, c
         ),
         Workload("long", urls["long"], chat_body(LONG_MODEL, stream=True), True, opts.streams, c),
@@ -399,6 +413,8 @@ async def run_seam(
     names = tuple(revs)
     report: dict[str, dict[str, LoadResult]] = {}
     for work in seam_workloads(opts, urls):
+        if opts.workloads and work.name not in opts.workloads:
+            continue
         parts: dict[str, list[LoadResult]] = {n: [] for n in names}
         for rnd in range(opts.rounds):
             for name in names if rnd % 2 == 0 else tuple(reversed(names)):

@@ -4,9 +4,9 @@ Lines end in ``\\r\\n``, ``\\n`` or ``\\r``; ``data:`` lines of one event are jo
 lines that start with ``:`` are comments (keep-alives); an empty line dispatches the event.
 
 It works on bytes: the complete lines of what has arrived are split in one C call (``bytes.split``) and only
-field values are decoded (UTF-8, invalid bytes replaced), so a relayed chunk costs a few hundred nanoseconds
-of Python instead of a character-level scan; ``benchmarks/upstream_client.py`` (relay rows) measured a
-20-chunk vLLM stream at 41 -> 9 µs of parsing (issue 18).
+field values are decoded (UTF-8, invalid bytes replaced) instead of a scan character by character; with the
+relay's other changes a 20-chunk stream in one read is parsed and normalised in 67 -> 43 µs
+(``benchmarks/upstream_client.py``, relay rows; benchmarks/RESULTS.md section 2b).
 """
 
 from __future__ import annotations
