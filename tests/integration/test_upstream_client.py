@@ -295,14 +295,14 @@ async def test_first_byte_idle_and_total_timeouts(serve: Callable[..., Awaitable
             await asyncio.sleep(30)
         writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
         if head.startswith(b"POST /drip"):
-            for _ in range(100):  # a byte every 50 ms: never idle, but never done either
+            for _ in range(200):  # a byte every 50 ms: never idle, but never done either
                 writer.write(b"1\r\n.\r\n")
                 await writer.drain()
                 await asyncio.sleep(0.05)
         await asyncio.sleep(30)
 
     server = await serve(script)
-    client = make_client(first_byte=0.2, idle=0.2, total=1.0)
+    client = make_client(connect=0.2, first_byte=0.3, idle=0.6, total=1.5)
     await client.start()
     try:
         with pytest.raises(UpstreamFailure) as err:
@@ -518,7 +518,7 @@ async def test_a_finished_stream_drains_and_keeps_its_connection(
 ) -> None:
     """After ``[DONE]`` the chunked terminator often comes in a later read: the connection waits for it (up
     to DRAIN_S) and is reused; a body that does not end in time closes its connection."""
-    monkeypatch.setattr(client_module, "DRAIN_S", 0.2)
+    monkeypatch.setattr(client_module, "DRAIN_S", 0.5)
 
     async def script(
         head: bytes, body: bytes, writer: asyncio.StreamWriter, reader: asyncio.StreamReader
@@ -540,7 +540,7 @@ async def test_a_finished_stream_drains_and_keeps_its_connection(
             break
         resp.done_reading()
         resp.close()
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.8)
         resp = await client.request("POST", server.url + "/second", body=b"{}")
         assert await resp.read() == b"data: [DONE]\n\n"
         resp.close()
