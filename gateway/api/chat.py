@@ -9,14 +9,13 @@ from starlette.responses import Response
 
 from gateway.pipeline.door import CHAT_PATH, Call, OpenAIDoor
 from gateway.pipeline.serve import serve
-from gateway.protocol import validate_chat
+from gateway.protocol import chat_fields
 
 
 def parse_chat(body: dict[str, Any]) -> Call:
     """A chat-completions body as the internal request (validated; unknown fields pass through)."""
-    req = validate_chat(body)
-    want_usage = bool(req.stream_options and req.stream_options.include_usage)
-    return Call(body=body, model=req.model, stream=req.stream, want_usage=want_usage, path=CHAT_PATH)
+    model, stream, want_usage = chat_fields(body)
+    return Call(body=body, model=model, stream=stream, want_usage=want_usage, path=CHAT_PATH)
 
 
 DOOR = OpenAIDoor("chat", parse_chat)
