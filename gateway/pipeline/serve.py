@@ -50,6 +50,11 @@ def warnings_header(notes: tuple[str, ...]) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def raw_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """``headers`` as an ASGI response start carries them (lowercase names, Latin-1)."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
 def plan_headers(admitted: Admitted, plan: Plan) -> dict[str, str]:
     """The headers every answer of this request carries: request id, decision, limits, shedding."""
     if plan.decision is None:
@@ -271,8 +276,12 @@ class PipelineResponse(Response):
         if call.settle is not None:
             await call.settle()
         watch.closing = True
-        response = Response(body, media_type="application/json", headers=self.headers_out)
-        await response(scope, receive, send)
+        # the messages Starlette's Response(body, media_type="application/json") sends, without building one
+        raw = raw_headers(self.headers_out)
+        raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        raw.append((b"content-type", b"application/json"))
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
         self.outcome = OK
 
     async def _stream(self, ex: Exchange, d: Dispatched, watch: DisconnectWatch, send: Send) -> None:
@@ -281,9 +290,7 @@ class PipelineResponse(Response):
         headers = self.headers_out
         headers["cache-control"] = "no-cache"
         headers["x-accel-buffering"] = "no"
-        raw: list[tuple[bytes, bytes]] = [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
-        ]
+        raw = raw_headers(headers)
         raw.append((b"content-type", SSE_TYPE.encode()))
         await send({"type": "http.response.start", "status": 200, "headers": raw})
         writer = self.door.stream(call)
