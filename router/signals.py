@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from router.effort import Effort, parse_effort
 
@@ -142,18 +142,22 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def soft_switch(messages: Sequence[Any]) -> Signal | None:
     """Qwen's ``/think`` / ``/no_think``: the last one in the latest user message, else in the system one."""
-    last_user = next(
-        (m for m in reversed(messages) if isinstance(m, Mapping) and m.get("role") == "user"), None
-    )
-    system = next(
-        (m for m in messages if isinstance(m, Mapping) and m.get("role") in ("system", "developer")), None
-    )
+    # dicts first: the ABC check costs ~0.15 us per message, which adds up on long agent trajectories
+    last_user = next((m for m in reversed(messages) if _is_mapping(m) and m.get("role") == "user"), None)
+    system = next((m for m in messages if _is_mapping(m) and m.get("role") in ("system", "developer")), None)
     for message, where in ((last_user, "user"), (system, "system")):
         if message is None:
             continue
-        found = _SOFT.findall(_text_of(message.get("content")))
+        text = _text_of(message.get("content"))
+        # every match holds one of these substrings; the regex (lookarounds at each position) costs ~9 us on
+        # a 1 KB message, the substring checks well under 1 us
+        found = _SOFT.findall(text) if "/think" in text or "/no_think" in text else None
         if found:
             return Signal(f"/{found[-1]} in the {where} message", on=found[-1] == "think")
     return None
