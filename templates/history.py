@@ -66,11 +66,16 @@ def _input_reasoning(message: Mapping[str, Any]) -> str | None:
 def rewrite_history(
     family: Family, messages: object, version: VllmVersion, notes: list[str]
 ) -> list[dict[str, Any]]:
-    """New message list with reasoning stripped or kept per ``family.history``; appends to ``notes``."""
+    """New message list with reasoning stripped or kept per ``family.history``; appends to ``notes``.
+
+    Assistant messages are new objects; the others are the input's own (a caller that edits one replaces
+    it in the list): copying every message was ~5 of the ~24 us this took on an 85 KB agent trajectory."""
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("'messages' must be a non-empty array of message objects")
     for index, message in enumerate(messages):
-        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+        if not (type(message) is dict or isinstance(message, Mapping)) or not isinstance(
+            message.get("role"), str
+        ):
             raise InvalidRequestError(f"messages[{index}] must be an object with a string 'role'")
     if family.history is HistoryPolicy.KEEP_IN_TURN:
         boundary = last_final_index(messages)
@@ -80,10 +85,10 @@ def rewrite_history(
     out: list[dict[str, Any]] = []
     stripped = kept = 0
     for index, message in enumerate(messages):
-        new = dict(message)
-        if new["role"] != "assistant":
-            out.append(new)
+        if message["role"] != "assistant":
+            out.append(message if type(message) is dict else dict(message))
             continue
+        new = dict(message)
         reasoning = _input_reasoning(new)
         content = new.get("content")
         if isinstance(content, str) and THINK_END in content:

@@ -53,11 +53,12 @@ def render_chat(
     """Build the upstream body for ``family`` at ``effort`` with thinking budget ``budget`` (None: no cap).
 
     ``body`` is never mutated. The result shares nothing with it, unless ``share_input``: then the result's
-    nested values that no rule changes (tools, content parts, tool calls, unknown fields) are ``body``'s own,
-    for a caller that only serialises the result and never edits it (the gateway). Every rule replaces what
-    it changes (new top-level object, new message objects from ``rewrite_history``, new kwargs), so sharing is
-    safe; it saves the deep copy, a full serialisation and parse of the body: ~20 % of the gateway's CPU on an
-    800 KB agent trajectory (benchmarks/RESULTS.md, hot path)."""
+    nested values that no rule changes (messages other than the assistant's, tools, content parts, tool
+    calls, unknown fields) are ``body``'s own, for a caller that only serialises the result and never edits
+    it (the gateway). Every rule replaces what it changes (new top-level object, new message list and
+    assistant messages from ``rewrite_history``, a new system message where a quirk edits one, new kwargs),
+    so sharing is safe; it saves the deep copy, a full serialisation and parse of the body: ~20 % of the
+    gateway's CPU on an 800 KB agent trajectory (benchmarks/RESULTS.md, hot path)."""
     fam = get_family(family) if isinstance(family, str) else family
     level = require_effort(effort)
     version = require_version(vllm_version)
@@ -170,8 +171,8 @@ def _apply_sampling(family: Family, out: dict[str, Any], thinking: bool, notes: 
 
 
 def _apply_system_quirks(family: Family, out: dict[str, Any], thinking: bool, notes: list[str]) -> None:
-    messages: list[dict[str, Any]] = out["messages"]
-    for message in messages:
+    messages: list[dict[str, Any]] = out["messages"]  # the list is ours, its messages may be the client's
+    for index, message in enumerate(messages):
         content = message.get("content")
         if message["role"] != "system" or not isinstance(content, str):
             continue
@@ -179,7 +180,7 @@ def _apply_system_quirks(family: Family, out: dict[str, Any], thinking: bool, no
         for flag in family.system_switch_flags:
             cleaned = cleaned.replace(flag, "")
         if cleaned != content:
-            message["content"] = cleaned.strip()
+            messages[index] = {**message, "content": cleaned.strip()}
             notes.append(
                 f"removed {'/'.join(family.system_switch_flags)} flag from a system message "
                 "(it would override the switch)"
@@ -188,11 +189,12 @@ def _apply_system_quirks(family: Family, out: dict[str, Any], thinking: bool, no
     if thinking and family.thinking_system_instruction and first["role"] == "system":
         text = first.get("content")
         if isinstance(text, str) and family.thinking_system_instruction not in text:
-            first["content"] = (
-                f"{text}\n\n{family.thinking_system_instruction}"
+            messages[0] = {
+                **first,
+                "content": f"{text}\n\n{family.thinking_system_instruction}"
                 if text
-                else family.thinking_system_instruction
-            )
+                else family.thinking_system_instruction,
+            }
             notes.append(
                 f"appended the thinking instruction to the client system message ({family.name} quirk)"
             )
