@@ -50,7 +50,7 @@ class Ledger:
                 m.child(m.budget_hits, self.effort).inc()
             self.grant.account(usage.prompt, usage.completion, usage.reasoning)  # limits (issue 6)
             if self.step is not None:
-                m.agent_thinking_tokens.labels(self.step).inc(usage.reasoning)
+                m.child(m.agent_thinking_tokens, self.step).inc(usage.reasoning)
             if self.episode is not None:
                 self.episode(usage.reasoning)  # agent.episodes (issue 14)
             self.trace.record_tokens(usage.prompt, usage.completion, usage.reasoning, usage.budget_hit)
