@@ -41,8 +41,9 @@ async def until(check: Callable[[], Any], what: str, timeout: float = 5.0) -> No
 
 
 async def test_metrics_move_under_load(tok: SimTokenizer) -> None:
+    # slow enough that the two waiting requests wait over a second: a loaded box can miss a shorter window
     cfg = SimConfig(
-        tokens_per_s=40, max_num_seqs=2, reasoning_words=10, answer_words=5, kv_capacity_tokens=1000
+        tokens_per_s=12, max_num_seqs=2, reasoning_words=10, answer_words=5, kv_capacity_tokens=1000
     )
     async with (
         run_sim_async(cfg, tokenizer=tok) as sim,
