@@ -12,6 +12,10 @@ correct), whatever the vocabulary; it does not where the answer is retrieved, re
 extracted, classified or written for style, however long or constrained the instructions are. Labels are
 per source or per task category (table ``SOURCES`` below), never per item.
 
+Licences: the shipped model is trained on this corpus, so no source may carry a non-commercial licence. Code
+Alpaca (CC BY-NC 4.0), LogiQA 2.0 (CC BY-NC-SA 4.0) and WizardLM's test set (CC BY-NC 4.0) were used until
+2026-12-07 and are not any more.
+
 Reserved for evaluation and never used, not even re-worded: BIG-Bench Hard (27 tasks) and the BIG-bench tasks
 it was built from, IFEval, MT-Bench, Vicuna-80, GSM8K test, MBPP test. Their texts are read here only to drop
 any candidate that matches one of them (normalised exact match, word-3-gram Jaccard >= 0.5, or containment
@@ -48,7 +52,6 @@ PINS = {
     "openai/human-eval": "6d43fb980f9fee3c892a914eda09951f772ad10d",
     "YJiangcm/FollowBench": "6278f4c1377b4eafab737267b8b21acd52ea0e52",
     "allenai/fermi": "dfd4ceec41ef5fa0fe63e24c6027f13730d39a36",
-    "csitfun/LogiQA2.0": "955e1d3df6c59d9bfb44d9913da1e1a27ec14e18",
     "zhongwanjun/AR-LSAT": "41f78ca7be3e24602b694b9d6b78105fc0c8bfc6",
     "1171-jpg/BrainTeaser": "4d164df75ba95682758248727bfc9d2746e598b7",
     "clinc/oos-eval": "828f8093932c8fe6ca7936c3d2e52903b1c523de",
@@ -56,9 +59,7 @@ PINS = {
     "zhangir-azerbayev/ProofNet": "509ad79710ed4f46ff5c282ed5640c1aa9ac3f30",
     "neenza/leetcode-problems": "16c26d1bcfdc17a0290f7083e86c4e9387b2e248",
     "cglez/winograd": "4b72afc25466f78d5600b388ddcb8ed3a02fc993",
-    "nlpxucan/WizardLM": "cd4b4cc022b6426aee62d51f7ae99a4a6ec9aaef",
     "aiwaves-cn/agents": "e8c4e3c2d19739d3dff59e577d1c97090cc15f59",
-    "sahil280114/codealpaca": "2f78ddc5c682ed6738ad092bbbfa59ba915afcb0",
     "Yale-LILY/FeTaQA": "bbc441be807212d736c8c35a18146b530dde11d0",
     "princeton-nlp/Collie": "efce1c882e995cca65e1244545167a95dba72df9",
     # reserved evaluation sets, read only for de-duplication
@@ -246,15 +247,6 @@ def fermi() -> Iterator[Item]:
         yield Item(r["question"].strip(), "fermi_real", "estimation", True, "medium", "estimation")
 
 
-def logiqa2() -> Iterator[Item]:
-    # logical reasoning over a short argument, four options (think, medium)
-    lines = git_show("csitfun/LogiQA2.0", "logiqa/DATA/LOGIQA/dev.txt").decode().splitlines()
-    rows = [json.loads(x) for x in lines if x.strip()]
-    for r in _sample(rows, 120, "logiqa2"):
-        text = f"{r['text'].strip()}\n\n{r['question'].strip()}\n{_letters(r['options'])}"
-        yield Item(text, "logiqa2", "argument_reasoning", True, "medium", "argument_logic")
-
-
 def ar_lsat() -> Iterator[Item]:
     # analytical reasoning games: search over arrangements under constraints (think, high);
     # logical reasoning questions: one argument, five options (think, medium)
@@ -420,31 +412,6 @@ def winograd() -> Iterator[Item]:
         yield Item(text, "winograd", "pronoun", True, "low", "pronoun_resolution")
 
 
-#: WizardLM test set skills -> (think, effort). Math, code and reasoning are derived; writing, opinions,
-#: counterfactual "what if" questions, explanations of a field (biology, law, history...), translation,
-#: role play and replies to toxic posts are written or retrieved. Skills that mix both kinds (computer
-#: science, complex format, physics, chemistry) are not used.
-_WIZARD_SKILLS = {
-    "Math": (True, "medium"), "Code Generation": (True, "medium"), "Code Debug": (True, "medium"),
-    "Reasoning": (True, "medium"),
-    **dict.fromkeys(
-        ("Writting", "Academic Writing", "Counterfactual", "Common-Sense", "Multilingual", "Roleplay",
-         "Biology", "Technology", "Ethics", "TruthfulQA", "Sport", "Law", "Medicine", "Literature",
-         "Entertainment", "Art", "Music", "Economy", "Toxicity", "History", "Philosophy"),
-        (False, "none"),
-    ),
-}  # fmt: skip
-
-
-def wizardlm() -> Iterator[Item]:
-    # WizardLM's test set (CC BY-NC 4.0): 218 open chat instructions written to cover 29 skills, labelled per
-    # skill (table above).
-    for r in _jsonl("nlpxucan/WizardLM", "WizardLM/data/WizardLM_testset.jsonl"):
-        if r["Skill"] in _WIZARD_SKILLS:
-            think, effort = _WIZARD_SKILLS[r["Skill"]]
-            yield Item(r["Instruction"].strip(), "wizardlm_test", r["Skill"], think, effort, "user_chat")
-
-
 AGENTS = "aiwaves-cn/agents"
 _MATH_ROOT = "src/agents/datasets/data/math/train/"
 #: MATH's own difficulty level (1-5, set by the competitions' problem order and the authors) -> effort:
@@ -481,43 +448,6 @@ def software_dev() -> Iterator[Item]:
     # snake game.", a streamlit + pandas Excel viewer). Code that must work: think, medium.
     for r in _jsonl(AGENTS, "src/agents/datasets/data/software_dev/SoftwareDev.jsonl"):
         yield Item(r["prompt"].strip(), "software_dev", "program_request", True, "medium", "user_chat")
-
-
-CODEALPACA = "sahil280114/codealpaca"
-#: Code Alpaca's category is read off the instruction's first word. Writing, changing or fixing code, or
-#: carrying out a procedure on a given input (sort, reverse, convert, count...), is derived: think, low (short
-#: single-function tasks). Asking what something is or means, or to explain or classify, is retrieved or
-#: rewritten: none. Instructions starting with any other word ("How", "Given", "Using", "Identify"...) mix
-#: both kinds and are not used.
-_CODEALPACA_DERIVE = frozenset((
-    "Write", "Create", "Generate", "Construct", "Design", "Implement", "Develop", "Build", "Modify",
-    "Rewrite", "Edit", "Debug", "Fix", "Correct", "Sort", "Reverse", "Find", "Calculate", "Compute", "Count",
-    "Convert", "Output", "Replace", "Remove", "Combine", "Merge", "Split", "Format", "Evaluate", "Multiply",
-    "Add", "Sum",
-))  # fmt: skip
-_CODEALPACA_RETRIEVE = frozenset((
-    "What", "Explain", "Describe", "Suggest", "Name", "List", "Summarize", "Why", "Classify", "Categorize",
-))  # fmt: skip
-
-
-def codealpaca() -> Iterator[Item]:
-    # Code Alpaca's 2k sample (CC BY-NC 4.0; instructions generated self-instruct style from human-written
-    # seed tasks): short, conversational programming requests, some with an input ("Sort the following list
-    # of objects alphabetically by name." + a list). Labelled by first word (table above); 200 derive, up
-    # to 120 retrieve.
-    rows = _json(CODEALPACA, "data/code_alpaca_2k.json")
-    derive, retrieve = [], []
-    for r in rows:
-        words = r["instruction"].split()
-        text = r["instruction"].strip() + ("\n" + r["input"].strip() if r["input"].strip() else "")
-        if words and words[0] in _CODEALPACA_DERIVE:
-            derive.append((text, words[0]))
-        elif words and words[0] in _CODEALPACA_RETRIEVE:
-            retrieve.append((text, words[0]))
-    for text, verb in _sample(derive, 200, "codealpaca/derive"):
-        yield Item(text, "codealpaca", f"derive/{verb}", True, "low", "code_chat")
-    for text, verb in _sample(retrieve, 120, "codealpaca/retrieve"):
-        yield Item(text, "codealpaca", f"retrieve/{verb}", False, "none", "code_chat")
 
 
 #: How a FeTaQA table is pasted: as a Markdown table, as tab-separated lines, or as comma-separated lines.
@@ -593,8 +523,7 @@ def collie() -> Iterator[Item]:
 
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
-    logiqa2, ar_lsat, followbench, clinc, chatterbot, proofnet,
-    leetcode, winograd, wizardlm, competition_math, software_dev, codealpaca,
+    ar_lsat, followbench, clinc, chatterbot, proofnet, leetcode, winograd, competition_math, software_dev,
     fetaqa, collie,
 )  # fmt: skip
 
