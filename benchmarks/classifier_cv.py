@@ -15,6 +15,9 @@ without training again.
 
 ``--sweep`` also prints pooled accuracy and recall for a range of think thresholds (same predictions).
 
+The level cut points are each held-out model's own (fitted inside training on its out-of-fold predictions);
+``--medium M --high H`` score with fixed ones instead (``--medium 0.5 --high 0.5``: the median rule).
+
 ``--levels`` also prints, per group, how the think=true prompts are labelled (low/medium/high) and which
 effort the held-out model chose for them at the threshold (none/low/medium/high): whether the effort head
 uses the whole scale where it should.
@@ -32,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import read_examples
-from router.classifier import ClassifierThresholds, Prediction, choose_effort
+from router.classifier import MEDIAN_CUTS, ClassifierThresholds, Prediction, choose_effort
 from router.train import Example, loso_predictions, score_predictions
 
 
@@ -44,7 +47,12 @@ def _save(examples: list[Example], pairs: list[tuple[Example, Prediction]], path
     position = {id(ex): i for i, ex in enumerate(examples)}
     with path.open("w", encoding="utf-8") as out:
         for ex, pred in pairs:
-            row = {"index": position[id(ex)], "p_think": pred.p_think, "levels": pred.levels}
+            row = {
+                "index": position[id(ex)],
+                "p_think": pred.p_think,
+                "levels": pred.levels,
+                "level_cuts": list(pred.level_cuts),
+            }
             out.write(json.dumps(row) + "\n")
 
 
@@ -52,7 +60,9 @@ def _load(examples: list[Example], path: Path) -> list[tuple[Example, Prediction
     pairs = []
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        pairs.append((examples[row["index"]], Prediction(p_think=row["p_think"], levels=row["levels"])))
+        cuts = tuple(row.get("level_cuts", MEDIAN_CUTS))
+        pred = Prediction(p_think=row["p_think"], levels=row["levels"], level_cuts=(cuts[0], cuts[1]))
+        pairs.append((examples[row["index"]], pred))
     return pairs
 
 
@@ -88,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=".cache/classifier/corpus.jsonl")
     parser.add_argument("--group", choices=("family", "source"), default="family", help="what is left out")
     parser.add_argument("--think", type=float, default=ClassifierThresholds().think, help="think threshold")
+    parser.add_argument("--medium", type=float, help="fixed medium cut point (default: each model's own)")
+    parser.add_argument("--high", type=float, help="fixed high cut point (default: each model's own)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
@@ -112,11 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
     if ns.save:
         _save(examples, pairs, Path(ns.save))
-    results = score_predictions(pairs, ClassifierThresholds(think=ns.think), group=ns.group)
+    base = ClassifierThresholds(think=ns.think, medium=ns.medium, high=ns.high)
+    results = score_predictions(pairs, base, group=ns.group)
     if ns.json:
         print(json.dumps(results, indent=2))
         return 0
     print(f"leave-one-{ns.group}-out CV, think threshold {ns.think}, {len(examples)} examples")
+    cuts = sorted({pred.level_cuts for _, pred in pairs})
+    fixed = f"{ns.medium or 'own'}, {ns.high or 'own'}"
+    print(f"level cut points (medium, high): {fixed}; the models' own: {cuts}")
     cols = "".join(f"{c:>7s}" for c in ("acc", "rec_T", "prec_F", "ord", "ord_T", "share", "label"))
     print(f"{'held-out ' + ns.group:22s} {'n':>5s}{cols}")
     for source, m in results.items():
@@ -128,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     if ns.sweep:
         print(f"\n{'think':>6s} {'acc':>6s} {'rec_T':>6s} {'prec_F':>6s} {'ord_T':>6s} {'share':>6s}")
         for step_ in range(10, 61, 2):
-            m = score_predictions(pairs, ClassifierThresholds(think=step_ / 100))["overall"]
+            m = score_predictions(pairs, base.model_copy(update={"think": step_ / 100}))["overall"]
             print(
                 f"{step_ / 100:6.2f} {m['accuracy']:6.3f} {m['recall_think']:6.3f} "
                 f"{m['precision_nothink']:6.3f} {m['effort_error_think']:6.3f} {m['think_share']:6.3f}"
             )
     if ns.levels:
-        _print_levels(pairs, ClassifierThresholds(think=ns.think), ns.group)
+        _print_levels(pairs, base, ns.group)
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -34,6 +34,9 @@ ARTIFACT_VERSION = 1
 CLIP = 4.0
 #: The thinking levels the level model chooses among, in order.
 THINK_LEVELS: tuple[Effort, ...] = (Effort.LOW, Effort.MEDIUM, Effort.HIGH)
+#: The level cut points ``(medium, high)`` of an artifact that does not carry fitted ones: the median of the
+#: level distribution.
+MEDIAN_CUTS: tuple[float, float] = (0.5, 0.5)
 
 
 class ArtifactError(ValueError):
@@ -65,11 +68,14 @@ class Prediction:
     ``p_think`` is the probability that the request needs thinking; ``levels`` maps ``none``, ``low``,
     ``medium``, ``high`` to probabilities summing to 1 (``levels["none"] == 1 - p_think``). ``evidence`` lists
     the strongest contributions to the think logit as ``(feature, contribution)``, largest first.
+    ``level_cuts`` are the model's own ``(medium, high)`` cut points (fitted at training time), which
+    :func:`choose_effort` uses where the policy's thresholds leave them unset.
     """
 
     p_think: float
     levels: dict[str, float]
     evidence: tuple[tuple[str, float], ...] = ()
+    level_cuts: tuple[float, float] = MEDIAN_CUTS
 
     def thinking_share(self) -> dict[str, float]:
         """The distribution over low/medium/high given that the request thinks (sums to 1)."""
@@ -87,14 +93,16 @@ class ClassifierThresholds(BaseModel):
       value for a target think-share.
     * ``medium`` and ``high`` pick the level among thinking efforts from the level distribution *given
       thinking* (:meth:`Prediction.thinking_share`): ``high`` when ``P(high) >= high``, else ``medium`` when
-      ``P(medium) + P(high) >= medium``, else ``low``.
+      ``P(medium) + P(high) >= medium``, else ``low``. Unset (``None``, the default), each is the
+      artifact's own cut point, fitted at training time to minimise the level error on out-of-fold
+      predictions (``Prediction.level_cuts``); 0.5 for both is the median of the distribution.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     think: float = Field(default=0.24, ge=0.0, le=1.0)
-    medium: float = Field(default=0.5, ge=0.0, le=1.0)
-    high: float = Field(default=0.5, ge=0.0, le=1.0)
+    medium: float | None = Field(default=None, ge=0.0, le=1.0)
+    high: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 def _describe(evidence: Sequence[tuple[str, float]], positive: bool) -> str:
@@ -108,9 +116,11 @@ def choose_effort(pred: Prediction, thresholds: ClassifierThresholds) -> tuple[E
         why = _describe(pred.evidence, positive=False)
         return Effort.NONE, f"p_think {pred.p_think:.2f} < {thresholds.think:.2f} ({why})"
     share = pred.thinking_share()
-    if share["high"] >= thresholds.high:
+    medium = pred.level_cuts[0] if thresholds.medium is None else thresholds.medium
+    high = pred.level_cuts[1] if thresholds.high is None else thresholds.high
+    if share["high"] >= high:
         effort = Effort.HIGH
-    elif share["medium"] + share["high"] >= thresholds.medium:
+    elif share["medium"] + share["high"] >= medium:
         effort = Effort.MEDIUM
     else:
         effort = Effort.LOW
@@ -168,6 +178,7 @@ class EffortClassifier:
         "_dense_w",
         "_follow_gain",
         "_gram_w",
+        "_level_cuts",
         "_mean",
         "_pair_abs",
         "_pair_cols",
@@ -194,6 +205,7 @@ class EffortClassifier:
         prior_think: float,
         follow_gain: float,
         tools_logit: float,
+        level_cuts: tuple[float, float] = MEDIAN_CUTS,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Build from parts; most callers use :meth:`from_artifact`.
@@ -210,6 +222,9 @@ class EffortClassifier:
             raise ArtifactError("prior_think must be strictly between 0 and 1")
         if temperature <= 0:
             raise ArtifactError("levels temperature must be positive")
+        if not all(0.0 <= c <= 1.0 for c in level_cuts):
+            raise ArtifactError("level cut points must be between 0 and 1")
+        self._level_cuts = (float(level_cuts[0]), float(level_cuts[1]))
         self._mean = tuple(mean)
         self._scale = tuple(s if s > 0 else 1.0 for s in scale)
         self._dense_w = tuple(tuple(row) for row in dense_weights)
@@ -265,6 +280,9 @@ class EffortClassifier:
         if not isinstance(cal, Mapping):
             raise ArtifactError("artifact field 'calibration' must be an object")
         meta = data.get("metadata")
+        cuts = cal.get("level_cuts", {"medium": MEDIAN_CUTS[0], "high": MEDIAN_CUTS[1]})
+        if not isinstance(cuts, Mapping):
+            raise ArtifactError("artifact field 'calibration.level_cuts' must be an object {medium, high}")
         return cls(
             mean=_floats(data, "dense_mean", n),
             scale=_floats(data, "dense_scale", n),
@@ -275,6 +293,7 @@ class EffortClassifier:
             prior_think=_number(data, "prior_think"),
             follow_gain=_number(data, "follow_gain"),
             tools_logit=_number(data, "tools_logit"),
+            level_cuts=(_number(cuts, "medium"), _number(cuts, "high")),
             metadata=meta if isinstance(meta, Mapping) else None,
         )
 
@@ -308,6 +327,11 @@ class EffortClassifier:
                 for name, value, i in top
             )
         return _Scores(out[0], (out[1], out[2], out[3]), contributions)
+
+    @property
+    def level_cuts(self) -> tuple[float, float]:
+        """The artifact's ``(medium, high)`` level cut points (what unset policy thresholds mean)."""
+        return self._level_cuts
 
     def think_logit(self, text: str) -> float:
         """Uncalibrated think logit of one text on its own (used by training and diagnostics)."""
@@ -343,12 +367,15 @@ class EffortClassifier:
             evidence = (*evidence, ("tools", self._tools_logit))
         p = _sigmoid(self._cal_a * z + self._cal_b)
         q = _softmax([v / self._temperature for v in levels])
-        return Prediction(p_think=p, levels=_levels(p, q), evidence=evidence)
+        return Prediction(p_think=p, levels=_levels(p, q), evidence=evidence, level_cuts=self._level_cuts)
 
     def _prior_prediction(self) -> Prediction:
         q = (1 / 3, 1 / 3, 1 / 3)
         return Prediction(
-            p_think=self._prior, levels=_levels(self._prior, q), evidence=(("empty prompt", 0.0),)
+            p_think=self._prior,
+            levels=_levels(self._prior, q),
+            evidence=(("empty prompt", 0.0),),
+            level_cuts=self._level_cuts,
         )
 
 

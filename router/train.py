@@ -12,8 +12,10 @@ Recipe (see docs/classifier.md):
 * a logistic regression for think/no-think, sample-weighted so every source counts equally
   (``1/n_source ** source_power``, power 1) and thinking prompts count ``think_weight`` times (recall first);
 * a multinomial logistic regression for low/medium/high on the thinking prompts;
-* calibration on out-of-fold logits from folds grouped by source: Platt scaling of the think logit and a
-  temperature for the level logits.
+* calibration on out-of-fold logits from folds grouped by format family: Platt scaling of the think logit,
+  a temperature for the level logits, and the level cut points ``(medium, high)`` of
+  :func:`router.classifier.choose_effort` that minimise the mean absolute level error of the out-of-fold
+  level distributions on the thinking prompts (:func:`fit_level_cuts`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from router.classifier import (
     ARTIFACT_FORMAT,
     ARTIFACT_VERSION,
     CLIP,
+    MEDIAN_CUTS,
     ClassifierThresholds,
     EffortClassifier,
     Prediction,
@@ -259,6 +262,10 @@ def _group_folds(sources: Sequence[str], k: int) -> list[list[int]]:
     return folds
 
 
+#: The level temperatures searched (geometric, 0.3 to 12; until 2026-12-07 0.3 to 4.0, which the fit reached).
+_TEMPERATURES = np.round(np.geomspace(0.3, 12.0, 41), 4)
+
+
 def _calibrate(think_logits: FloatArray, y: FloatArray, level_logits: FloatArray, lv: FloatArray) -> Any:
     from sklearn.linear_model import LogisticRegression
 
@@ -267,7 +274,7 @@ def _calibrate(think_logits: FloatArray, y: FloatArray, level_logits: FloatArray
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     best_t, best_nll = 1.0, math.inf
     if len(lv):
-        for t in np.linspace(0.3, 4.0, 38):
+        for t in _TEMPERATURES.tolist():
             z = level_logits / t
             z = z - z.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -275,6 +282,35 @@ def _calibrate(think_logits: FloatArray, y: FloatArray, level_logits: FloatArray
             if nll < best_nll:
                 best_t, best_nll = float(t), nll
     return a, b, best_t
+
+
+#: The grid the level cut points are searched on: 0.02, 0.04, ..., 0.98.
+_CUT_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
+
+
+def fit_level_cuts(shares: FloatArray, labels: FloatArray) -> tuple[float, float]:
+    """The cut points ``(medium, high)`` minimising the mean absolute level error (0 low, 1 medium, 2 high).
+
+    ``shares`` are level distributions given thinking (rows low, medium, high), ``labels`` the true levels.
+    The rule is :func:`router.classifier.choose_effort`'s: high when ``P(high) >= high``, else medium when
+    ``P(medium) + P(high) >= medium``, else low. Ties go to the pair nearest the median (0.5, 0.5).
+    """
+    if not len(labels):
+        return MEDIAN_CUTS
+    p_high = shares[:, 2][:, None]
+    p_up = (shares[:, 1] + shares[:, 2])[:, None]
+    up = p_up >= _CUT_GRID[None, :]  # n x grid: medium or higher at each medium cut
+    hi = p_high >= _CUT_GRID[None, :]  # n x grid: high at each high cut
+    best: tuple[float, float, float, float] = (math.inf, math.inf, *MEDIAN_CUTS)
+    for j, h in enumerate(_CUT_GRID.tolist()):
+        # level = 2 where high, else 1 where up, else 0: for every medium cut at once
+        level = np.where(hi[:, j : j + 1], 2, up.astype(np.int64))
+        errors = np.abs(level - labels[:, None]).mean(axis=0)
+        for i, m in enumerate(_CUT_GRID.tolist()):
+            key = (round(float(errors[i]), 9), abs(m - 0.5) + abs(h - 0.5))
+            if key < best[:2]:
+                best = (key[0], key[1], m, h)
+    return best[2], best[3]
 
 
 def train_artifact(
@@ -321,6 +357,9 @@ def train_artifact(
     level_y = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
     keep = y.astype(bool) & (level_y >= 0)
     a, b, temp = _calibrate(oof_think, y, oof_levels[keep], level_y[keep].astype(np.float64))
+    z = oof_levels[keep] / temp
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    cut_medium, cut_high = fit_level_cuts(z / z.sum(axis=1, keepdims=True), level_y[keep].astype(np.float64))
     if progress is not None:
         progress("final fit")
     raw = _fit_raw(examples, feats, cfg)
@@ -339,7 +378,12 @@ def train_artifact(
         "dense_weights": [_round(row) for row in dense_rows],
         "vocab": vocab,
         "gram_weights": [_round(col[keep_gram]) for col in gram_cols],
-        "calibration": {"a": round(a, 5), "b": round(b, 5), "levels_temperature": round(temp, 4)},
+        "calibration": {
+            "a": round(a, 5),
+            "b": round(b, 5),
+            "levels_temperature": round(temp, 4),
+            "level_cuts": {"medium": cut_medium, "high": cut_high},
+        },
         "prior_think": round(float(np.clip(y.mean(), 0.01, 0.99)), 4),
         "follow_gain": cfg.follow_gain,
         "tools_logit": cfg.tools_logit,

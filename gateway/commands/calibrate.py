@@ -1,8 +1,8 @@
 """``thinkgate calibrate``: propose classifier thresholds for a target think-share on a JSONL file.
 
 The think threshold is the ``(1 - share)`` quantile of ``p_think`` over the file, so that the requested share
-of its prompts would think; the level cut points keep their defaults. Prints a YAML snippet for the policy
-file and the accuracy and recall those thresholds give on the file's labels.
+of its prompts would think; the level cut points stay unset (the artifact's own). Prints a YAML snippet for
+the policy file and the accuracy and recall those thresholds give on the file's labels.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def run(ns: argparse.Namespace) -> int:
     print("classifier:")
     print("  thresholds:")
     print(f"    think: {thresholds.think}")
-    print(f"    medium: {thresholds.medium}")
-    print(f"    high: {thresholds.high}")
+    medium, high = clf.level_cuts
+    print(f"    # medium: {medium}, high: {high} are the artifact's own level cut points (unset = those)")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -180,6 +181,10 @@ def _pred(p: float, low: float, medium: float, high: float) -> Prediction:
     )
 
 
+def _cut(pred: Prediction, medium: float, high: float) -> Prediction:
+    return dataclasses.replace(pred, level_cuts=(medium, high))
+
+
 @pytest.mark.parametrize(
     ("pred", "thresholds", "expected"),
     [
@@ -198,10 +203,43 @@ def _pred(p: float, low: float, medium: float, high: float) -> Prediction:
         pytest.param(
             _pred(0.01, 0.2, 0.3, 0.5), ClassifierThresholds(think=0.0), Effort.HIGH, id="always-think"
         ),
+        # unset medium/high thresholds are the prediction's own (the artifact's fitted) cut points
+        pytest.param(
+            _cut(_pred(0.9, 0.2, 0.5, 0.3), 0.5, 0.25), ClassifierThresholds(), Effort.HIGH, id="own-high"
+        ),
+        pytest.param(
+            _cut(_pred(0.9, 0.6, 0.3, 0.1), 0.35, 0.9), ClassifierThresholds(), Effort.MEDIUM, id="own-medium"
+        ),
+        pytest.param(
+            _cut(_pred(0.9, 0.3, 0.4, 0.3), 0.8, 0.9), ClassifierThresholds(), Effort.LOW, id="own-low"
+        ),
+        pytest.param(
+            _cut(_pred(0.9, 0.2, 0.5, 0.3), 0.5, 0.25),
+            ClassifierThresholds(high=0.5),
+            Effort.MEDIUM,
+            id="policy-overrides-own",
+        ),
     ],
 )
 def test_choose_effort(pred: Prediction, thresholds: ClassifierThresholds, expected: Effort) -> None:
     assert choose_effort(pred, thresholds)[0] is expected
+
+
+def test_packaged_artifact_carries_fitted_level_cuts(clf: EffortClassifier) -> None:
+    cuts = read_artifact()["calibration"]["level_cuts"]
+    assert clf.level_cuts == (cuts["medium"], cuts["high"])
+    assert all(0.0 < c < 1.0 for c in clf.level_cuts)
+    pred = clf.predict(view_from_messages([{"role": "user", "content": "Prove that sqrt(2) is irrational."}]))
+    assert pred.level_cuts == clf.level_cuts
+
+
+def test_artifact_without_level_cuts_uses_the_median() -> None:
+    data = read_artifact()
+    del data["calibration"]["level_cuts"]
+    assert EffortClassifier.from_artifact(data).level_cuts == (0.5, 0.5)
+    data["calibration"]["level_cuts"] = {"medium": 1.5, "high": 0.5}
+    with pytest.raises(ArtifactError, match="cut points"):
+        EffortClassifier.from_artifact(data)
 
 
 @pytest.mark.parametrize("bad", [{"think": 1.5}, {"think": -0.1}, {"medium": 2}, {"unknown": 0.5}], ids=repr)

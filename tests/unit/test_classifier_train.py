@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gateway.classifier_artifact import load_classifier, read_artifact, read_examples, write_artifact
@@ -24,6 +25,7 @@ from router.train import (
     Metrics,
     TrainConfig,
     example_from_record,
+    fit_level_cuts,
     loso_predictions,
     sample_weights,
     score_predictions,
@@ -89,6 +91,26 @@ def test_trained_artifact_round_trips_and_separates(small_artifact: dict[str, An
     )
     assert think.p_think > plain.p_think
     assert small_artifact["metadata"]["examples"] == 160
+
+
+def test_artifact_has_level_cuts_in_range(small_artifact: dict[str, Any]) -> None:
+    cuts = small_artifact["calibration"]["level_cuts"]
+    assert set(cuts) == {"medium", "high"} and all(0.0 < c < 1.0 for c in cuts.values())
+
+
+def test_fit_level_cuts_follows_a_flat_distribution() -> None:
+    # flat distributions whose largest entry is the label: the median says medium for every row, the
+    # fitted cuts recover all three levels
+    shares = np.array([[0.40, 0.33, 0.27]] * 30 + [[0.30, 0.40, 0.30]] * 30 + [[0.27, 0.33, 0.40]] * 30)
+    labels = np.array([0.0] * 30 + [1.0] * 30 + [2.0] * 30)
+    medium, high = fit_level_cuts(shares, labels)
+    chosen = [2 if row[2] >= high else 1 if row[1] + row[2] >= medium else 0 for row in shares.tolist()]
+    assert chosen == labels.astype(int).tolist()
+    assert 0.60 < medium <= 0.70 and 0.30 < high <= 0.40
+    # sharp distributions keep the median (ties go to 0.5)
+    sharp = np.array([[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]])
+    assert fit_level_cuts(sharp, np.array([0.0, 1.0, 2.0])) == (0.5, 0.5)
+    assert fit_level_cuts(np.zeros((0, 3)), np.zeros(0)) == (0.5, 0.5)
 
 
 def test_training_is_deterministic(small_artifact: dict[str, Any]) -> None:

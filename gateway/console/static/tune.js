@@ -58,8 +58,8 @@ function render(result) {
   $("tune-n").textContent = `(${result.n} prompts)`;
   const th = result.thresholds;
   $("tune-think").value = th.think.toFixed(2);
-  $("tune-medium").value = th.medium;
-  $("tune-high").value = th.high;
+  $("tune-medium").value = th.medium ?? "";  // unset: the artifact's own cut point
+  $("tune-high").value = th.high ?? "";
   $("tune-budget-low").value = result.budgets.low ?? "";
   $("tune-budget-medium").value = result.budgets.medium ?? "";
   $("tune-budget-high").value = result.budgets.high ?? "";
