@@ -15,8 +15,9 @@ without training again.
 
 ``--sweep`` also prints pooled accuracy and recall for a range of think thresholds (same predictions).
 
-The level cut points are each held-out model's own (fitted inside training on its out-of-fold predictions);
-``--medium M --high H`` score with fixed ones instead (``--medium 0.5 --high 0.5``: the median rule).
+The level cut points are each held-out model's own: fitted inside each training run on its out-of-fold
+predictions (``--median-level-cuts``: 0.5 / 0.5); ``--medium M --high H`` score with fixed ones instead
+(``--medium 0.5 --high 0.5``: the median rule on the same predictions).
 
 ``--levels`` also prints, per group, how the think=true prompts are labelled (low/medium/high) and which
 effort the held-out model chose for them at the threshold (none/low/medium/high): whether the effort head
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import read_examples
 from router.classifier import MEDIAN_CUTS, ClassifierThresholds, Prediction, choose_effort
-from router.train import Example, loso_predictions, score_predictions
+from router.train import Example, TrainConfig, loso_predictions, score_predictions
 
 
 def _fmt(value: float) -> str:
@@ -100,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=ClassifierThresholds().think, help="think threshold")
     parser.add_argument("--medium", type=float, help="fixed medium cut point (default: each model's own)")
     parser.add_argument("--high", type=float, help="fixed high cut point (default: each model's own)")
+    parser.add_argument(
+        "--median-level-cuts",
+        dest="fit_level_cuts",
+        action="store_false",
+        help="train without fitting the level cut points (TrainConfig.fit_level_cuts)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
@@ -120,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix_str(source)
             bar.update(1)
 
-        pairs = loso_predictions(examples, group=ns.group, progress=step)
+        config = TrainConfig(fit_level_cuts=ns.fit_level_cuts)
+        pairs = loso_predictions(examples, config, group=ns.group, progress=step)
         bar.close()
     if ns.save:
         _save(examples, pairs, Path(ns.save))

@@ -94,13 +94,13 @@ class ClassifierThresholds(BaseModel):
     * ``medium`` and ``high`` pick the level among thinking efforts from the level distribution *given
       thinking* (:meth:`Prediction.thinking_share`): ``high`` when ``P(high) >= high``, else ``medium`` when
       ``P(medium) + P(high) >= medium``, else ``low``. Unset (``None``, the default), each is the
-      artifact's own cut point, fitted at training time to minimise the level error on out-of-fold
-      predictions (``Prediction.level_cuts``); 0.5 for both is the median of the distribution.
+      artifact's own cut point (``Prediction.level_cuts``): 0.5 for both (the median of the distribution)
+      unless the artifact was trained with cut points fitted on out-of-fold predictions.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    think: float = Field(default=0.24, ge=0.0, le=1.0)
+    think: float = Field(default=0.26, ge=0.0, le=1.0)
     medium: float | None = Field(default=None, ge=0.0, le=1.0)
     high: float | None = Field(default=None, ge=0.0, le=1.0)
 

@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="n-grams must occur in this many sources",
     )
 
+    parser.add_argument(
+        "--median-level-cuts",
+        dest="fit_level_cuts",
+        action="store_false",
+        help="store the median level cut points (0.5 / 0.5) instead of fitting them out of fold",
+    )
+
 
 def run(ns: argparse.Namespace) -> int:
     """Train and write the artifact; returns the exit status (2 on bad data)."""
@@ -50,7 +57,11 @@ def run(ns: argparse.Namespace) -> int:
     try:
         examples = read_examples(ns.data)
         config = TrainConfig(
-            c=ns.c, think_weight=ns.think_weight, source_power=ns.source_power, min_sources=ns.min_sources
+            c=ns.c,
+            think_weight=ns.think_weight,
+            source_power=ns.source_power,
+            min_sources=ns.min_sources,
+            fit_level_cuts=ns.fit_level_cuts,
         )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))

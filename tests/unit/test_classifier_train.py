@@ -93,9 +93,13 @@ def test_trained_artifact_round_trips_and_separates(small_artifact: dict[str, An
     assert small_artifact["metadata"]["examples"] == 160
 
 
-def test_artifact_has_level_cuts_in_range(small_artifact: dict[str, Any]) -> None:
+def test_level_cuts_are_fitted_unless_median(small_artifact: dict[str, Any]) -> None:
     cuts = small_artifact["calibration"]["level_cuts"]
     assert set(cuts) == {"medium", "high"} and all(0.0 < c < 1.0 for c in cuts.values())
+    assert EffortClassifier.from_artifact(small_artifact).level_cuts == (cuts["medium"], cuts["high"])
+    examples = [example_from_record(r) for r in _synthetic()]
+    cfg = TrainConfig(calibration_folds=3, min_sources=2, fit_level_cuts=False)
+    assert train_artifact(examples, cfg)["calibration"]["level_cuts"] == {"medium": 0.5, "high": 0.5}
 
 
 def test_fit_level_cuts_follows_a_flat_distribution() -> None:
