@@ -7,15 +7,16 @@ from typing import Any
 
 from gateway.classifier_artifact import load_classifier
 from gateway.state import Classifier
-from router.classifier import Reading, choose_effort, read_view
-from router.conversation import view_from_messages
+from router.classifier import Reading, choose_effort, reading_of
+from router.conversation import leaning, read_latest
 from router.effort import Effort
 from router.policy import Policy
 
 # Answers (effort, scores, reason) kept per classifier, by what the classifier reads
-# (router.classifier.Reading). The steps of an agent task resend the same latest user turn and context, so
-# every step after the first skips the classifier (~0.25 ms of the ~1.2 ms of gateway CPU an 85 KB
-# trajectory step costs, benchmarks/RESULTS.md).
+# (router.classifier.Reading; router.conversation.read_latest reads only the messages it comes from, and the
+# follow-up weight of a latest user turn is kept too, by its text). The steps of an agent task resend the same
+# latest user turn and context, so every step after the first skips the classifier (~0.25 ms of the ~1.2 ms
+# of gateway CPU an 85 KB trajectory step costs, benchmarks/RESULTS.md).
 # Bounded twice: this many entries, and only readings up to _CACHED_CHARS characters (so at most a few MB).
 _CACHED_READINGS = 1024
 _CACHED_CHARS = 8192
@@ -40,12 +41,13 @@ def load_default_classifier(policy: Policy) -> Classifier:
     # the whole answer is kept, not only the prediction: choose_effort and the rounded scores were ~8 us of
     # the ~15 us a cached step still spent here (2026-12-07)
     cached = lru_cache(maxsize=_CACHED_READINGS)(answer)
+    lean = lru_cache(maxsize=_CACHED_READINGS)(leaning)  # ~3 us of regex and sets per step otherwise
 
     def classify(messages: list[Any], tools: bool) -> tuple[Effort, dict[str, float], str]:
-        reading = read_view(view_from_messages(messages, tools=tools))
-        if len(reading.latest) + len(reading.context) > _CACHED_CHARS:
-            return answer(reading)
-        effort, scores, reason = cached(reading)
+        latest, context, other_turns = read_latest(messages)
+        if len(latest) + len(context) > _CACHED_CHARS:
+            return answer(reading_of(latest, context, other_turns, bool(tools)))
+        effort, scores, reason = cached(reading_of(latest, context, other_turns, bool(tools), weigh=lean))
         return effort, dict(scores), reason  # the caller's own dict: the kept one stays as computed
 
     return classify

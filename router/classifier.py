@@ -18,13 +18,13 @@ import heapq
 import itertools
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.conversation import ChatView, followup_weight
+from router.conversation import ChatView, leaning
 from router.effort import Effort
 from router.features import DENSE_NAMES, TextFeatures, text_features
 
@@ -57,8 +57,15 @@ class Reading:
 
 
 def read_view(view: ChatView) -> Reading:
-    context = view.context()
-    return Reading(view.latest_user, context, followup_weight(view) if context else 0.0, view.tools)
+    return reading_of(view.latest_user, view.context(), len(view.turns) >= 2, view.tools)
+
+
+def reading_of(
+    latest: str, context: str, other_turns: bool, tools: bool, *, weigh: Callable[[str], float] = leaning
+) -> Reading:
+    """The reading of a latest user turn, its context, whether the conversation has other turns, and tools;
+    ``weigh`` is :func:`router.conversation.leaning` or a cache of it."""
+    return Reading(latest, context, weigh(latest) if context and other_turns else 0.0, tools)
 
 
 @dataclass(frozen=True, slots=True)
