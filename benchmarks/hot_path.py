@@ -4,7 +4,8 @@ Targets, each a separate process on the same box, all in front of the same ``moc
 
 * ``direct``: the mock itself (the floor every other number is compared with);
 * ``gw:<rev>:<server>``: thinkgate at a git revision (``HEAD``, or any commit via ``--rev``, extracted with
-  ``git archive`` into a temporary directory, run with this venv), under uvicorn or granian;
+  ``git archive`` into a temporary directory, run with this venv), under uvicorn (``thinkgate serve``),
+  granian, or a variant of either (``SERVERS``: server options measured against the shipped start);
 * ``nginx``: ``proxy_pass`` with upstream keep-alive, when an ``nginx`` binary is found (``--nginx``);
 * ``litellm``: the LiteLLM proxy, when ``--litellm PATH`` names its ``litellm`` executable (its own venv).
 
@@ -241,31 +242,30 @@ def source_dir(rev: str, work: Path) -> Path:
     return out
 
 
+#: ``--server`` choices: how each starts the gateway (the app is the same: ``gateway.asgi:app_from_env``).
+#: ``uvicorn`` is ``thinkgate serve`` as shipped; the others are variants measured against it.
+UVICORN = ["-m", "uvicorn", "--factory", "gateway.asgi:app_from_env", "--no-access-log"]
+GRANIAN = ["-m", "granian", "--interface", "asgi", "--factory", "gateway.asgi:app_from_env"]
+GRANIAN += ["--loop", "uvloop", "--http", "1", "--no-ws"]
+SERVERS: dict[str, list[str]] = {
+    "uvicorn": ["-m", "gateway.cli", "serve"],
+    # uvicorn without the server and date headers and the forwarded-header middleware it adds for 127.0.0.1
+    "uvicorn-bare": [*UVICORN, "--no-server-header", "--no-date-header", "--no-proxy-headers"],
+    "granian": GRANIAN,
+    "granian-st": [*GRANIAN, "--runtime-mode", "st"],  # Rust runtime on the worker's own thread
+    "granian-rust-task": [*GRANIAN, "--task-impl", "rust"],  # Rust-side task objects instead of asyncio's
+}
+
+
 def start_gateway(procs: Processes, name: str, src: Path, server: str, policy: Path) -> str:
     port = free_port()
     # -P: the revision's source (PYTHONPATH) comes first, not the working directory (this checkout)
     env = {**os.environ, "PYTHONPATH": str(src), "THINKGATE_CONFIG": str(policy)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    py = sys.executable
+    argv = [sys.executable, "-P", *SERVERS[server], "--host", HOST, "--port", str(port), "--workers", "1"]
+    argv += ["--log-level", "warning"]
     if server == "uvicorn":
-        argv = [
-            py,
-            "-P",
-            "-m",
-            "gateway.cli",
-            "serve",
-            "--config",
-            str(policy),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-        ]
-        argv += ["--workers", "1", "--log-level", "warning"]
-    else:
-        argv = [py, "-P", "-m", "granian", "--interface", "asgi", "--factory", "gateway.asgi:app_from_env"]
-        argv += ["--host", HOST, "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "1"]
-        argv += ["--log-level", "warning", "--no-ws"]
+        argv += ["--config", str(policy)]
     procs.start(name, argv, env=env)
     url = f"http://{HOST}:{port}"
     procs.wait_ok(name, url + "/ready", timeout=90)
@@ -460,9 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         help="git revision of thinkgate to run (repeatable; WORKTREE = this checkout)",
     )
-    p.add_argument(
-        "--server", action="append", choices=["uvicorn", "granian"], help="repeatable; default uvicorn"
-    )
+    p.add_argument("--server", action="append", choices=list(SERVERS), help="repeatable; default uvicorn")
     p.add_argument("--nginx", action="store_true", help="also measure nginx proxy_pass")
     p.add_argument("--litellm", default=None, help="path of a litellm executable (its own venv)")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per closed-loop window")
