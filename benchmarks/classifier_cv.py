@@ -8,7 +8,7 @@ level (mean absolute rank difference over none<low<medium<high), the same error 
 and the predicted vs labelled think-share.
 
     .venv/bin/python benchmarks/classifier_cv.py [--data .cache/classifier/corpus.jsonl] [--group family]
-        [--think 0.26] [--sweep] [--save PRED.jsonl | --load PRED.jsonl]
+        [--think 0.26] [--sweep] [--level-rules] [--save PRED.jsonl | --load PRED.jsonl]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
 without training again.
@@ -19,6 +19,10 @@ The level cut points are each held-out model's own: fitted inside each training 
 predictions (``--median-level-cuts``: 0.5 / 0.5); ``--medium M --high H`` score with fixed ones instead
 (``--medium 0.5 --high 0.5``: the median rule on the same predictions).
 
+``--level-rules`` fits every held-out model's cut points three ways (median 0.5 / 0.5; on its calibration
+folds grouped by family; on folds grouped by source: ``TrainConfig.all_level_cuts``), keeps them with
+``--save``, and prints the effort error on think prompts of each rule on the same held-out predictions.
+
 ``--levels`` also prints, per group, how the think=true prompts are labelled (low/medium/high) and which
 effort the held-out model chose for them at the threshold (none/low/medium/high): whether the effort head
 uses the whole scale where it should.
@@ -27,11 +31,13 @@ uses the whole scale where it should.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -44,27 +50,62 @@ def _fmt(value: float) -> str:
     return "   -  " if math.isnan(value) else f"{value:6.3f}"
 
 
-def _save(examples: list[Example], pairs: list[tuple[Example, Prediction]], path: Path) -> None:
+Candidates = dict[int, dict[str, tuple[float, float]]]
+
+
+def _save(
+    examples: list[Example], pairs: list[tuple[Example, Prediction]], cands: Candidates, path: Path
+) -> None:
     position = {id(ex): i for i, ex in enumerate(examples)}
     with path.open("w", encoding="utf-8") as out:
         for ex, pred in pairs:
-            row = {
+            row: dict[str, Any] = {
                 "index": position[id(ex)],
                 "p_think": pred.p_think,
                 "levels": pred.levels,
                 "level_cuts": list(pred.level_cuts),
             }
+            if id(ex) in cands:
+                row["level_cut_candidates"] = {k: list(v) for k, v in cands[id(ex)].items()}
             out.write(json.dumps(row) + "\n")
 
 
-def _load(examples: list[Example], path: Path) -> list[tuple[Example, Prediction]]:
+def _load(examples: list[Example], path: Path, cands: Candidates) -> list[tuple[Example, Prediction]]:
     pairs = []
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         cuts = tuple(row.get("level_cuts", MEDIAN_CUTS))
         pred = Prediction(p_think=row["p_think"], levels=row["levels"], level_cuts=(cuts[0], cuts[1]))
-        pairs.append((examples[row["index"]], pred))
+        ex = examples[row["index"]]
+        pairs.append((ex, pred))
+        if "level_cut_candidates" in row:
+            cands[id(ex)] = {k: (v[0], v[1]) for k, v in row["level_cut_candidates"].items()}
     return pairs
+
+
+def _print_level_rules(
+    pairs: list[tuple[Example, Prediction]], cands: Candidates, thresholds: ClassifierThresholds
+) -> None:
+    """Effort error on think prompts of each level rule, on the same held-out predictions."""
+    print(f"\nlevel rules at think {thresholds.think} (same held-out predictions, each model's cut points)")
+    print(f"{'rule':8s} {'ord_T':>6s} {'ord':>6s}  chosen L/M/H on think prompts  cut points (medium, high)")
+    for rule in ("median", "family", "source"):
+        if not all(rule in cands.get(id(ex), {}) for ex, _ in pairs):
+            print(f"{rule:8s} (not fitted in this run)")
+            continue
+        swapped = [(ex, dataclasses.replace(pred, level_cuts=cands[id(ex)][rule])) for ex, pred in pairs]
+        m = score_predictions(swapped, thresholds)["overall"]
+        mix = {"low": 0, "medium": 0, "high": 0}
+        for ex, pred in swapped:
+            effort, _ = choose_effort(pred, thresholds)
+            if ex.think and effort.value in mix:
+                mix[effort.value] += 1
+        cuts = sorted({cands[id(ex)][rule] for ex, _ in pairs})
+        shown = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in cuts)
+        print(
+            f"{rule:8s} {m['effort_error_think']:6.3f} {m['ordinal_error']:6.3f}  "
+            f"{mix['low']}/{mix['medium']}/{mix['high']:<22d} {shown}"
+        )
 
 
 def _print_levels(
@@ -112,11 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
     parser.add_argument("--load", help="score the held-out predictions saved by --save (no training)")
     parser.add_argument("--levels", action="store_true", help="also print the effort mix on think prompts")
+    parser.add_argument(
+        "--level-rules",
+        action="store_true",
+        help="fit the cut points three ways (median, family folds, source folds) and compare them",
+    )
     ns = parser.parse_args(argv)
     examples = read_examples(ns.data)
     started = time.perf_counter()
+    cands: Candidates = {}
     if ns.load:
-        pairs = _load(examples, Path(ns.load))
+        pairs = _load(examples, Path(ns.load), cands)
     else:
         from tqdm import tqdm
 
@@ -127,11 +174,17 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix_str(source)
             bar.update(1)
 
-        config = TrainConfig(fit_level_cuts=ns.fit_level_cuts)
-        pairs = loso_predictions(examples, config, group=ns.group, progress=step)
+        def keep(held: str, artifact: Any) -> None:
+            found = artifact["metadata"].get("level_cut_candidates", {})
+            for ex in examples:
+                if ex.group(ns.group) == held:
+                    cands[id(ex)] = {k: (v[0], v[1]) for k, v in found.items()}
+
+        config = TrainConfig(fit_level_cuts=ns.fit_level_cuts, all_level_cuts=ns.level_rules)
+        pairs = loso_predictions(examples, config, group=ns.group, progress=step, on_artifact=keep)
         bar.close()
     if ns.save:
-        _save(examples, pairs, Path(ns.save))
+        _save(examples, pairs, cands, Path(ns.save))
     base = ClassifierThresholds(think=ns.think, medium=ns.medium, high=ns.high)
     results = score_predictions(pairs, base, group=ns.group)
     if ns.json:
@@ -159,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     if ns.levels:
         _print_levels(pairs, base, ns.group)
+    if ns.level_rules or cands:
+        _print_level_rules(pairs, cands, base)
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

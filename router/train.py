@@ -15,8 +15,9 @@ Recipe (see docs/classifier.md):
 * calibration on out-of-fold logits from folds grouped by format family: Platt scaling of the think logit
   a temperature for the level logits, and (``fit_level_cuts``, on by default) the level cut points
   ``(medium, high)`` of :func:`router.classifier.choose_effort` that minimise the mean absolute level error
-  of the out-of-fold level distributions on the thinking prompts (:func:`fit_level_cuts`); off, the
-  artifact stores the median cuts (0.5, 0.5).
+  of the out-of-fold level distributions on the thinking prompts (:func:`fit_level_cuts`; the folds grouped
+  by family, or with ``level_cut_group="source"`` by source); off, the artifact stores the median cuts
+  (0.5, 0.5).
 """
 
 from __future__ import annotations
@@ -125,6 +126,13 @@ class TrainConfig:
     #: error 0.24 against 0.36); on held-out families they do worse than the median of the flat calibrated
     #: distribution, which is nearly always ``medium`` (0.65 against 0.59; docs/classifier.md).
     fit_level_cuts: bool = True
+    #: What the folds the cut points are fitted on are grouped by: ``family`` (the calibration folds' own
+    #: out-of-fold levels) or ``source`` (three more level-head fits on folds grouped by source, scored with
+    #: the calibrated temperature).
+    level_cut_group: str = "family"
+    #: Fit the cut points both ways and keep every candidate (median, family, source) in the artifact's
+    #: ``metadata.level_cut_candidates`` (cross-validation scores the three rules on the same predictions).
+    all_level_cuts: bool = False
     seed: int = 0
 
 
@@ -190,24 +198,36 @@ def sample_weights(examples: Sequence[Example], cfg: TrainConfig) -> FloatArray:
     return scaled
 
 
-def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: TrainConfig) -> _Raw:
-    from sklearn.linear_model import LogisticRegression
-
+def _design(
+    examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: TrainConfig
+) -> tuple[list[str], FloatArray, FloatArray, Any, FloatArray]:
+    """Vocabulary, dense standardisation, design matrix and sample weights of one training set."""
     vocab = _vocabulary(feats, [ex.source for ex in examples], cfg)
     dense = np.array([tf.dense for tf in feats], dtype=np.float64)
     mean = dense.mean(axis=0)
     scale = dense.std(axis=0)
     scale[scale <= 1e-9] = 1.0
     scale = scale / cfg.dense_gain
-    x = _matrix(feats, vocab, mean, scale)
+    return vocab, mean, scale, _matrix(feats, vocab, mean, scale), sample_weights(examples, cfg)
+
+
+def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: TrainConfig) -> _Raw:
+    from sklearn.linear_model import LogisticRegression
+
+    vocab, mean, scale, x, w = _design(examples, feats, cfg)
     y = np.array([ex.think for ex in examples], dtype=np.int64)
-    w = sample_weights(examples, cfg)
     if len(set(y.tolist())) < 2:
         raise DataError("training data needs both think=true and think=false examples")
     think = LogisticRegression(C=cfg.c, solver="liblinear", max_iter=2000)
     think.fit(x, y, sample_weight=w)
     think_coef = np.concatenate([think.coef_[0], think.intercept_])
     _apply_priors(think_coef, mean, scale, cfg.priors)
+    return _Raw(vocab, mean, scale, think_coef, _fit_levels(examples, x, w, cfg))
+
+
+def _fit_levels(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
+    """The level head's weights (3 x (columns + bias)), fitted on the thinking examples."""
+    from sklearn.linear_model import LogisticRegression
 
     mask = np.array([ex.think for ex in examples])
     levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
@@ -226,7 +246,30 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
     elif present:
         level_coef[:, -1] = -10.0
         level_coef[present[0], -1] = 0.0
-    return _Raw(vocab, mean, scale, think_coef, level_coef)
+    return level_coef
+
+
+def _oof_levels_by_source(
+    examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: TrainConfig
+) -> FloatArray:
+    """Out-of-fold level logits from level-head fits on folds grouped by source (not family)."""
+    out = np.zeros((len(examples), 3))
+    for held in _group_folds([ex.source for ex in examples], cfg.calibration_folds):
+        held_set = set(held)
+        train_idx = [i for i in range(len(examples)) if i not in held_set]
+        sub = [examples[i] for i in train_idx]
+        vocab, mean, scale, x, w = _design(sub, [feats[i] for i in train_idx], cfg)
+        coef = _fit_levels(sub, x, w, cfg)
+        xh = _matrix([feats[i] for i in held], vocab, mean, scale)
+        out[held] = np.asarray(xh @ coef[:, :-1].T + coef[:, -1], dtype=np.float64)
+    return out
+
+
+def _softmax_t(logits: FloatArray, temp: float) -> FloatArray:
+    z = logits / temp
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    shares: FloatArray = z / z.sum(axis=1, keepdims=True)
+    return shares
 
 
 def _apply_priors(
@@ -363,12 +406,20 @@ def train_artifact(
     level_y = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
     keep = y.astype(bool) & (level_y >= 0)
     a, b, temp = _calibrate(oof_think, y, oof_levels[keep], level_y[keep].astype(np.float64))
-    cut_medium, cut_high = MEDIAN_CUTS
-    if cfg.fit_level_cuts:
-        z = oof_levels[keep] / temp
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        shares = z / z.sum(axis=1, keepdims=True)
-        cut_medium, cut_high = fit_level_cuts(shares, level_y[keep].astype(np.float64))
+    if cfg.level_cut_group not in ("family", "source"):
+        raise DataError(f"level_cut_group must be 'family' or 'source', got {cfg.level_cut_group!r}")
+    labels = level_y[keep].astype(np.float64)
+    candidates: dict[str, tuple[float, float]] = {"median": MEDIAN_CUTS}
+    if cfg.fit_level_cuts or cfg.all_level_cuts:
+        if cfg.all_level_cuts or cfg.level_cut_group == "family":
+            candidates["family"] = fit_level_cuts(_softmax_t(oof_levels[keep], temp), labels)
+        if cfg.all_level_cuts or cfg.level_cut_group == "source":
+            if progress is not None:
+                progress("level cut points on source folds")
+            by_source = _oof_levels_by_source(examples, feats, cfg)
+            candidates["source"] = fit_level_cuts(_softmax_t(by_source[keep], temp), labels)
+    rule = cfg.level_cut_group if cfg.fit_level_cuts else "median"
+    cut_medium, cut_high = candidates[rule]
     if progress is not None:
         progress("final fit")
     raw = _fit_raw(examples, feats, cfg)
@@ -400,6 +451,8 @@ def train_artifact(
             "examples": len(examples),
             "sources": sorted(set(sources)),
             "think_share": round(float(y.mean()), 4),
+            "level_cut_rule": rule,
+            "level_cut_candidates": {k: list(v) for k, v in candidates.items()},
             "config": {k: getattr(cfg, k) for k in cfg.__slots__},
         },
     }
@@ -502,9 +555,11 @@ def loso_predictions(
     *,
     group: str = "source",
     progress: Callable[[str], None] | None = None,
+    on_artifact: Callable[[str, Mapping[str, Any]], None] | None = None,
 ) -> list[tuple[Example, Prediction]]:
     """Leave-one-group-out predictions: every example scored by a model trained only on the examples of the
-    other groups (``group`` = ``source`` or ``family``; in group order, then file order)."""
+    other groups (``group`` = ``source`` or ``family``; in group order, then file order). ``on_artifact``
+    is given each held-out group and the artifact trained without it."""
     out: list[tuple[Example, Prediction]] = []
     feats = [text_features(ex.view.latest_user) for ex in examples]
     for held in sorted({ex.group(group) for ex in examples}):
@@ -513,7 +568,10 @@ def loso_predictions(
         keep = [i for i, ex in enumerate(examples) if ex.group(group) != held]
         train = [examples[i] for i in keep]
         test = [ex for ex in examples if ex.group(group) == held]
-        clf = EffortClassifier.from_artifact(train_artifact(train, config, features=[feats[i] for i in keep]))
+        artifact = train_artifact(train, config, features=[feats[i] for i in keep])
+        if on_artifact is not None:
+            on_artifact(held, artifact)
+        clf = EffortClassifier.from_artifact(artifact)
         out.extend((ex, clf.predict(ex.view)) for ex in test)
     return out
 

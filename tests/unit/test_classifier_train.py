@@ -102,6 +102,23 @@ def test_level_cuts_are_fitted_unless_median(small_artifact: dict[str, Any]) -> 
     assert train_artifact(examples, cfg)["calibration"]["level_cuts"] == {"medium": 0.5, "high": 0.5}
 
 
+def test_level_cuts_on_source_folds_and_all_candidates() -> None:
+    examples = [example_from_record(r) for r in _synthetic()]
+    both = train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, all_level_cuts=True))
+    cands = both["metadata"]["level_cut_candidates"]
+    assert set(cands) == {"median", "family", "source"} and cands["median"] == [0.5, 0.5]
+    assert both["metadata"]["level_cut_rule"] == "family"
+    assert list(both["calibration"]["level_cuts"].values()) == cands["family"]
+    by_source = train_artifact(
+        examples, TrainConfig(calibration_folds=3, min_sources=2, level_cut_group="source")
+    )
+    assert by_source["metadata"]["level_cut_rule"] == "source"
+    assert set(by_source["metadata"]["level_cut_candidates"]) == {"median", "source"}
+    assert list(by_source["calibration"]["level_cuts"].values()) == cands["source"]
+    with pytest.raises(DataError, match="level_cut_group"):
+        train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, level_cut_group="task"))
+
+
 def test_fit_level_cuts_follows_a_flat_distribution() -> None:
     # flat distributions whose largest entry is the label: the median says medium for every row, the
     # fitted cuts recover all three levels
