@@ -62,6 +62,7 @@ PINS = {
     "aiwaves-cn/agents": "e8c4e3c2d19739d3dff59e577d1c97090cc15f59",
     "Yale-LILY/FeTaQA": "bbc441be807212d736c8c35a18146b530dde11d0",
     "princeton-nlp/Collie": "efce1c882e995cca65e1244545167a95dba72df9",
+    "google-research-datasets/natural-questions": "fb26a3073b1fe636c97302890a27b491d6530130",
     # reserved evaluation sets, read only for de-duplication
     "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
     "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
@@ -521,10 +522,22 @@ def collie() -> Iterator[Item]:
             yield Item(r["prompt"].strip(), "collie", key, False, "none", "form_constraint")
 
 
+def nq_open() -> Iterator[Item]:
+    # real search-engine questions with short Wikipedia answers ("who wrote ...", "when was ..."): the answer
+    # is retrieved, not derived (false, none); half as typed (lower case, no question mark), half capitalised
+    # with a question mark
+    rows = _jsonl("google-research-datasets/natural-questions", "nq_open/NQ-open.dev.jsonl")
+    for i, r in enumerate(_sample(rows, 240, "nq_open")):
+        q = " ".join(r["question"].split())
+        if i % 2:
+            q = q[0].upper() + q[1:] + ("" if q.endswith("?") else "?")
+        yield Item(q, "nq_open", "dev", False, "none", "factoid_question")
+
+
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
     ar_lsat, followbench, clinc, chatterbot, proofnet, leetcode, winograd, competition_math, software_dev,
-    fetaqa, collie,
+    fetaqa, collie, nq_open,
 )  # fmt: skip
 
 
