@@ -107,7 +107,7 @@ class ClassifierThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    think: float = Field(default=0.26, ge=0.0, le=1.0)
+    think: float = Field(default=0.28, ge=0.0, le=1.0)
     medium: float | None = Field(default=None, ge=0.0, le=1.0)
     high: float | None = Field(default=None, ge=0.0, le=1.0)
 

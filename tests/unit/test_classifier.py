@@ -139,13 +139,22 @@ def test_courtesy_after_a_hard_turn_does_not_think(clf: EffortClassifier) -> Non
     [
         pytest.param("Prove that sqrt(2) is irrational.", Effort.HIGH, id="proof"),
         pytest.param("Prove that there are infinitely many primes.", Effort.HIGH, id="primes-proof"),
-        pytest.param("What is 7 + 5?", Effort.LOW, id="one-step-arithmetic"),
     ],
 )
 def test_effort_uses_the_scale(clf: EffortClassifier, text: str, expected: Effort) -> None:
-    """Proofs get ``high`` (ProofNet's exercises are labelled high), one-step arithmetic ``low``."""
+    """Proofs get ``high`` (ProofNet's exercises are labelled high)."""
     effort, reason = choose_effort(clf.predict(view_from_messages(_user(text))), ClassifierThresholds())
     assert effort is expected, reason
+
+
+def test_one_step_arithmetic_thinks_below_high(clf: EffortClassifier) -> None:
+    """One-step arithmetic thinks, below ``high``. It is labelled ``low``, and got ``low`` until the fourth
+    round of 2026-12-07; the shipped cut points (fitted on source-grouped folds, medium 0.12) give ``low``
+    only to prompts the level head is nearly sure of, so it now gets ``medium`` (docs/classifier.md)."""
+    pred = clf.predict(view_from_messages(_user("What is 7 + 5?")))
+    effort, reason = choose_effort(pred, ClassifierThresholds())
+    assert effort in (Effort.LOW, Effort.MEDIUM), reason
+    assert pred.levels["low"] > pred.levels["high"]
 
 
 SMALL_TALK = [
@@ -157,12 +166,7 @@ SMALL_TALK = [
     "good morning, how are you?",
     "Hey! How's it going?",
     "ok, bye",
-    pytest.param(
-        "what's your name?",
-        marks=pytest.mark.xfail(
-            strict=True, reason="p_think about 0.33 >= 0.26: a short question about the bot"
-        ),
-    ),
+    "what's your name?",  # a strict xfail until the fourth round of 2026-12-07 (p_think 0.33 >= 0.26)
     "thank you so much, that was helpful",
 ]
 

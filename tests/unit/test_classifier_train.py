@@ -107,14 +107,14 @@ def test_level_cuts_on_source_folds_and_all_candidates() -> None:
     both = train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, all_level_cuts=True))
     cands = both["metadata"]["level_cut_candidates"]
     assert set(cands) == {"median", "family", "source"} and cands["median"] == [0.5, 0.5]
-    assert both["metadata"]["level_cut_rule"] == "family"
-    assert list(both["calibration"]["level_cuts"].values()) == cands["family"]
-    by_source = train_artifact(
-        examples, TrainConfig(calibration_folds=3, min_sources=2, level_cut_group="source")
+    assert both["metadata"]["level_cut_rule"] == "source"  # the default since the fourth round
+    assert list(both["calibration"]["level_cuts"].values()) == cands["source"]
+    by_family = train_artifact(
+        examples, TrainConfig(calibration_folds=3, min_sources=2, level_cut_group="family")
     )
-    assert by_source["metadata"]["level_cut_rule"] == "source"
-    assert set(by_source["metadata"]["level_cut_candidates"]) == {"median", "source"}
-    assert list(by_source["calibration"]["level_cuts"].values()) == cands["source"]
+    assert by_family["metadata"]["level_cut_rule"] == "family"
+    assert set(by_family["metadata"]["level_cut_candidates"]) == {"median", "family"}
+    assert list(by_family["calibration"]["level_cuts"].values()) == cands["family"]
     with pytest.raises(DataError, match="level_cut_group"):
         train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, level_cut_group="task"))
 
