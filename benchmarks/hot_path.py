@@ -62,6 +62,7 @@ from loadgen import (
     percentile,
     run_async,
     saturate,
+    start_mock,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -486,20 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         procs = Processes(work, REPO)
         try:
-            mock_port = free_port()
-            mock = f"http://{HOST}:{mock_port}"
-            procs.start(
-                "mock",
-                [
-                    sys.executable,
-                    str(REPO / "benchmarks/mock_backend.py"),
-                    "--port",
-                    str(mock_port),
-                    "--model",
-                    MOCK_MODEL,
-                ],
-            )
-            procs.wait_ok("mock", mock + "/health")
+            mock = start_mock(procs, REPO, MOCK_MODEL)
             policy = work / "policy.yaml"
             policy.write_text(POLICY.format(model=MOCK_MODEL, url=mock))
             targets = [Target("direct", mock, None)]

@@ -543,6 +543,18 @@ def start_sim(procs: Processes, name: str, model: str, *, answer_words: int, rea
     return url
 
 
+def start_mock(procs: Processes, repo: Path, model: str | None = None) -> str:
+    """Start ``benchmarks/mock_backend.py`` (answers at once) on a free port; its URL once healthy."""
+    port = free_port()
+    argv = [sys.executable, str(repo / "benchmarks/mock_backend.py"), "--port", str(port)]
+    if model is not None:
+        argv += ["--model", model]
+    procs.start("mock", argv)
+    url = f"http://{HOST}:{port}"
+    procs.wait_ok("mock", url + "/health")
+    return url
+
+
 def run_async(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` on uvloop when available (a cheaper load generator), else on asyncio's loop."""
     try:

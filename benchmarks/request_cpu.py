@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hot_path import POLICY, REPO, SIZES_KB, source_dir, trajectory
-from loadgen import HOST, Processes, free_port
+from loadgen import HOST, Processes, start_mock
 
 MODEL = "mock"
 
@@ -132,12 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         procs = Processes(work, REPO)
         try:
-            port = free_port()
-            mock = f"http://{HOST}:{port}"
-            procs.start(
-                "mock", [sys.executable, str(REPO / "benchmarks/mock_backend.py"), "--port", str(port)]
-            )
-            procs.wait_ok("mock", mock + "/health")
+            mock = start_mock(procs, REPO)
             policy = work / "policy.yaml"
             policy.write_text(POLICY.format(model=MODEL, url=mock))
             sources = {rev: source_dir(rev, work) for rev in revs}
