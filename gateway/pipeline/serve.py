@@ -110,7 +110,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
             episodes,
             a.principal.policy.agent or a.state.policy.agent,
             a.call,
-            request.headers.get("x-thinkgate-episode"),
+            a.episode_header,
             fail_closed=a.state.policy.state.on_redis_error == "closed",
         )
         plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps, agent)

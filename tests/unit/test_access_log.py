@@ -84,6 +84,17 @@ def test_line_has_the_fields_and_no_text_by_default() -> None:
     }
 
 
+def test_every_record_field_is_written() -> None:
+    """The line is spelled out field by field: a field added to AccessRecord must be added there too."""
+    log, _ = make_log(text=True)
+    data = orjson.loads(log.line(record(extra={"warnings": ["w"], "pool": "not this one"})))
+    written = {name for name in AccessRecord.__dataclass_fields__ if name != "extra"}
+    assert written <= data.keys()
+    assert data["pool"] == "qwen3-thinking"  # extra never overrides a field
+    assert data["warnings"] == ["w"]
+    assert next(iter(data)) == "event"
+
+
 def test_text_when_enabled_is_redacted() -> None:
     log, _ = make_log(text=True)
     data = orjson.loads(log.line(record()))
