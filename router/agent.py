@@ -15,6 +15,7 @@ the repeat and cycle rules reach from the end (usually the last few).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -361,6 +362,13 @@ def _repeats(steps: _StepSource) -> tuple[str | None, int]:
     return last, repeats
 
 
+@functools.lru_cache(maxsize=64)
+def _fresh_state(tools_offered: int, tool_choice_none: bool) -> AgentState:
+    """The state before the model acted on the latest user turn, shared (it is frozen): what the full read
+    below gives when nothing follows that turn, ~1 us instead of ~4.5 us (2026-12-07)."""
+    return AgentState(tools_offered=tools_offered, tool_choice_none=tool_choice_none)
+
+
 def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) -> AgentState:
     """Read the agent state after the last user turn of a chat ``messages`` list (never raises)."""
     n_tools = len(tools) if _is_list(tools) else 0
@@ -373,6 +381,8 @@ def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) 
         if _is_map(msg) and _is_user_turn(msg):
             start = i + 1
             break
+    if start == len(messages):  # nothing after the latest user turn (a chat, a task's first step)
+        return _fresh_state(n_tools, choice_none)
     turns: list[list[tuple[Any, Any]]] = []  # the calls of each assistant turn since the last user turn
     after: list[list[tuple[str, bool]]] = []  # the tool results after each of them (text, is_error)
     results: list[tuple[str, bool]] = []  # the latest results (before the first turn: those)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from gateway.config import parse_policy_text
 from gateway.demo_policy import demo_policy_yaml
-from router.agent import Outcome, StepKind, classify_result, read_agent_state, step_kind
+from router.agent import AgentState, Outcome, StepKind, classify_result, read_agent_state, step_kind
 from router.decide import Caps, decide
 from router.decision import Source
 from router.effort import Effort
@@ -428,3 +428,14 @@ def test_published_schema_accepts_shorthands_and_rejects_junk() -> None:
     jsonschema.validate({**doc, "agent": agent}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**doc, "agent": {"steps": {"act": "sideways"}}}, schema)
+
+
+@pytest.mark.parametrize("choice", [None, "none", "auto"])
+def test_nothing_after_the_latest_user_turn_is_a_fresh_state(choice: str | None) -> None:
+    """The shortcut for a conversation that ends with a user turn gives the full read's state: the loop
+    before that turn is over (a new task), whatever it held."""
+    looped = [USER, call("run_tests", {}), result("FAILED test_x"), call("run_tests", {}), result("FAILED")]
+    for messages in ([USER], [{"role": "system", "content": "s"}, USER], [*looped, USER]):
+        state = read_agent_state(messages, TOOLS, choice)
+        assert state == AgentState(tools_offered=1, tool_choice_none=choice == "none")
+        assert state == read_agent_state([*messages, {"role": "system", "content": "x"}], TOOLS, choice)
