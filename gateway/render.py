@@ -72,8 +72,9 @@ def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream:
         )
         client["stream_options"] = opts
     try:
+        family = get_family(pool.spec.family)  # once: the render and opens_think below both need it
         result = render_family(
-            pool.spec.family,
+            family,
             client,
             decision.effort.value,
             decision.budget if decision.effort.thinks else 0,
@@ -91,5 +92,5 @@ def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream:
         native_budget=result.budget,
         forcing_budget=result.forcing_budget,
         notes=result.notes,
-        opens_think=get_family(pool.spec.family).opens_think,
+        opens_think=family.opens_think,
     )

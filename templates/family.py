@@ -6,6 +6,7 @@ else is a field. The registry (``templates.registry``) maps the policy-file key 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -57,13 +58,18 @@ class Sampling:
 
     def fields(self) -> dict[str, float | int]:
         """The set parameters as request fields (vLLM accepts ``top_k``/``min_p`` at the top level)."""
+        return dict(self.items)
+
+    @functools.cached_property
+    def items(self) -> tuple[tuple[str, float | int], ...]:
+        """:meth:`fields` as ``(key, value)`` pairs, computed once (the render reads them per request)."""
         values = {
             "temperature": self.temperature,
             "top_p": self.top_p,
             "top_k": self.top_k,
             "min_p": self.min_p,
         }
-        return {key: value for key, value in values.items() if value is not None}
+        return tuple((key, value) for key, value in values.items() if value is not None)
 
 
 @dataclass(frozen=True)

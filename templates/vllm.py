@@ -26,6 +26,10 @@ _REASONING_EFFORT_BY_RELEASE: Final[tuple[tuple[VllmVersion, tuple[EffortLevel, 
 
 def require_version(version: object) -> VllmVersion:
     """Validate ``version`` as three non-negative ints, raising :class:`UnsupportedBackendError` otherwise."""
+    if type(version) is tuple and len(version) == 3:  # the usual case, without the generator (~1 us)
+        major, minor, patch = version
+        if type(major) is int and type(minor) is int and type(patch) is int and min(version) >= 0:
+            return (major, minor, patch)
     if (
         not isinstance(version, tuple)
         or len(version) != 3
