@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import csv
 import gzip
 import io
 import json
@@ -63,6 +64,8 @@ PINS = {
     "Yale-LILY/FeTaQA": "bbc441be807212d736c8c35a18146b530dde11d0",
     "princeton-nlp/Collie": "efce1c882e995cca65e1244545167a95dba72df9",
     "google-research-datasets/natural-questions": "fb26a3073b1fe636c97302890a27b491d6530130",
+    "frankxwang/probing-experiments": "b7eb5a9f55e266503b18778bd3b9c1c6b314aea1",
+    "HaeChan0305/MLILAB-FedLLM": "d92730e8bacd7b3a61e551e015e40588e10234b4",
     # reserved evaluation sets, read only for de-duplication
     "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
     "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
@@ -360,7 +363,9 @@ def proofnet() -> Iterator[Item]:
 LEETCODE = "neenza/leetcode-problems"
 #: LeetCode's own difficulty -> effort: code that must be correct always thinks; a Hard problem needs a
 #: non-obvious algorithm (dynamic programming over states, graph search with pruning, segment trees...).
-_LEETCODE_EFFORT = {"Easy": "medium", "Medium": "medium", "Hard": "high"}
+#: Fifth round of 2026-12-07: Easy -> low (one standard idea: a hash map, two pointers, one pass), so the
+#: effort head sees low, medium and high inside one format.
+_LEETCODE_EFFORT = {"Easy": "low", "Medium": "medium", "Hard": "high"}
 _LEETCODE_PLACEHOLDER = re.compile(r"^(?:Example \d+:|Constraints:)\s*$", re.MULTILINE)
 
 
@@ -534,10 +539,128 @@ def nq_open() -> Iterator[Item]:
         yield Item(q, "nq_open", "dev", False, "none", "factoid_question")
 
 
+# --- fifth round of 2026-12-07 ------------------------------------------------------------------------------
+
+TRUTHFULQA = "frankxwang/probing-experiments"
+#: TruthfulQA categories whose questions need a search over options or a small deduction, so the source label
+#: (retrieved) would not hold for all of them: not used.
+_TRUTHFULQA_MIXED = {"Logical Falsehood", "Statistics", "Distraction"}
+
+
+def truthfulqa() -> Iterator[Item]:
+    # TruthfulQA (Lin et al., Apache-2.0; TruthfulQA.csv as copied into that repository): questions that
+    # invite a common misconception ("Why do veins appear blue?", "What happens if you crack your
+    # knuckles a lot?"). The answer is a fact to retrieve (the right one rather than the popular one), not a
+    # derivation: false, none, whatever the topic (health, law, economics, science).
+    rows = list(csv.DictReader(io.StringIO(git_show(TRUTHFULQA, "TruthfulQA.csv").decode("utf-8-sig"))))
+    rows = [r for r in rows if r["Category"] not in _TRUTHFULQA_MIXED and r["Question"].strip()]
+    for r in _sample(rows, 200, "truthfulqa"):
+        yield Item(r["Question"].strip(), "truthfulqa", r["Category"], False, "none", "factoid_question")
+
+
+MMLU = "HaeChan0305/MLILAB-FedLLM"
+#: MMLU subjects whose questions are solved by calculation or deduction -> (think, effort). The rule was
+#: written before any CV with MMLU ran: mathematics, statistics and physics problem subjects are derived;
+#: elementary school level is one or two steps (low), high school medium, college and abstract algebra high.
+_MMLU_DERIVED = {
+    "elementary_mathematics": "low",
+    "high_school_mathematics": "medium",
+    "high_school_statistics": "medium",
+    "high_school_physics": "medium",
+    "college_mathematics": "high",
+    "abstract_algebra": "high",
+    "college_physics": "high",
+}
+#: Subjects that mix calculation with recall (a chemistry question may be a stoichiometry problem or a
+#: definition; formal logic mixes symbolisation with validity checks): not used, as the label would be wrong
+#: for part of them.
+_MMLU_MIXED = {
+    "formal_logic", "college_chemistry", "high_school_chemistry", "college_computer_science",
+    "high_school_computer_science", "machine_learning", "econometrics", "electrical_engineering",
+    "astronomy", "professional_accounting", "high_school_macroeconomics", "high_school_microeconomics",
+    "conceptual_physics",
+}  # fmt: skip
+
+
+def mmlu() -> Iterator[Item]:
+    # MMLU (Hendrycks et al., MIT; the test CSVs as copied into that repository): four-option questions in
+    # 57 subjects. Label by subject (tables above): derived subjects think with the subject's level (20 per
+    # subject); every other subject is recall of knowledge, false/none (4 per subject): the same multiple
+    # choice format on both sides, so the content, not the layout, decides.
+    for path in _ls(MMLU, "data/mmlu/test/"):
+        subject = path.rsplit("/", 1)[1].removesuffix("_test.csv")
+        if subject in _MMLU_MIXED:
+            continue
+        rows = list(csv.reader(io.StringIO(git_show(MMLU, path).decode("utf-8"))))[1:]
+        derived = subject in _MMLU_DERIVED
+        for i, r in enumerate(_sample(rows, 20 if derived else 4, f"mmlu/{subject}")):
+            text = f"{r[0].strip()}\n{_letters(c.strip() for c in r[1:5])}"
+            if i % 2:
+                text += "\nAnswer with the letter of the correct option."
+            effort = _MMLU_DERIVED.get(subject, "none")
+            yield Item(text, "mmlu", subject, derived, effort, "choice_qa")
+
+
+#: reasoning-gym (open-thought/reasoning-gym, Apache-2.0, PyPI ``reasoning-gym==0.1.25``): seeded procedural
+#: generators, run by ``procedural_prompts.py`` under a separate interpreter. task -> (source, family, label
+#: per size). Sources group tasks by what the work is (a procedure executed by hand; deduction over stated
+#: facts; search over paths or relations; looking a statement up in a given text), so that each source
+#: weighs the same as any other; families group them by what the prompt looks like.
+_NONE, _LOW, _MEDIUM, _HIGH = (False, "none"), (True, "low"), (True, "medium"), (True, "high")
+_PROCEDURAL: dict[str, tuple[str, str, dict[str, tuple[bool, str]]]] = {
+    # sorting, reversing, spelling backwards, counting letters: a procedure executed item by item; short
+    # lists are one short pass (low), long lists many comparisons (medium)
+    "word_sorting": ("rg_procedure", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
+    "number_sorting": ("rg_procedure", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
+    "spell_backward": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
+    "word_sequence_reversal": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
+    "letter_counting": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
+    # counting objects' legs: multiply and add over a list (word_math's one-step problems: low; ten kinds
+    # of animal: medium)
+    "leg_counting": ("rg_procedure", "word_math", {"small": _LOW, "large": _MEDIUM}),
+    # date and time arithmetic: weekday of a date, days between dates, durations (medium; a leap-year check
+    # is one rule: low)
+    "calendar_arithmetic": ("rg_procedure", "date_time", {"small": _MEDIUM}),
+    "time_intervals": ("rg_procedure", "date_time", {"small": _LOW}),
+    # truth-tellers and liars: case analysis over who lies; 2 people medium, 4-5 high; self-referential
+    # statement sets high
+    "knights_knaves": ("rg_logic", "truth_teller", {"small": _MEDIUM, "medium": _MEDIUM, "large": _HIGH}),
+    "self_reference": ("rg_logic", "truth_teller", {"large": _HIGH}),
+    # does the conclusion follow from the premises: one syllogism (low); propositional premises, few or many
+    "syllogism": ("rg_logic", "premise_logic", {"small": _LOW}),
+    "propositional_logic": ("rg_logic", "premise_logic", {"small": _LOW, "large": _MEDIUM}),
+    # navigation on a grid: breadth-first search by hand; small grid medium, large grid high
+    "maze": ("rg_search", "grid_navigation", {"small": _MEDIUM, "large": _HIGH}),
+    "shortest_path": ("rg_search", "grid_navigation", {"small": _MEDIUM, "large": _HIGH}),
+    # kinship from stated marriages and children: chain the relations; short chain low, long medium
+    "family_relationships": ("rg_search", "relation_chain", {"small": _LOW, "large": _MEDIUM}),
+    # "who likes X?" over a list of stated likes: the answer is looked up in the given text (retrieved,
+    # extracted): false, none, however long the list
+    "needle_haystack": ("rg_lookup", "text_extraction", {"small": _NONE, "large": _NONE}),
+}  # fmt: skip
+_PROCEDURAL_SOURCES = frozenset(source for source, _, _ in _PROCEDURAL.values())
+PROCEDURAL_PYTHON = Path(".cache/rg-venv/bin/python")
+
+
+def procedural() -> Iterator[Item]:
+    script = Path(__file__).with_name("procedural_prompts.py")
+    if not PROCEDURAL_PYTHON.exists():
+        raise SystemExit(f"missing {PROCEDURAL_PYTHON} (see {script.name}'s docstring to build it)")
+    out = subprocess.run([str(PROCEDURAL_PYTHON), str(script)], capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        r = json.loads(line)
+        source, family, labels = _PROCEDURAL[r["task"]]
+        think, effort = labels[r["size"]]
+        category = f"{r['task']}/{r['size']}" + (f"/{r['detail']}" if r["detail"] else "")
+        if r["task"] == "calendar_arithmetic" and r["detail"] == "is_leap_year":
+            effort = "low"
+        yield Item(r["prompt"], source, category, think, effort, family)
+
+
 SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
     strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
     ar_lsat, followbench, clinc, chatterbot, proofnet, leetcode, winograd, competition_math, software_dev,
-    fetaqa, collie, nq_open,
+    fetaqa, collie, nq_open, truthfulqa, mmlu, procedural,
 )  # fmt: skip
 
 
@@ -663,7 +786,10 @@ def main(argv: list[str] | None = None) -> int:
         if reserved.hit(item.prompt):
             dropped[f"{item.source} (reserved)"] += 1
             continue
-        if seen.hit(item.prompt, jaccard=0.8, containment=None):
+        # generated prompts share their generator's template, so word-3-gram overlap says nothing about
+        # their content: among themselves only exact repeats are dropped
+        near = 1.01 if item.source in _PROCEDURAL_SOURCES else 0.8
+        if seen.hit(item.prompt, jaccard=near, containment=None):
             dropped[f"{item.source} (duplicate)"] += 1
             continue
         seen.add(item.prompt)

@@ -70,3 +70,28 @@ def test_data_only_unpickler_runs_nothing(corpus: ModuleType) -> None:
 def test_data_only_unpickler_keeps_builtin_types(corpus: ModuleType) -> None:
     value = {"a": [1, 2.5, "x", (True, None)], "b": {frozenset({1}), 3}, "c": b"raw"}
     assert corpus._DataOnlyUnpickler(io.BytesIO(pickle.dumps(value))).load() == value
+
+
+@pytest.fixture(scope="module")
+def procedural_plan() -> ModuleType:
+    path = SCRIPT.with_name("procedural_prompts.py")
+    spec = importlib.util.spec_from_file_location("procedural_prompts", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # reasoning_gym is imported only when the plan runs, not here
+    return module
+
+
+def test_every_generated_task_and_size_has_a_label(corpus: ModuleType, procedural_plan: ModuleType) -> None:
+    planned = {(task, size) for task, size, _, _ in procedural_plan.PLAN}
+    labelled = {(task, size) for task, (_, _, sizes) in corpus._PROCEDURAL.items() for size in sizes}
+    assert planned == labelled  # no generated prompt without a written label, no label without prompts
+    for source, family, sizes in corpus._PROCEDURAL.values():
+        assert source.startswith("rg_") and family
+        for think, effort in sizes.values():
+            assert think is (effort != "none")
+
+
+def test_mmlu_subject_rule_is_disjoint(corpus: ModuleType) -> None:
+    assert not set(corpus._MMLU_DERIVED) & corpus._MMLU_MIXED
+    assert set(corpus._MMLU_DERIVED.values()) <= {"low", "medium", "high"}
