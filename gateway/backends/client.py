@@ -103,19 +103,31 @@ class UpstreamResponse:
             await self._more()
         return conn.take() if conn.chunks else b""
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Body bytes as they arrive (all that arrived since the last one, joined); :class:`UpstreamFailure`
-        on idle or total timeout or a dropped connection."""
+    async def receive(self) -> bytes:
+        """The body bytes that arrived since the last call (joined), waiting for some if none did; ``b""`` at
+        the end of the body. :class:`UpstreamFailure` on idle or total timeout or a dropped connection.
+
+        A coroutine, not an async generator, for the relay: an async generator left before its end (the relay
+        stops at ``[DONE]``, the opener after the first event) is closed by the event loop's finaliser hook,
+        which costs a ``call_soon_threadsafe`` (an eventfd write on uvloop), a task and a loop turn per
+        abandoned generator — on every stream."""
         conn = self._conn
         while True:
             if conn.chunks:
-                yield conn.take()
+                data = conn.take()
+                if data:
+                    return data
             elif conn.complete:
-                return
+                return b""
             elif conn.error is not None:
                 raise UpstreamFailure("protocol", conn.error)
             else:
                 await self._more()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """:meth:`receive` as an async iterator, up to the end of the body."""
+        while raw := await self.receive():
+            yield raw
 
     def done_reading(self) -> None:
         """The caller has all it wants (a stream's ``[DONE]``): on :meth:`close`, a body that has not quite

@@ -40,11 +40,12 @@ class NativeExchange:
 
     async def prefetch(self) -> None:
         """Read until the first SSE event."""
-        async for chunk in self.response.chunks():
-            self.first_events.extend(self.parser.feed(chunk))
+        response, parser = self.response, self.parser
+        while chunk := await response.receive():
+            self.first_events = parser.feed(chunk)
             if self.first_events:
                 return
-        self.first_events.extend(self.parser.close())
+        self.first_events = parser.close()
         self.ended = True
         if not self.first_events:
             raise UpstreamFailure("protocol", "upstream closed the stream before sending any event")

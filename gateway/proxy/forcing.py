@@ -164,7 +164,7 @@ class ForcingSession:
         try:
             parser = SSEParser()
             have_ids = True
-            async for raw in resp.chunks():
+            while raw := await resp.receive():  # not chunks(): it is left at [DONE] (see receive())
                 for event in parser.feed(raw):
                     if event.data == "[DONE]":
                         resp.done_reading()  # its connection may be reused

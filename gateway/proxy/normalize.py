@@ -75,7 +75,8 @@ def normalize_chunk(
                 continue
             delta = choice.get("delta")
             if isinstance(delta, dict):
-                mirror_reasoning(delta, exclude)
+                if exclude or "reasoning" in delta or "reasoning_content" in delta:  # else nothing to mirror
+                    mirror_reasoning(delta, exclude)
                 if "tool_calls" in delta:
                     normalize_tool_deltas(delta)
                 if delta or choice.get("finish_reason") is not None or choice.get("logprobs"):

@@ -37,50 +37,49 @@ class ChunkReader:
     done: bool = False
     _reasoning: list[str] = field(default_factory=list)
 
-    def _parse(self, event: SSEEvent) -> dict[str, Any] | None:
-        """The event's chunk (``None`` for ``[DONE]``); raises on what is not a chunk. Synchronous: the
-        common event costs no coroutine."""
-        if event.data == "[DONE]":
-            self.done = True
-            return None
-        try:
-            chunk = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamFailure("protocol", "upstream sent an event that is not JSON") from None
-        if not isinstance(chunk, dict):
-            raise UpstreamFailure("protocol", "upstream sent an event that is not a JSON object")
-        if "error" in chunk and not chunk.get("choices"):
-            err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-            message = str(err.get("message") or "upstream error")
-            raise UpstreamFailure("upstream_event", f"backend {self.pool!r} failed mid-stream: {message}")
-        return chunk
-
-    async def _count(self, chunk: dict[str, Any]) -> None:
-        """Keep the reasoning deltas; fill the usage's reasoning count when the backend left it out."""
-        assert self.counter is not None
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") if isinstance(choice, dict) else None
-            if isinstance(delta, dict):
-                text = delta.get("reasoning") or delta.get("reasoning_content")
-                if isinstance(text, str):
-                    self._reasoning.append(text)
-        if lacks_reasoning_count(chunk.get("usage"), bool(self._reasoning)):
-            count = await count_texts(["".join(self._reasoning)], self.counter)
-            set_reasoning_count(chunk["usage"], count)
-
     async def batch(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
-        """The client chunks of the events of one upstream read (up to ``[DONE]``)."""
+        """The client chunks of the events of one upstream read (up to ``[DONE]``); raises on an event that
+        is not a chunk.
+
+        One loop with no call per event but the JSON parse and :func:`normalize_chunk` (the parse and the
+        reasoning count used to be a method and a coroutine per event): the reasoning deltas are kept only
+        when a counter may need them, and the counter is awaited only for a usage that lacks the count."""
         out = []
+        counter, kept = self.counter, self._reasoning
+        exclude, want_usage, tally = self.exclude, self.want_usage, self.tally
         for event in events:
-            chunk = self._parse(event)
-            if chunk is None:
-                break  # [DONE]
-            if self.counter is not None:
-                await self._count(chunk)
-            chunk = normalize_chunk(chunk, exclude=self.exclude, want_usage=self.want_usage, tally=self.tally)
-            if chunk is not None:
-                out.append(chunk)
+            data = event.data
+            if data == "[DONE]":
+                self.done = True
+                break
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamFailure("protocol", "upstream sent an event that is not JSON") from None
+            if not isinstance(chunk, dict):
+                raise UpstreamFailure("protocol", "upstream sent an event that is not a JSON object")
+            if "error" in chunk and not chunk.get("choices"):
+                raise self._failure(chunk["error"])
+            if counter is not None:
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") if isinstance(choice, dict) else None
+                    if isinstance(delta, dict):
+                        text = delta.get("reasoning") or delta.get("reasoning_content")
+                        if isinstance(text, str):
+                            kept.append(text)
+                usage = chunk.get("usage")
+                if usage is not None and lacks_reasoning_count(usage, bool(kept)):
+                    set_reasoning_count(usage, await count_texts(["".join(kept)], counter))
+            normalized = normalize_chunk(chunk, exclude=exclude, want_usage=want_usage, tally=tally)
+            if normalized is not None:
+                out.append(normalized)
         return out
+
+    def _failure(self, error: Any) -> UpstreamFailure:
+        """An in-band ``{"error": …}`` event as the failure to raise."""
+        err = error if isinstance(error, dict) else {"message": str(error)}
+        message = str(err.get("message") or "upstream error")
+        return UpstreamFailure("upstream_event", f"backend {self.pool!r} failed mid-stream: {message}")
 
 
 async def read_chunks(
@@ -97,7 +96,7 @@ async def read_chunks(
     if batch:
         yield batch
     if not reader.done and not ended:
-        async for raw in response.chunks():
+        while raw := await response.receive():
             batch = await reader.batch(parser.feed(raw))
             if reader.done:
                 response.done_reading()

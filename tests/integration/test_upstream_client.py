@@ -8,11 +8,15 @@ closing an unfinished response, malformed responses, back-pressure and TLS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import gc
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -23,7 +27,12 @@ from cryptography.x509.oid import NameOID
 from gateway.backends import client as client_module
 from gateway.backends import http1
 from gateway.backends.client import UpstreamClient, UpstreamFailure
-from router.policy import Timeouts
+from gateway.backends.pool import Pool
+from gateway.metrics import GatewayMetrics
+from gateway.pipeline.door import Call
+from gateway.pipeline.native import open_native
+from gateway.pipeline.plan import Step
+from router.policy import BackendSpec, Timeouts
 
 #: what the server does with one parsed request: write to the writer (and maybe wait, or close)
 Script = Callable[[bytes, bytes, asyncio.StreamWriter, asyncio.StreamReader], Awaitable[None]]
@@ -547,3 +556,56 @@ async def test_a_finished_stream_drains_and_keeps_its_connection(
         assert server.connections == (1 if ends else 2)
     finally:
         await client.close()
+
+
+async def test_a_relayed_stream_leaves_no_async_generator_to_the_loop(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    """The opener reads a stream to its first event and the relay stops at ``[DONE]``: neither may leave an
+    async generator unfinished, since the loop closes each one through its finaliser hook (a thread-safe
+    wake-up and a task per stream). Two reads, the second one after the first event was relayed."""
+    gate = asyncio.Event()
+    first = b'data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n'
+    rest = b'data: {"choices":[{"index":0,"delta":{"content":"b"}}]}\n\ndata: [DONE]\n\n'
+
+    async def script(
+        head: bytes, body: bytes, writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(b"%x\r\n%s\r\n" % (len(first), first))
+        await writer.drain()
+        await gate.wait()
+        writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest))
+
+    server = await serve(script)
+    spec = {"family": "qwen3", "mode": "hybrid", "model": "m", "endpoints": [server.url]}
+    pool = Pool.build("p", BackendSpec.model_validate(spec))
+    await pool.client.start()
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+    finalised: list[object] = []
+
+    def watch(agen: AsyncGenerator[Any, None]) -> None:
+        finalised.append(agen)
+        if finalizer is not None:
+            finalizer(agen)
+
+    sys.set_asyncgen_hooks(firstiter, watch)
+    try:
+        step = Step(pool, None, None, b"{}")
+        call = Call(body={}, model="m", stream=True)
+        lease = pool.acquire(pool.endpoints[0], GatewayMetrics())
+        exchange = await open_native(step, lease, call, "rid", None)
+        got = []
+        async with contextlib.aclosing(exchange.chunks()) as batches:
+            async for batch in batches:
+                got.extend(c["choices"][0]["delta"]["content"] for c in batch)
+                gate.set()
+        exchange.close()
+        del exchange, batches
+        gc.collect()
+        await asyncio.sleep(0)
+        assert got == ["a", "b"]
+        assert finalised == []
+    finally:
+        sys.set_asyncgen_hooks(firstiter, finalizer)
+        await pool.client.close()
