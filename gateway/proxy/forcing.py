@@ -23,7 +23,7 @@ from gateway.backends.client import UpstreamFailure, UpstreamResponse
 from gateway.backends.pool import Endpoint, Pool
 from gateway.errors import BadRequest
 from gateway.proxy.normalize import upstream_exception
-from gateway.proxy.sse import SSEParser
+from gateway.proxy.sse import SSEParser, load_json
 from templates.family import Family
 from templates.forcing import next_forcing_step, think_tags_for
 from templates.reasoning import ThinkStreamSplitter, split_reasoning
@@ -166,12 +166,12 @@ class ForcingSession:
             have_ids = True
             while raw := await resp.receive():  # not chunks(): it is left at [DONE] (see receive())
                 for event in parser.feed(raw):
-                    if event.data == "[DONE]":
+                    if event.data == b"[DONE]":
                         resp.done_reading()  # its connection may be reused
                         if not have_ids:
                             out.ids = await self.text_ids(out.text)
                         return
-                    chunk = orjson.loads(event.data)
+                    chunk = load_json(event.data)
                     if "error" in chunk and not chunk.get("choices"):
                         raise UpstreamFailure("upstream_event", str(chunk["error"]))
                     for choice in chunk.get("choices") or ():

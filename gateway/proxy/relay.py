@@ -17,7 +17,7 @@ import orjson
 from gateway.backends.client import UpstreamFailure, UpstreamResponse
 from gateway.proxy.accounting import count_texts, lacks_reasoning_count, set_reasoning_count
 from gateway.proxy.normalize import UsageTally, normalize_chunk
-from gateway.proxy.sse import SSEEvent, SSEParser
+from gateway.proxy.sse import SSEEvent, SSEParser, load_json
 from gateway.tokens import ReasoningCounter
 
 
@@ -49,11 +49,11 @@ class ChunkReader:
         exclude, want_usage, tally = self.exclude, self.want_usage, self.tally
         for event in events:
             data = event.data
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 self.done = True
                 break
             try:
-                chunk = orjson.loads(data)
+                chunk = load_json(data)
             except orjson.JSONDecodeError:
                 raise UpstreamFailure("protocol", "upstream sent an event that is not JSON") from None
             if not isinstance(chunk, dict):

@@ -35,7 +35,7 @@ SIGNER = ThinkingSigner(b"unit-test-secret-0123456789")
 def recorded_chunks(name: str = "vllm-0.32-chat-stream.sse") -> list[dict[str, Any]]:
     parser = SSEParser()
     events = parser.feed((DATA / name).read_bytes()) + parser.close()
-    return [orjson.loads(e.data) for e in events if e.data != "[DONE]"]
+    return [orjson.loads(e.data) for e in events if e.data != b"[DONE]"]
 
 
 RECORDED_PLAIN = orjson.loads((DATA / "vllm-0.32-chat.json").read_bytes())

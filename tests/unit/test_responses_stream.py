@@ -118,7 +118,7 @@ def check(events: list[dict[str, Any]], expected: dict[str, Any]) -> None:
 def recorded_chunks(pieces: list[bytes]) -> list[dict[str, Any]]:
     parser = SSEParser()
     events = [e for piece in pieces for e in parser.feed(piece)] + parser.close()
-    assert events[-1].data == "[DONE]"
+    assert events[-1].data == b"[DONE]"
     tally = UsageTally()
     out = []
     for event in events[:-1]:

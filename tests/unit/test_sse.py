@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.proxy.sse import SSEEvent, SSEParser
+from gateway.proxy.sse import SSEEvent, SSEParser, load_json
 
 RECORDED = (
     b'data: {"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
@@ -31,9 +31,9 @@ def parse_all(chunks: list[bytes]) -> list[SSEEvent]:
 
 def test_whole_stream() -> None:
     events = parse_all([RECORDED])
-    assert [e.data for e in events][-1] == "[DONE]"
+    assert [e.data for e in events][-1] == b"[DONE]"
     assert len(events) == 6
-    assert events[3] == SSEEvent("line one\nline two", "message")
+    assert events[3] == SSEEvent(b"line one\nline two", "message")
     assert orjson.loads(events[2].data)["choices"][0]["delta"]["content"] == "\n\nHello 世界"
 
 
@@ -56,15 +56,15 @@ def test_byte_by_byte() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        pytest.param(b"data:x\n\n", ["x"], id="no-space-after-colon"),
-        pytest.param(b"data:  x\n\n", [" x"], id="only-one-space-stripped"),
+        pytest.param(b"data:x\n\n", [b"x"], id="no-space-after-colon"),
+        pytest.param(b"data:  x\n\n", [b" x"], id="only-one-space-stripped"),
         pytest.param(b": comment only\n\n", [], id="comment"),
         pytest.param(b"data: a\n", [], id="unterminated-event-dropped"),
-        pytest.param(b"\n\n\ndata: a\n\n", ["a"], id="leading-blank-lines"),
-        pytest.param(b"data\n\n", [""], id="field-without-colon"),
+        pytest.param(b"\n\n\ndata: a\n\n", [b"a"], id="leading-blank-lines"),
+        pytest.param(b"data\n\n", [b""], id="field-without-colon"),
     ],
 )
-def test_edge_cases(raw: bytes, expected: list[str]) -> None:
+def test_edge_cases(raw: bytes, expected: list[bytes]) -> None:
     assert [e.data for e in parse_all([raw])] == expected
 
 
@@ -124,4 +124,40 @@ def test_matches_the_plain_algorithm_for_any_bytes_and_chunking(pieces: list[byt
     chunks.append(raw[last:])
     # close() treats a final lone CR as a line end, the reference cannot know the stream ended there
     expected = reference(raw + b"\n" if raw.endswith(b"\r") else raw)
-    assert parse_all(chunks) == expected
+    assert decoded(parse_all(chunks)) == expected
+
+
+def decoded(events: list[SSEEvent]) -> list[SSEEvent]:
+    """The events with their data as text, as the reference gives them."""
+    return [e._replace(data=e.data.decode("utf-8", "replace")) for e in events]
+
+
+#: what vLLM writes: one ``data: <json>`` line and a blank line per event (the whole-events path)
+WHOLE = [
+    b'data: {"choices":[{"index":0,"delta":{"reasoning":"Let me think \xc3\xa9"}}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n',
+    b'data: {"choices":[],"usage":{"prompt_tokens":5}}\n\n',
+    b"data: [DONE]\n\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=len(WHOLE)), max_size=6), st.sampled_from([b"", b"id: 7\n"])
+)
+def test_whole_events_match_the_line_path(cuts: list[int], prefix: bytes) -> None:
+    """Reads of whole events (cut at event boundaries, with an ``id:`` line or a split event before them
+    or not) give the events of the plain algorithm."""
+    raw = prefix + b"".join(WHOLE)
+    reads = [
+        b"".join(WHOLE[a:b]) for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(WHOLE)], strict=True)
+    ]
+    reads[0] = prefix + reads[0]
+    assert decoded(parse_all([r for r in reads if r])) == reference(raw)
+    assert decoded(parse_all([raw[:5], raw[5:]])) == reference(raw)
+
+
+def test_load_json_reads_invalid_utf8_as_replaced_text() -> None:
+    assert load_json(b'{"a":"\xe9t\xc3\xa9"}') == {"a": "\ufffdt\u00e9"}
+    with pytest.raises(orjson.JSONDecodeError):
+        load_json(b"{not json")

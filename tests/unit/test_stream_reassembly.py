@@ -24,7 +24,7 @@ PLAIN = orjson.loads((DATA / "vllm-0.32-chat.json").read_bytes())
 def reassemble(chunks: list[bytes]) -> dict[str, Any]:
     parser = SSEParser()
     events = [e for c in chunks for e in parser.feed(c)] + parser.close()
-    assert events[-1].data == "[DONE]"
+    assert events[-1].data == b"[DONE]"
     reasoning: str | None = None
     content: str | None = None
     finish = None

@@ -31,7 +31,7 @@ def load(name: str) -> tuple[bytes, dict[str, Any]]:
 def reassemble(chunks: list[bytes]) -> dict[str, Any]:
     parser = SSEParser()
     events = [e for c in chunks for e in parser.feed(c)] + parser.close()
-    assert events[-1].data == "[DONE]"
+    assert events[-1].data == b"[DONE]"
     content: str | None = None
     calls = ToolCallAssembler()
     finish = None
