@@ -54,10 +54,12 @@ def send_with_request_id(send: Send, rid: str) -> Send:
 
     async def send_with_id(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers", ()))
-            if not any(k == b"x-request-id" for k, _ in headers):
-                headers.append(header)
-                message["headers"] = headers
+            headers = message.get("headers", ())
+            for name, _ in headers:
+                if name == b"x-request-id":
+                    break
+            else:  # copied only when it changes (the pipeline's own answers carry the id already)
+                message["headers"] = [*headers, header]
         await send(message)
 
     return send_with_id

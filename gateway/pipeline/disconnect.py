@@ -15,7 +15,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from starlette.types import Message, Receive
+from starlette.types import Receive
 
 
 class DisconnectWatch:
@@ -31,25 +31,26 @@ class DisconnectWatch:
         self.gone_at: float | None = None  # perf_counter() when the disconnect was seen
         self.closing = False
         self._task: asyncio.Task[Any] | None = None
-        self._listener: asyncio.Future[Message] | None = None
+        self._listener: asyncio.Task[None] | None = None
 
-    def _heard(self, listener: asyncio.Future[Message]) -> None:
-        if listener.cancelled() or listener.exception() is not None or self._task is None:
+    async def _listen(self) -> None:
+        """The listener task: waits for ``http.disconnect`` (other messages are skipped) and cancels the
+        serving task if it comes before :attr:`closing`. One coroutine instead of a ``receive()`` future
+        with a done callback: one loop step less per request (enter, one suspension and exit of the watch:
+        13.1 -> 11.6 us in a micro-benchmark, 2026-12-07)."""
+        try:
+            while (await self._receive())["type"] != "http.disconnect":
+                pass
+        except Exception:  # a broken receive channel: nothing to hear, the response goes on
             return
-        if listener.result()["type"] != "http.disconnect":  # another message: keep listening
-            self._listen()
-        elif not self.closing:
+        if not self.closing and self._task is not None:
             self.gone = True
             self.gone_at = time.perf_counter()
             self._task.cancel()
 
-    def _listen(self) -> None:
-        self._listener = asyncio.ensure_future(self._receive())
-        self._listener.add_done_callback(self._heard)
-
     async def __aenter__(self) -> DisconnectWatch:
         self._task = asyncio.current_task()
-        self._listen()
+        self._listener = asyncio.get_running_loop().create_task(self._listen())
         return self
 
     async def __aexit__(
