@@ -37,6 +37,10 @@ class Exchange(Protocol):
         """Batches of normalised chunks up to the end of the stream; ``UpstreamFailure`` mid-stream."""
         ...
 
+    def finished(self) -> bool:
+        """Whether the upstream answer has ended: no batch follows the one :meth:`chunks` just yielded."""
+        ...
+
     def usage(self) -> Usage | None:
         """The usage once the answer is complete (``None`` while unknown)."""
         ...

@@ -61,6 +61,9 @@ class ForcedExchange:
         except UpstreamError as exc:  # a later pass answered with an error status
             raise UpstreamFailure("status", exc.message) from None
 
+    def finished(self) -> bool:
+        return False  # a forced stream ends in the relay of its last pass: not known at a batch
+
     def usage(self) -> Usage | None:
         r = self.run.result
         if r is None:

@@ -37,6 +37,7 @@ class NativeExchange:
     first_events: list[SSEEvent] = field(default_factory=list)
     ended: bool = False  # the stream ended while prefetching
     budget_mode: str = "native"
+    reader: ChunkReader | None = None
 
     async def prefetch(self) -> None:
         """Read until the first SSE event."""
@@ -67,7 +68,7 @@ class NativeExchange:
         return normalize_completion(data, exclude=self.exclude, tally=self.tally)
 
     def chunks(self) -> AsyncGenerator[list[dict[str, Any]], None]:
-        reader = ChunkReader(
+        reader = self.reader = ChunkReader(
             pool=self.step.pool.name,
             exclude=self.exclude,
             want_usage=self.call.want_usage,
@@ -75,6 +76,9 @@ class NativeExchange:
             counter=self.counter,
         )
         return read_chunks(reader, self.response, self.parser, self.first_events, self.ended)
+
+    def finished(self) -> bool:
+        return self.reader is not None and self.reader.done  # [DONE] was in the last batch's read
 
     def usage(self) -> Usage | None:
         t = self.tally

@@ -295,6 +295,10 @@ class PipelineResponse(Response):
         await send({"type": "http.response.start", "status": 200, "headers": raw})
         writer = self.door.stream(call)
         first = True
+        # The bytes of the upstream's last read go out with the stream's end in one message when nothing
+        # runs between them (no settle): one socket write and one chunk frame less per stream (uvicorn
+        # writes every body message at once).
+        held = b""
         try:
             async with contextlib.aclosing(ex.chunks()) as chunks:
                 async for batch in chunks:
@@ -303,7 +307,10 @@ class PipelineResponse(Response):
                         if first:
                             first = False
                             self.ledger.ttft(pool.name)
-                        await send({"type": "http.response.body", "body": data, "more_body": True})
+                        if call.settle is None and ex.finished():
+                            held = data
+                        else:
+                            await send({"type": "http.response.body", "body": data, "more_body": True})
             pool.record_success(ex.lease.endpoint)
             outcome, tail = OK, writer.end()
             if call.settle is not None:
@@ -314,5 +321,5 @@ class PipelineResponse(Response):
         self.usage = ex.usage()
         ex.close()
         watch.closing = True
-        await send({"type": "http.response.body", "body": tail, "more_body": False})
+        await send({"type": "http.response.body", "body": held + tail, "more_body": False})
         self.outcome = outcome

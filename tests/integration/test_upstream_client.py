@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.app import create_app
 from gateway.backends import client as client_module
 from gateway.backends import http1
 from gateway.backends.client import UpstreamClient, UpstreamFailure
@@ -32,7 +34,9 @@ from gateway.metrics import GatewayMetrics
 from gateway.pipeline.door import Call
 from gateway.pipeline.native import open_native
 from gateway.pipeline.plan import Step
+from gateway.settings import Settings
 from router.policy import BackendSpec, Timeouts
+from tests.harness import make_policy
 
 #: what the server does with one parsed request: write to the writer (and maybe wait, or close)
 Script = Callable[[bytes, bytes, asyncio.StreamWriter, asyncio.StreamReader], Awaitable[None]]
@@ -609,3 +613,81 @@ async def test_a_relayed_stream_leaves_no_async_generator_to_the_loop(
     finally:
         sys.set_asyncgen_hooks(firstiter, finalizer)
         await pool.client.close()
+
+
+@pytest.mark.parametrize("reads", [1, 2])
+async def test_the_last_read_of_a_stream_goes_out_with_its_end(
+    serve: Callable[..., Awaitable[Server]], reads: int
+) -> None:
+    """Through the app: when [DONE] arrives in the read of the last events, those events and the stream's
+    end are one body message (one socket write); events of an earlier read go out at once on their own."""
+    gate = asyncio.Event()
+    events = [
+        b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n'
+        % word
+        for word in (b"a", b"b")
+    ]
+
+    async def script(
+        head: bytes, body: bytes, writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        if not head.startswith(b"POST "):  # the gateway's probes
+            answer = b'{"version":"0.32.0"}' if head.startswith(b"GET /version ") else b""
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(answer), answer))
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        parts = [events[0] + events[1] + b"data: [DONE]\n\n"]
+        if reads == 2:
+            parts = [events[0], events[1] + b"data: [DONE]\n\n"]
+        for n, part in enumerate(parts):
+            if n:
+                await gate.wait()  # the first read was relayed before the rest exists
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+
+    server = await serve(script)
+    backends = {"b": {"family": "qwen3", "mode": "hybrid", "model": "m", "endpoints": [server.url]}}
+    app = create_app(Settings(), make_policy(backends, {"auto": {"thinking": ["b"], "instruct": ["b"]}}))
+    body = orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": "hi"}], "stream": True})
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+        "state": {},
+    }
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop()
+        await asyncio.Event().wait()  # the client stays connected
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            gate.set()
+
+    async with app.router.lifespan_context(app):
+        await app(scope, receive, send)
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert sent[0]["status"] == 200
+    assert len(bodies) == reads
+    assert [m.get("more_body", False) for m in bodies] == [True] * (reads - 1) + [False]
+    text = b"".join(m["body"] for m in bodies)
+    assert text.endswith(b"data: [DONE]\n\n") and text.count(b"data: ") == 3
+    assert [orjson.loads(e[6:])["choices"][0]["delta"]["content"] for e in text.split(b"\n\n")[:2]] == [
+        "a",
+        "b",
+    ]
