@@ -22,8 +22,8 @@ class Deadline:
 
     __slots__ = ("_cancelling", "_handle", "_limit", "_loop", "_since", "_task", "_total_at", "fired")
 
-    def __init__(self, total: float) -> None:
-        self._loop = asyncio.get_running_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop, total: float) -> None:
+        self._loop = loop
         self._total_at = self._loop.time() + total
         self._handle: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -33,7 +33,7 @@ class Deadline:
         self.fired: str | None = None  # "wait" or "total" once it cancelled the waiting task
 
     def wait(self, limit: float) -> None:
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)  # with the loop given: no getpid() syscall (CPython 3.11)
         if task is None:
             raise RuntimeError("Deadline.wait() outside a task")
         now = self._loop.time()

@@ -44,5 +44,5 @@ async def fill_completion(body: dict[str, Any], counter: ReasoningCounter) -> bo
     if not lacks_reasoning_count(usage, bool(texts)):
         return False
     assert isinstance(usage, dict)
-    set_reasoning_count(usage, await count_texts(texts, counter))
+    set_reasoning_count(usage, await count_texts(texts, counter) if texts else 0)  # no coroutine for none
     return True
