@@ -21,6 +21,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import parse_policy_text
+from gateway.server import OneWriteProtocol
 from gateway.settings import Settings
 from router.policy import Policy, parse_policy
 
@@ -38,10 +39,13 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve an ASGI app on 127.0.0.1 until the block ends; yields its base URL."""
+def serve_app(
+    app: Any, port: int | None = None, http: type[asyncio.Protocol] = OneWriteProtocol
+) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1 until the block ends; yields its base URL. ``http``: the server's
+    protocol class, by default the one ``thinkgate serve`` runs (gateway/server.py)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=http)
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

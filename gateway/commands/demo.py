@@ -7,11 +7,10 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-import uvicorn
-
 from gateway.app import create_app
 from gateway.config import load_policy
 from gateway.demo_policy import demo_policy_yaml
+from gateway.server import run as run_server
 from gateway.settings import Settings
 from simulator.config import SimConfig
 from simulator.server import run_sim
@@ -66,5 +65,5 @@ def run(ns: argparse.Namespace) -> int:
         app = create_app(Settings(config=str(path), host=ns.host, port=ns.port), policy)
         print(f"policy written to {path}")
         print(_instructions(f"http://{ns.host}:{ns.port}"), flush=True)
-        uvicorn.run(app, host=ns.host, port=ns.port, log_level="warning", access_log=False)
+        run_server(app, host=ns.host, port=ns.port, log_level="warning", access_log=False)
     return 0

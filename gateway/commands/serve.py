@@ -1,4 +1,4 @@
-"""``thinkgate serve --config FILE``: validate the policy, then run uvicorn."""
+"""``thinkgate serve --config FILE``: validate the policy, then run the HTTP server (gateway/server.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import shutil
 import sys
 import tempfile
 
-import uvicorn
-
 from gateway.config import PolicyFileError, load_policy
 from gateway.render import check_families
+from gateway.server import run as run_server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +35,7 @@ def run(ns: argparse.Namespace) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="thinkgate-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         atexit.register(shutil.rmtree, metrics_dir, True)
-    uvicorn.run(
+    run_server(
         "gateway.asgi:app_from_env",
         factory=True,
         host=ns.host,

@@ -1,0 +1,147 @@
+"""Socket writes per answer (issue 18): how many ``write``-family syscalls the gateway makes per request, to
+the client and to the upstream, counted with ``strace`` on the running ``thinkgate serve``.
+
+For each ``--rev`` (``git archive`` of the commit, run with this venv, as ``hot_path.py`` does): the mock
+backend, the gateway under ``thinkgate serve``, then per kind of answer ``--requests`` sequential requests on
+one keep-alive connection while ``strace -f -e trace=write,writev,sendmsg,sendto`` is attached to the gateway.
+The writes are split by file descriptor: a descriptor that carried an ``HTTP/1.1`` status line is a client
+connection, one that carried a ``POST`` is an upstream connection (anything else: ``other``, e.g. the
+event loop's self-pipe). Kinds: ``chat`` (a 1 KB non-stream chat answer through the pipeline), ``stream``
+(the mock's 20-chunk stream), ``models`` (``GET /v1/models``, a Starlette response), ``error`` (a 400
+envelope for a body that is not JSON).
+
+Run: ``.venv/bin/python benchmarks/server_writes.py --rev HEAD~1 --rev HEAD [--requests 300] [--json F]``
+(needs ``strace`` and ptrace permission over own processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+from hot_path import MOCK_MODEL, POLICY, source_dir, start_gateway, trajectory
+from loadgen import Processes, start_mock
+
+REPO = Path(__file__).resolve().parent.parent
+CALL = re.compile(r"^(?:\[pid\s+\d+\]\s+|\d+\s+)?(write|writev|sendmsg|sendto)\((\d+),\s*(.*)$")
+
+
+def kinds() -> dict[str, tuple[str, str, bytes | None]]:
+    """kind -> (method, path, body)."""
+    chat = trajectory(1)
+    stream = orjson.loads(chat)
+    stream["stream"] = True
+    return {
+        "chat": ("POST", "/v1/chat/completions", chat),
+        "stream": ("POST", "/v1/chat/completions", orjson.dumps(stream)),
+        "models": ("GET", "/v1/models", None),
+        "error": ("POST", "/v1/chat/completions", b"{not json"),
+    }
+
+
+def drive(url: str, method: str, path: str, body: bytes | None, n: int) -> None:
+    """``n`` sequential requests on one keep-alive connection, each read to its end."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    headers = {"content-type": "application/json"} if body is not None else {}
+    try:
+        for _ in range(n):
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.will_close:
+                raise RuntimeError(f"{path}: the gateway closed the connection (HTTP {resp.status})")
+    finally:
+        conn.close()
+
+
+def traced(pid: int, out: Path, url: str, method: str, path: str, body: bytes | None, n: int) -> None:
+    """Run ``drive`` while strace writes the gateway's write-family syscalls to ``out``."""
+    drive(url, method, path, body, 10)  # warm the connection pool and the caches before attaching
+    argv = ["strace", "-f", "-qq", "-s", "12", "-e", "trace=write,writev,sendmsg,sendto", "-o", str(out)]
+    tracer = subprocess.Popen([*argv, "-p", str(pid)], stderr=subprocess.PIPE)
+    time.sleep(1.0)  # strace attaches to every thread of the process before it traces
+    if tracer.poll() is not None:
+        raise RuntimeError(f"strace failed: {tracer.stderr.read().decode() if tracer.stderr else ''}")
+    try:
+        drive(url, method, path, body, n)
+        time.sleep(0.3)  # writes the event loop finishes after the last response
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+
+
+def count(trace: Path) -> Counter[str]:
+    """Write-family syscalls by role of the descriptor (``client``/``upstream``/``other``) and by name."""
+    calls: list[tuple[str, str, str]] = []
+    roles: dict[str, str] = {}
+    for line in trace.read_text(errors="replace").splitlines():
+        m = CALL.match(line)
+        if m is None:
+            continue
+        name, fd, rest = m.groups()
+        calls.append((name, fd, rest))
+        if '"HTTP/1.1 ' in rest[:40]:
+            roles[fd] = "client"
+        elif '"POST ' in rest[:40]:
+            roles.setdefault(fd, "upstream")
+    out: Counter[str] = Counter()
+    for name, fd, _ in calls:
+        role = roles.get(fd, "other")
+        out[role] += 1
+        out[f"{role}:{name}"] += 1
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--rev", action="append", help="git revision (repeatable; WORKTREE = this checkout)")
+    p.add_argument("--requests", type=int, default=300, help="sequential requests per kind and revision")
+    p.add_argument("--json", type=Path, default=None)
+    opts = p.parse_args(argv)
+    revs = opts.rev or ["WORKTREE"]
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="thinkgate-writes-") as tmp:
+        work = Path(tmp)
+        procs = Processes(work, REPO)
+        try:
+            mock = start_mock(procs, REPO, MOCK_MODEL)
+            policy = work / "policy.yaml"
+            policy.write_text(POLICY.format(model=MOCK_MODEL, url=mock))
+            for rev in revs:
+                name = f"gw:{rev}"
+                url = start_gateway(procs, name, source_dir(rev, work), "uvicorn", policy)
+                pid = procs.children[name].proc.pid
+                results[rev] = {}
+                for kind, (method, path, body) in kinds().items():
+                    trace = work / f"trace-{len(results)}-{kind}.txt"
+                    traced(pid, trace, url, method, path, body, opts.requests)
+                    counts = count(trace)
+                    results[rev][kind] = {k: round(v / opts.requests, 3) for k, v in sorted(counts.items())}
+        finally:
+            procs.close()
+    print(f"write-family syscalls of the gateway per request ({opts.requests} sequential requests per kind)")
+    print(f"{'kind':8} {'revision':14} {'to client':>10} {'upstream':>10} {'other':>8}   by call")
+    for rev, per_kind in results.items():
+        for kind, c in per_kind.items():
+            detail = ", ".join(f"{k}={v}" for k, v in c.items() if ":" in k)
+            row = f"{kind:8} {rev[:14]:14} {c.get('client', 0):>10} {c.get('upstream', 0):>10}"
+            print(f"{row} {c.get('other', 0):>8}   {detail}")
+    if opts.json:
+        opts.json.write_text(json.dumps({"requests": opts.requests, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
