@@ -10,7 +10,7 @@ Label rule (docs/classifier.md, "Corpus"): thinking helps where the answer must 
 steps (calculation, deduction, search over options, executing a procedure by hand, code that must be
 correct), whatever the vocabulary; it does not where the answer is retrieved, rewritten, formatted,
 extracted, classified or written for style, however long or constrained the instructions are. Labels are
-per source or per task category (table ``SOURCES`` below), never per item.
+per source or per task category (the readers in ``corpus_sources.py``), never per item.
 
 Licences: the shipped model is trained on this corpus, so no source may carry a non-commercial licence. Code
 Alpaca (CC BY-NC 4.0), LogiQA 2.0 (CC BY-NC-SA 4.0) and WizardLM's test set (CC BY-NC 4.0) were used until
@@ -23,6 +23,9 @@ any candidate that matches one of them (normalised exact match, word-3-gram Jacc
 ``Bigbench_object_tracking`` in zero_shot_cot) and FollowBench items built from BBH, Vicuna or GSM8K are
 excluded by name.
 
+The readers, one per source, are in ``corpus_sources.py``; the pinned commits and the git access in
+``corpus_pinned.py``; this script holds the reserved-set de-duplication and writes the corpus.
+
     python scripts/classifier/build_corpus.py [--shared ../shared/data/effort_train.jsonl] [--out FILE]
 """
 
@@ -30,655 +33,15 @@ from __future__ import annotations
 
 import argparse
 import collections
-import csv
-import gzip
-import io
 import json
-import pickle
-import random
 import re
-import subprocess
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-MIRRORS = Path("/work/.mirror")
-
-#: repository -> pinned commit
-PINS = {
-    "kojima-takeshi188/zero_shot_cot": "5ef330fcdeec0cd26aee27943504f91f8ec1c33c",
-    "openai/human-eval": "6d43fb980f9fee3c892a914eda09951f772ad10d",
-    "YJiangcm/FollowBench": "6278f4c1377b4eafab737267b8b21acd52ea0e52",
-    "allenai/fermi": "dfd4ceec41ef5fa0fe63e24c6027f13730d39a36",
-    "zhongwanjun/AR-LSAT": "41f78ca7be3e24602b694b9d6b78105fc0c8bfc6",
-    "1171-jpg/BrainTeaser": "4d164df75ba95682758248727bfc9d2746e598b7",
-    "clinc/oos-eval": "828f8093932c8fe6ca7936c3d2e52903b1c523de",
-    "gunthercox/chatterbot-corpus": "a01efece26661309b870af0251d96f94ee09fb19",
-    "zhangir-azerbayev/ProofNet": "509ad79710ed4f46ff5c282ed5640c1aa9ac3f30",
-    "neenza/leetcode-problems": "16c26d1bcfdc17a0290f7083e86c4e9387b2e248",
-    "cglez/winograd": "4b72afc25466f78d5600b388ddcb8ed3a02fc993",
-    "aiwaves-cn/agents": "e8c4e3c2d19739d3dff59e577d1c97090cc15f59",
-    "Yale-LILY/FeTaQA": "bbc441be807212d736c8c35a18146b530dde11d0",
-    "princeton-nlp/Collie": "efce1c882e995cca65e1244545167a95dba72df9",
-    "google-research-datasets/natural-questions": "fb26a3073b1fe636c97302890a27b491d6530130",
-    "frankxwang/probing-experiments": "b7eb5a9f55e266503b18778bd3b9c1c6b314aea1",
-    "HaeChan0305/MLILAB-FedLLM": "d92730e8bacd7b3a61e551e015e40588e10234b4",
-    # reserved evaluation sets, read only for de-duplication
-    "suzgunmirac/BIG-Bench-Hard": "9ee07bd481feebf959a6b59d61ea57bdcf30964d",
-    "lm-sys/FastChat": "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
-    "ShotaSato0916/google-research-IFEval": "cd938816c8cf746207b9c60c303b0eacf45f506c",
-    "deepseek-ai/DeepSeek-Coder": "2f9fd85927c669dae3c0fbb2d607274023af243e",
-}
-
-#: Format family of each shared source (or source/category prefix): what the prompt *looks like*, so that a
-#: family left out in CV shares no format with the training folds.
-SHARED_FAMILY = {
-    "gsm8k_train": "word_math",
-    "svamp": "word_math",
-    "aqua_rat": "word_math",
-    "college_math": "formal_math",
-    "olympiadbench": "formal_math",
-    "theoremqa": "formal_math",
-    "tot/puzzle": "number_puzzle",
-    "tot/creative": "constrained_writing",
-    "mbpp_train": "code_task",
-    "cruxeval": "code_trace",
-    "folio": "premise_logic",
-    "logicbench": "premise_logic",
-    "tram": "choice_arithmetic",
-    "p3_t0": "templated_nlp",
-    "squality": "long_document",
-    "awesome_prompts": "persona_chat",
-    "arena_hard": "user_chat",
-    "self_instruct_seed": "user_chat",
-    "self_instruct_user": "user_chat",
-}
-
-
-def git_show(repo: str, path: str) -> bytes:
-    """The bytes of ``path`` at the pinned commit of ``repo``'s snapshot."""
-    git_dir = MIRRORS / repo.replace("/", "+") / "repo"
-    if not git_dir.exists():
-        raise SystemExit(f"missing snapshot of {repo} (bring it with the fetch tool): {git_dir}")
-    out = subprocess.run(
-        ["git", "-C", str(git_dir), "show", f"{PINS[repo]}:{path}"], capture_output=True, check=True
-    )
-    raw = out.stdout
-    return gzip.decompress(raw) if path.endswith(".gz") else raw
-
-
-def git_show_many(repo: str, paths: list[str]) -> list[bytes]:
-    """The bytes of many files at the pinned commit, through one ``git cat-file --batch``."""
-    git_dir = MIRRORS / repo.replace("/", "+") / "repo"
-    if not git_dir.exists():
-        raise SystemExit(f"missing snapshot of {repo} (bring it with the fetch tool): {git_dir}")
-    query = "".join(f"{PINS[repo]}:{path}\n" for path in paths).encode()
-    out = subprocess.run(
-        ["git", "-C", str(git_dir), "cat-file", "--batch"], input=query, capture_output=True, check=True
-    ).stdout
-    blobs: list[bytes] = []
-    pos = 0
-    for path in paths:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        if len(header) != 3:
-            raise SystemExit(f"{repo}: {path} not found at {PINS[repo]}")
-        size = int(header[2])
-        blobs.append(out[end + 1 : end + 1 + size])
-        pos = end + 1 + size + 1
-    return blobs
-
-
-def _ls(repo: str, folder: str) -> list[str]:
-    git_dir = MIRRORS / repo.replace("/", "+") / "repo"
-    return subprocess.run(
-        ["git", "-C", str(git_dir), "ls-tree", "-r", "--name-only", PINS[repo], folder],
-        capture_output=True, text=True, check=True,
-    ).stdout.split("\n")[:-1]  # fmt: skip
-
-
-def _json(repo: str, path: str) -> Any:
-    return json.loads(git_show(repo, path))
-
-
-def _jsonl(repo: str, path: str) -> list[Any]:
-    return [json.loads(line) for line in git_show(repo, path).decode().splitlines() if line.strip()]
-
-
-@dataclass(frozen=True)
-class Item:
-    prompt: str
-    source: str
-    category: str
-    think: bool
-    effort: str
-    family: str
-
-
-def _letters(options: Iterable[str]) -> str:
-    return "\n".join(f"{chr(65 + i)}) {o}" for i, o in enumerate(options))
-
-
-def _sample(rows: list[Any], n: int, seed: str) -> list[Any]:
-    rng = random.Random(seed)
-    rows = list(rows)
-    rng.shuffle(rows)
-    return rows[:n]
-
-
-# --- sources ------------------------------------------------------------------------------------------------
-# Each yields Items with the label of its whole source or category (see docs/classifier.md, "Corpus").
-
-ZS = "kojima-takeshi188/zero_shot_cot"
-
-
-def strategyqa() -> Iterator[Item]:
-    # implicit multi-hop yes/no questions: the steps must be found and chained (think, low)
-    rows = _json(ZS, "dataset/StrategyQA/task.json")["examples"]
-    for r in _sample(rows, 150, "strategyqa"):
-        yield Item(r["input"], "strategyqa", "multi_hop_yes_no", True, "low", "implicit_multi_hop")
-
-
-def coin_flip() -> Iterator[Item]:
-    # track a state through a sequence of actions (think, low)
-    rows = _json(ZS, "dataset/coin_flip/coin_flip.json")["examples"]
-    for r in _sample(rows, 60, "coin_flip"):
-        yield Item(r["question"], "coin_flip", "state_tracking", True, "low", "symbolic_procedure")
-
-
-def last_letters() -> Iterator[Item]:
-    # execute a procedure by hand over every word (think, low)
-    rows = _json(ZS, "dataset/last_letters/last_letters.json")["examples"]
-    for r in _sample(rows, 60, "last_letters"):
-        yield Item(r["question"], "last_letters", "string_procedure", True, "low", "symbolic_procedure")
-
-
-def arithmetic_words() -> Iterator[Item]:
-    # one- or two-step arithmetic word problems (think, low)
-    for name, path, n in (
-        ("multiarith", "dataset/MultiArith/MultiArith.json", 60),
-        ("addsub", "dataset/AddSub/AddSub.json", 40),
-        ("singleeq", "dataset/SingleEq/questions.json", 40),
-    ):
-        rows = _json(ZS, path)
-        for r in _sample(rows, n, name):
-            text = re.sub(r"\s+([.,?])", r"\1", r["sQuestion"].strip())
-            yield Item(text, name, "arithmetic_word_problem", True, "low", "word_math")
-
-
-def commonsense_qa() -> Iterator[Item]:
-    # pick the everyday-knowledge answer among five (retrieval, no derivation: none)
-    rows = _jsonl(ZS, "dataset/CommonsenseQA/train_rand_split.jsonl")
-    for r in _sample(rows, 120, "commonsense_qa"):
-        q = r["question"]
-        text = f"{q['stem']}\nAnswer Choices: " + " ".join(
-            f"({c['label']}) {c['text']}" for c in q["choices"]
-        )
-        yield Item(text, "commonsense_qa", "commonsense_choice", False, "none", "choice_qa")
-
-
-def riddlesense() -> Iterator[Item]:
-    # riddles: the literal reading misleads, the answer is found by reinterpreting (think, low)
-    rows = _jsonl("1171-jpg/BrainTeaser", "data/rs_train.jsonl")
-    for i, r in enumerate(_sample(rows, 120, "riddlesense")):
-        stem = r["question"]["stem"].strip()
-        if i % 2:  # half as a bare riddle, half with its answer choices
-            stem += "\n" + _letters(c["text"] for c in r["question"]["choices"])
-        yield Item(stem, "riddlesense", "riddle", True, "low", "riddle")
-
-
-def humaneval() -> Iterator[Item]:
-    # complete a function from its signature and docstring: code that must be correct (think, medium)
-    rows = [
-        json.loads(x) for x in git_show("openai/human-eval", "data/HumanEval.jsonl.gz").decode().splitlines()
-    ]
-    for i, r in enumerate(rows):
-        text = r["prompt"]
-        if i % 2:
-            text = "Complete this Python function:\n\n" + text
-        yield Item(text, "humaneval", "function_completion", True, "medium", "code_signature")
-
-
-def fermi() -> Iterator[Item]:
-    # Fermi estimates: a chain of estimated quantities and arithmetic (think, medium)
-    rows = _json("allenai/fermi", "data/realFP/train_realfp.json") + _json(
-        "allenai/fermi", "data/realFP/val_realfp.json"
-    )
-    for r in _sample(rows, 120, "fermi"):
-        yield Item(r["question"].strip(), "fermi_real", "estimation", True, "medium", "estimation")
-
-
-def ar_lsat() -> Iterator[Item]:
-    # analytical reasoning games: search over arrangements under constraints (think, high);
-    # logical reasoning questions: one argument, five options (think, medium)
-    ar = _json("zhongwanjun/AR-LSAT", "complete_lsat_data/val_ar.json")
-    for r in _sample(ar, 80, "lsat_ar"):
-        text = f"{r['context'].strip()}\n\n{r['question'].strip()}\n{_letters(r['answers'])}"
-        yield Item(text, "lsat_ar", "constraint_game", True, "high", "constraint_game")
-    lr = _json("zhongwanjun/AR-LSAT", "complete_lsat_data/val_lr.json")
-    for r in _sample(lr, 60, "lsat_lr"):
-        text = f"{r['context'].strip()}\n\n{r['question'].strip()}\n{_letters(r['answers'])}"
-        yield Item(text, "lsat_lr", "argument_reasoning", True, "medium", "argument_logic")
-
-
-FB = "YJiangcm/FollowBench"
-#: FollowBench items built from reserved or derivation-heavy sources are not used.
-_FB_EXCLUDED = {"vicuna", "BBH_logical", "BBH_time", "gsm_8k", "math_qa", "drop", "humaneval", "coding"}
-
-
-def followbench() -> Iterator[Item]:
-    # open requests (oasst, koala, quora, Anthropic helpful) with format, style or content constraints:
-    # however many constraints, the answer is written, not derived (none)
-    for kind in ("format", "style", "content"):
-        for r in _json(FB, f"data/{kind}_constraints.json"):
-            if r["source"] in _FB_EXCLUDED:
-                continue
-            yield Item(
-                r["instruction"].strip(),
-                "followbench",
-                f"{kind}_constraints",
-                False,
-                "none",
-                "constrained_request",
-            )
-    # NLP tasks shown by examples (classification, extraction, rewriting) with an output-format rule (none)
-    for r in _json(FB, "data/example_constraints.json"):
-        if r["source"] in _FB_EXCLUDED:
-            continue
-        yield Item(
-            r["instruction"].strip(), "followbench_examples", "few_shot_format", False, "none", "few_shot_nlp"
-        )
-
-
-CLINC = "clinc/oos-eval"
-#: CLINC150 intents whose requests are arithmetic (one step, so not "none" under the label rule): not used.
-_CLINC_EXCLUDED = {"calculator", "measurement_conversion"}
-
-
-def clinc() -> Iterator[Item]:
-    # CLINC150 (CC BY 3.0): short user turns to a voice assistant, written by crowd workers, 150 intents in
-    # 10 domains. The small_talk domain (greetings, thanks, goodbyes, "how old are you", "tell me a joke",
-    # "are you a bot") is chit-chat; the other nine domains are short requests to look up, set or do
-    # something (balance, weather, timer, translate, book a table). Nothing is derived: none.
-    data = _json(CLINC, "data/data_full.json")
-    domains = _json(CLINC, "data/domains.json")
-    by_intent: dict[str, list[str]] = collections.defaultdict(list)
-    for text, intent in data["train"]:
-        by_intent[intent].append(text)
-    for domain, intents in sorted(domains.items()):
-        small_talk = domain == "small_talk"
-        per_intent = 20 if small_talk else 3
-        for intent in sorted(intents):
-            if intent in _CLINC_EXCLUDED:
-                continue
-            for i, text in enumerate(_sample(by_intent[intent], per_intent, f"clinc/{intent}")):
-                text = text.strip()
-                if i % 2:  # the crowd wrote in lower case; half as a user typing with a capital
-                    text = text[:1].upper() + text[1:]
-                if small_talk:
-                    yield Item(text, "clinc_small_talk", intent, False, "none", "small_talk")
-                else:
-                    category = f"{domain}/{intent}"
-                    yield Item(text, "clinc_requests", category, False, "none", "assistant_request")
-
-
-CHATTERBOT = "gunthercox/chatterbot-corpus"
-
-
-def chatterbot() -> Iterator[Item]:
-    # ChatterBot corpus (BSD-3-Clause), English chit-chat as typed, with capitals and punctuation. User turns:
-    # every other turn of the greetings and conversations dialogues (they alternate user/bot), the opening
-    # turn of botprofile ("what are your interests"), emotion ("you are arrogant") and humor ("tell me a
-    # joke"), whose bot side has several lines. Small talk: nothing is derived (none).
-    import yaml
-
-    for name, every_other in (
-        ("greetings", True), ("conversations", True), ("botprofile", False), ("emotion", False),
-        ("humor", False),
-    ):  # fmt: skip
-        doc = yaml.safe_load(git_show(CHATTERBOT, f"chatterbot_corpus/data/english/{name}.yml"))
-        for turns in doc["conversations"]:
-            users = turns[::2] if every_other else turns[:1]
-            for text in users:
-                if isinstance(text, str) and text.strip():
-                    yield Item(text.strip(), "chatterbot", name, False, "none", "small_talk")
-
-
-PROOFNET = "zhangir-azerbayev/ProofNet"
-
-
-def proofnet() -> Iterator[Item]:
-    # ProofNet (MIT): the natural-language statements of exercises from undergraduate analysis, algebra,
-    # topology and number theory textbooks and the Putnam ("Prove that there is no rational number whose
-    # square is 12."). A proof is a long chain of deductions that must all hold: think, high.
-    rows = _jsonl(PROOFNET, "benchmark/valid.jsonl") + _jsonl(PROOFNET, "benchmark/test.jsonl")
-    for r in _sample(rows, 200, "proofnet"):
-        book = r["id"].split("|")[0]
-        yield Item(r["nl_statement"].strip(), "proofnet", book, True, "high", "proof")
-
-
-LEETCODE = "neenza/leetcode-problems"
-#: LeetCode's own difficulty -> effort: code that must be correct always thinks; a Hard problem needs a
-#: non-obvious algorithm (dynamic programming over states, graph search with pruning, segment trees...).
-_LEETCODE_EFFORT = {"Easy": "medium", "Medium": "medium", "Hard": "high"}
-#: Fifth round of 2026-12-07 (``--round 5``): Easy -> low (one standard idea: a hash map, two pointers, one
-#: pass), so the effort head sees low, medium and high inside one format.
-_LEETCODE_EFFORT_5 = {**_LEETCODE_EFFORT, "Easy": "low"}
-_LEETCODE_PLACEHOLDER = re.compile(r"^(?:Example \d+:|Constraints:)\s*$", re.MULTILINE)
-
-
-def leetcode() -> Iterator[Item]:
-    # LeetCode problem statements as scraped into one JSON file per problem (description, examples,
-    # constraints, difficulty). Writing a correct, efficient solution is derivation (think); the effort is
-    # the site's difficulty (table above). 100 Hard, 80 Medium, 40 Easy, free problems only; two in three
-    # with their examples and constraints, the rest as the bare description a user would paste.
-    git_dir = MIRRORS / LEETCODE.replace("/", "+") / "repo"
-    names = subprocess.run(
-        ["git", "-C", str(git_dir), "ls-tree", "--name-only", PINS[LEETCODE], "problems/"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    by_level: dict[str, list[Any]] = collections.defaultdict(list)
-    for name in names:
-        r = _json(LEETCODE, name)
-        if r.get("difficulty") in _LEETCODE_EFFORT and (r.get("description") or "").strip():
-            by_level[r["difficulty"]].append(r)
-    for level, n in (("Hard", 100), ("Medium", 80), ("Easy", 40)):
-        for i, r in enumerate(_sample(by_level[level], n, f"leetcode/{level}")):
-            text = _LEETCODE_PLACEHOLDER.sub("", r["description"]).strip()
-            if i % 3:
-                examples = "\n\n".join(e["example_text"].strip() for e in r.get("examples", []))
-                constraints = "\n".join(f"- {c}" for c in r.get("constraints", []))
-                rules = "Constraints:\n" + constraints if constraints else ""
-                text = "\n\n".join(p for p in (text, examples, rules) if p)
-            effort = (_LEETCODE_EFFORT_5 if ROUND >= 5 else _LEETCODE_EFFORT)[level]
-            yield Item(text, "leetcode", level.lower(), True, effort, "contest_problem")
-
-
-#: How a Winograd schema is asked (the collection gives a sentence, its pronoun and two candidates).
-_WSC_ASKS = (
-    '{text}\nWho or what does "{pron}" refer to here: {a} or {b}?',
-    'In the sentence "{text}", does "{pron}" mean {a} or {b}?',
-    '"{text}"\n\nWhat is "{pron}" in this sentence? Options: {a}; {b}.',
-)
-
-
-def winograd() -> Iterator[Item]:
-    # The Winograd Schema Challenge collection (Levesque et al.; as packaged by cglez/winograd): a sentence
-    # with an ambiguous pronoun and two candidates, where grammar does not decide and the answer is found by
-    # reasoning about the situation ("...because it is too large"): think, low.
-    import csv
-
-    rows = list(csv.DictReader(io.StringIO(git_show("cglez/winograd", "WSCollection.csv").decode())))
-    for i, r in enumerate(_sample(rows, 220, "winograd")):
-        ask = _WSC_ASKS[i % len(_WSC_ASKS)]
-        names = (("text", "plain_text"), ("pron", "pron"), ("a", "answer_0"), ("b", "answer_1"))
-        text = ask.format(**{k: " ".join(r[v].split()) for k, v in names})
-        yield Item(text, "winograd", "pronoun", True, "low", "pronoun_resolution")
-
-
-AGENTS = "aiwaves-cn/agents"
-_MATH_ROOT = "src/agents/datasets/data/math/train/"
-#: MATH's own difficulty level (1-5, set by the competitions' problem order and the authors) -> effort:
-#: level 1 is one or two routine steps, levels 2-3 a few dependent steps, levels 4-5 the hard end of
-#: AMC/AIME problems, where a non-obvious idea and a long derivation are needed.
-_MATH_EFFORT = {
-    "Level 1": "low",
-    "Level 2": "medium",
-    "Level 3": "medium",
-    "Level 4": "high",
-    "Level 5": "high",
-}
-
-
-def competition_math() -> Iterator[Item]:
-    # The MATH dataset's training split (Hendrycks et al., MIT; as copied into aiwaves-cn/agents, Apache-2.0):
-    # competition problems (AMC 10/12, AIME...) in seven subjects, each with a level from 1 to 5. Every
-    # problem is derived (think); the effort follows the level (table above). 60 per level, so that the
-    # effort head sees as many hard as easy problems.
-    paths = [p for p in _ls(AGENTS, _MATH_ROOT) if p.endswith(".json")]
-    by_level: dict[str, list[Any]] = collections.defaultdict(list)
-    for raw in git_show_many(AGENTS, paths):
-        r = json.loads(raw)
-        if r.get("level") in _MATH_EFFORT and r.get("problem", "").strip():
-            by_level[r["level"]].append(r)
-    for level in sorted(_MATH_EFFORT):
-        for r in _sample(by_level[level], 60, f"math/{level}"):
-            category = f"{r['type']}/{level}"
-            yield Item(r["problem"].strip(), "math_train", category, True, _MATH_EFFORT[level], "formal_math")
-
-
-def software_dev() -> Iterator[Item]:
-    # SoftwareDev (aiwaves-cn/agents, Apache-2.0): short requests for a whole small program ("Create a
-    # snake game.", a streamlit + pandas Excel viewer). Code that must work: think, medium.
-    for r in _jsonl(AGENTS, "src/agents/datasets/data/software_dev/SoftwareDev.jsonl"):
-        yield Item(r["prompt"].strip(), "software_dev", "program_request", True, "medium", "user_chat")
-
-
-#: How a FeTaQA table is pasted: as a Markdown table, as tab-separated lines, or as comma-separated lines.
-_TABLE_ASKS = (
-    'Here is a table from the Wikipedia page "{title}" ({section}):\n\n{table}\n\n{question}',
-    "{table}\n\nUsing the table above, answer: {question}",
-    "{question}\n\n{title} - {section}\n{table}",
-)
-
-
-def _table(rows: list[list[str]], style: int) -> str:
-    rows = [[" ".join(c.split()) for c in row] for row in rows[:26]]
-    if style == 0:
-        head = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0])
-        return head + "".join("\n| " + " | ".join(r) + " |" for r in rows[1:])
-    sep = "\t" if style == 1 else ", "
-    return "\n".join(sep.join(r) for r in rows)
-
-
-def fetaqa() -> Iterator[Item]:
-    # FeTaQA's dev split (Yale-LILY, CC BY-SA 4.0): a question about a Wikipedia table that the answer reads
-    # off the table and puts in a sentence ("What TV roles did Kathryn Beck play in 2007-2008?"). The
-    # values are given: extraction, none. The table is shown in three pastings (above); 26 rows at most.
-    rows = _jsonl("Yale-LILY/FeTaQA", "data/fetaQA-v1_dev.jsonl")
-    for i, r in enumerate(_sample(rows, 150, "fetaqa")):
-        style = i % len(_TABLE_ASKS)
-        text = _TABLE_ASKS[style].format(
-            title=r["table_page_title"], section=r["table_section_title"],
-            table=_table(r["table_array"], style), question=r["question"].strip(),
-        )  # fmt: skip
-        yield Item(text, "fetaqa", "table_question", False, "none", "table_extraction")
-
-
-class _Opaque:
-    """Stands in for every class a pickle names outside a few built-in types: nothing is imported or run."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def __setstate__(self, state: object) -> None:
-        pass
-
-    def __call__(self, *args: object, **kwargs: object) -> _Opaque:
-        return _Opaque()
-
-
-_PICKLE_SAFE = frozenset(
-    ("set", "frozenset", "list", "dict", "tuple", "int", "float", "str", "bool", "bytes")
-)
-
-
-class _DataOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _PICKLE_SAFE:
-            return super().find_class(module, name)
-        return _Opaque
-
-
-def collie() -> Iterator[Item]:
-    # COLLIE (princeton-nlp, MIT): generation requests made only of form constraints on a sentence, paragraph
-    # or passage ("Please generate a paragraph: 1) with exactly 4 sentences; 2) not containing the word
-    # 'the'"), built from Wikipedia, Gutenberg and CC-News text. The answer is written to a form, checked by
-    # counting: none. The word-level categories (english_c01-c03: one word with given letters at given
-    # positions, a search over the vocabulary) are not used. The constraint objects in the pickle are
-    # replaced by inert placeholders; only the prompt strings are read. 8 per category, 240 in all.
-    data = _DataOnlyUnpickler(io.BytesIO(git_show("princeton-nlp/Collie", "data/all_data.dill"))).load()
-    for key in sorted(data):
-        if key.startswith("english_"):
-            continue
-        for r in _sample(data[key], 8, f"collie/{key}"):
-            yield Item(r["prompt"].strip(), "collie", key, False, "none", "form_constraint")
-
-
-def nq_open() -> Iterator[Item]:
-    # real search-engine questions with short Wikipedia answers ("who wrote ...", "when was ..."): the answer
-    # is retrieved, not derived (false, none); half as typed (lower case, no question mark), half capitalised
-    # with a question mark
-    rows = _jsonl("google-research-datasets/natural-questions", "nq_open/NQ-open.dev.jsonl")
-    for i, r in enumerate(_sample(rows, 240, "nq_open")):
-        q = " ".join(r["question"].split())
-        if i % 2:
-            q = q[0].upper() + q[1:] + ("" if q.endswith("?") else "?")
-        yield Item(q, "nq_open", "dev", False, "none", "factoid_question")
-
-
-# --- fifth round of 2026-12-07 ------------------------------------------------------------------------------
-
-TRUTHFULQA = "frankxwang/probing-experiments"
-#: TruthfulQA categories whose questions need a search over options or a small deduction, so the source label
-#: (retrieved) would not hold for all of them: not used.
-_TRUTHFULQA_MIXED = {"Logical Falsehood", "Statistics", "Distraction"}
-
-
-def truthfulqa() -> Iterator[Item]:
-    # TruthfulQA (Lin et al., Apache-2.0; TruthfulQA.csv as copied into that repository): questions that
-    # invite a common misconception ("Why do veins appear blue?", "What happens if you crack your
-    # knuckles a lot?"). The answer is a fact to retrieve (the right one rather than the popular one), not a
-    # derivation: false, none, whatever the topic (health, law, economics, science).
-    rows = list(csv.DictReader(io.StringIO(git_show(TRUTHFULQA, "TruthfulQA.csv").decode("utf-8-sig"))))
-    rows = [r for r in rows if r["Category"] not in _TRUTHFULQA_MIXED and r["Question"].strip()]
-    for r in _sample(rows, 200, "truthfulqa"):
-        yield Item(r["Question"].strip(), "truthfulqa", r["Category"], False, "none", "factoid_question")
-
-
-MMLU = "HaeChan0305/MLILAB-FedLLM"
-#: MMLU subjects whose questions are solved by calculation or deduction -> (think, effort). The rule was
-#: written before any CV with MMLU ran: mathematics, statistics and physics problem subjects are derived;
-#: elementary school level is one or two steps (low), high school medium, college and abstract algebra high.
-_MMLU_DERIVED = {
-    "elementary_mathematics": "low",
-    "high_school_mathematics": "medium",
-    "high_school_statistics": "medium",
-    "high_school_physics": "medium",
-    "college_mathematics": "high",
-    "abstract_algebra": "high",
-    "college_physics": "high",
-}
-#: Subjects that mix calculation with recall (a chemistry question may be a stoichiometry problem or a
-#: definition; formal logic mixes symbolisation with validity checks): not used, as the label would be wrong
-#: for part of them.
-_MMLU_MIXED = {
-    "formal_logic", "college_chemistry", "high_school_chemistry", "college_computer_science",
-    "high_school_computer_science", "machine_learning", "econometrics", "electrical_engineering",
-    "astronomy", "professional_accounting", "high_school_macroeconomics", "high_school_microeconomics",
-    "conceptual_physics",
-}  # fmt: skip
-
-
-def mmlu() -> Iterator[Item]:
-    # MMLU (Hendrycks et al., MIT; the test CSVs as copied into that repository): four-option questions in
-    # 57 subjects. Label by subject (tables above): derived subjects think with the subject's level (20 per
-    # subject); every other subject is recall of knowledge, false/none (4 per subject): the same multiple
-    # choice format on both sides, so the content, not the layout, decides.
-    for path in _ls(MMLU, "data/mmlu/test/"):
-        subject = path.rsplit("/", 1)[1].removesuffix("_test.csv")
-        if subject in _MMLU_MIXED:
-            continue
-        rows = list(csv.reader(io.StringIO(git_show(MMLU, path).decode("utf-8"))))[1:]
-        derived = subject in _MMLU_DERIVED
-        for i, r in enumerate(_sample(rows, 20 if derived else 4, f"mmlu/{subject}")):
-            text = f"{r[0].strip()}\n{_letters(c.strip() for c in r[1:5])}"
-            if i % 2:
-                text += "\nAnswer with the letter of the correct option."
-            effort = _MMLU_DERIVED.get(subject, "none")
-            yield Item(text, "mmlu", subject, derived, effort, "choice_qa")
-
-
-#: reasoning-gym (open-thought/reasoning-gym, Apache-2.0, PyPI ``reasoning-gym==0.1.25``): seeded procedural
-#: generators, run by ``procedural_prompts.py`` under a separate interpreter. task -> (source, family, label
-#: per size). Sources group tasks by what the work is (a procedure executed by hand; deduction over stated
-#: facts; search over paths or relations; looking a statement up in a given text), so that each source
-#: weighs the same as any other; families group them by what the prompt looks like.
-_NONE, _LOW, _MEDIUM, _HIGH = (False, "none"), (True, "low"), (True, "medium"), (True, "high")
-_PROCEDURAL: dict[str, tuple[str, str, dict[str, tuple[bool, str]]]] = {
-    # sorting, reversing, spelling backwards, counting letters: a procedure executed item by item; short
-    # lists are one short pass (low), long lists many comparisons (medium)
-    "word_sorting": ("rg_procedure", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
-    "number_sorting": ("rg_procedure", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
-    "spell_backward": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
-    "word_sequence_reversal": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
-    "letter_counting": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
-    # counting objects' legs: multiply and add over a list (word_math's one-step problems: low; ten kinds
-    # of animal: medium)
-    "leg_counting": ("rg_procedure", "word_math", {"small": _LOW, "large": _MEDIUM}),
-    # date and time arithmetic: weekday of a date, days between dates, durations (medium; a leap-year check
-    # is one rule: low)
-    "calendar_arithmetic": ("rg_procedure", "date_time", {"small": _MEDIUM}),
-    "time_intervals": ("rg_procedure", "date_time", {"small": _LOW}),
-    # truth-tellers and liars: case analysis over who lies; 2 people medium, 4-5 high; self-referential
-    # statement sets high
-    "knights_knaves": ("rg_logic", "truth_teller", {"small": _MEDIUM, "medium": _MEDIUM, "large": _HIGH}),
-    "self_reference": ("rg_logic", "truth_teller", {"large": _HIGH}),
-    # does the conclusion follow from the premises: one syllogism (low); propositional premises, few or many
-    "syllogism": ("rg_logic", "premise_logic", {"small": _LOW}),
-    "propositional_logic": ("rg_logic", "premise_logic", {"small": _LOW, "large": _MEDIUM}),
-    # navigation on a grid: breadth-first search by hand; small grid medium, large grid high
-    "maze": ("rg_search", "grid_navigation", {"small": _MEDIUM, "large": _HIGH}),
-    "shortest_path": ("rg_search", "grid_navigation", {"small": _MEDIUM, "large": _HIGH}),
-    # kinship from stated marriages and children: chain the relations; short chain low, long medium
-    "family_relationships": ("rg_search", "relation_chain", {"small": _LOW, "large": _MEDIUM}),
-    # "who likes X?" over a list of stated likes: the answer is looked up in the given text (retrieved,
-    # extracted): false, none, however long the list
-    "needle_haystack": ("rg_lookup", "text_extraction", {"small": _NONE, "large": _NONE}),
-}  # fmt: skip
-_PROCEDURAL_SOURCES = frozenset(source for source, _, _ in _PROCEDURAL.values())
-PROCEDURAL_PYTHON = Path(".cache/rg-venv/bin/python")
-
-
-def procedural() -> Iterator[Item]:
-    script = Path(__file__).with_name("procedural_prompts.py")
-    if not PROCEDURAL_PYTHON.exists():
-        raise SystemExit(f"missing {PROCEDURAL_PYTHON} (see {script.name}'s docstring to build it)")
-    out = subprocess.run([str(PROCEDURAL_PYTHON), str(script)], capture_output=True, text=True, check=True)
-    for line in out.stdout.splitlines():
-        r = json.loads(line)
-        source, family, labels = _PROCEDURAL[r["task"]]
-        think, effort = labels[r["size"]]
-        category = f"{r['task']}/{r['size']}" + (f"/{r['detail']}" if r["detail"] else "")
-        if r["task"] == "calendar_arithmetic" and r["detail"] == "is_leap_year":
-            effort = "low"
-        yield Item(r["prompt"], source, category, think, effort, family)
-
-
-SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
-    strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
-    ar_lsat, followbench, clinc, chatterbot, proofnet, leetcode, winograd, competition_math, software_dev,
-    fetaqa, collie, nq_open,
-)  # fmt: skip
-#: The fifth round's candidate sources (``--round 5``). Its family CV did not pass the rule written before
-#: it ran, so the shipped artifact is still trained on the fourth round's corpus (the default).
-SOURCES_5: tuple[Callable[[], Iterator[Item]], ...] = (truthfulqa, mmlu, procedural)
-#: Which round's corpus to build (set by ``main``).
-ROUND = 4
-
-
-def shared(path: Path) -> Iterator[Item]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        source, category = r["source"], r.get("category", "")
-        key = f"{source}/{category.split('/')[0].split('_')[0]}" if source == "tot" else source
-        yield Item(r["prompt"], source, category, bool(r["think"]), r["effort"], SHARED_FAMILY[key])
-
+from corpus_pinned import load_json, load_jsonl, ls
+from corpus_sources import PROCEDURAL_SOURCES, ZS, Item, for_round, shared
 
 # --- reserved evaluation sets (de-duplication only) ---------------------------------------------------------
 
@@ -686,35 +49,22 @@ def shared(path: Path) -> Iterator[Item]:
 def reserved_texts() -> list[str]:
     out: list[str] = []
     bbh = "suzgunmirac/BIG-Bench-Hard"
-    listing = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(MIRRORS / bbh.replace("/", "+") / "repo"),
-            "ls-tree",
-            "--name-only",
-            PINS[bbh],
-            "bbh/",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    listing = ls(bbh, "bbh/", recursive=False)
     for path in listing:
         if path.endswith(".json"):
-            out.extend(e["input"] for e in _json(bbh, path)["examples"])
-    for r in _jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/mt_bench/question.jsonl"):
+            out.extend(e["input"] for e in load_json(bbh, path)["examples"])
+    for r in load_jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/mt_bench/question.jsonl"):
         out.extend(r["turns"])
-    for r in _jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/vicuna_bench/question.jsonl"):
+    for r in load_jsonl("lm-sys/FastChat", "fastchat/llm_judge/data/vicuna_bench/question.jsonl"):
         out.extend(r["turns"])
     out.extend(
         r["prompt"]
-        for r in _jsonl(
+        for r in load_jsonl(
             "ShotaSato0916/google-research-IFEval", "instruction_following_eval/data/input_data.jsonl"
         )
     )
-    out.extend(r["question"] for r in _jsonl(ZS, "dataset/grade-school-math/test.jsonl"))
-    for r in _jsonl("deepseek-ai/DeepSeek-Coder", "Evaluation/MBPP/data/mbpp.jsonl"):
+    out.extend(r["question"] for r in load_jsonl(ZS, "dataset/grade-school-math/test.jsonl"))
+    for r in load_jsonl("deepseek-ai/DeepSeek-Coder", "Evaluation/MBPP/data/mbpp.jsonl"):
         if 11 <= int(r["task_id"]) <= 510:  # MBPP's test split
             out.append(r["text"])
     return out
@@ -785,15 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         help="4: the corpus of the shipped artifact; 5: with the fifth round's candidate sources",
     )
     ns = parser.parse_args(argv)
-    global ROUND
-    ROUND = ns.round
     reserved = Dedup(reserved_texts())
     print(f"reserved evaluation texts for de-duplication: {len(reserved.sets)}", file=sys.stderr)
     seen = Dedup(())
     items: list[Item] = []
     dropped: collections.Counter[str] = collections.Counter()
     candidates: list[Item] = [] if ns.new_only else list(shared(Path(ns.shared)))
-    for make in SOURCES + (SOURCES_5 if ROUND >= 5 else ()):
+    for make in for_round(ns.round):
         candidates.extend(make())
     for item in candidates:
         if not item.prompt.strip():
@@ -803,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         # generated prompts share their generator's template, so word-3-gram overlap says nothing about
         # their content: among themselves only exact repeats are dropped
-        near = 1.01 if item.source in _PROCEDURAL_SOURCES else 0.8
+        near = 1.01 if item.source in PROCEDURAL_SOURCES else 0.8
         if seen.hit(item.prompt, jaccard=near, containment=None):
             dropped[f"{item.source} (duplicate)"] += 1
             continue

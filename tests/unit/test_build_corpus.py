@@ -18,12 +18,19 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "classifier" / "build
 
 @pytest.fixture(scope="module")
 def corpus() -> ModuleType:
+    # the script imports its sibling modules (corpus_sources, corpus_pinned) as it does when run directly
+    sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("build_corpus", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["build_corpus"] = module  # dataclasses resolve their module by name
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def readers(corpus: ModuleType) -> ModuleType:
+    return sys.modules["corpus_sources"]
 
 
 RESERVED = (
@@ -59,17 +66,17 @@ class _Payload:
         return (os.system, ("echo unpickled >&2",))
 
 
-def test_data_only_unpickler_runs_nothing(corpus: ModuleType) -> None:
+def test_data_only_unpickler_runs_nothing(readers: ModuleType) -> None:
     raw = pickle.dumps({"wiki_c07": [{"prompt": "Please generate a sentence.", "constraint": _Payload()}]})
-    data = corpus._DataOnlyUnpickler(io.BytesIO(raw)).load()
+    data = readers._DataOnlyUnpickler(io.BytesIO(raw)).load()
     row = data["wiki_c07"][0]
     assert row["prompt"] == "Please generate a sentence."
-    assert isinstance(row["constraint"], corpus._Opaque)  # os.system was never looked up, let alone called
+    assert isinstance(row["constraint"], readers._Opaque)  # os.system was never looked up, let alone called
 
 
-def test_data_only_unpickler_keeps_builtin_types(corpus: ModuleType) -> None:
+def test_data_only_unpickler_keeps_builtin_types(readers: ModuleType) -> None:
     value = {"a": [1, 2.5, "x", (True, None)], "b": {frozenset({1}), 3}, "c": b"raw"}
-    assert corpus._DataOnlyUnpickler(io.BytesIO(pickle.dumps(value))).load() == value
+    assert readers._DataOnlyUnpickler(io.BytesIO(pickle.dumps(value))).load() == value
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +89,16 @@ def procedural_plan() -> ModuleType:
     return module
 
 
-def test_every_generated_task_and_size_has_a_label(corpus: ModuleType, procedural_plan: ModuleType) -> None:
+def test_every_generated_task_and_size_has_a_label(readers: ModuleType, procedural_plan: ModuleType) -> None:
     planned = {(task, size) for task, size, _, _ in procedural_plan.PLAN}
-    labelled = {(task, size) for task, (_, _, sizes) in corpus._PROCEDURAL.items() for size in sizes}
+    labelled = {(task, size) for task, (_, _, sizes) in readers._PROCEDURAL.items() for size in sizes}
     assert planned == labelled  # no generated prompt without a written label, no label without prompts
-    for source, family, sizes in corpus._PROCEDURAL.values():
+    for source, family, sizes in readers._PROCEDURAL.values():
         assert source.startswith("rg_") and family
         for think, effort in sizes.values():
             assert think is (effort != "none")
 
 
-def test_mmlu_subject_rule_is_disjoint(corpus: ModuleType) -> None:
-    assert not set(corpus._MMLU_DERIVED) & corpus._MMLU_MIXED
-    assert set(corpus._MMLU_DERIVED.values()) <= {"low", "medium", "high"}
+def test_mmlu_subject_rule_is_disjoint(readers: ModuleType) -> None:
+    assert not set(readers._MMLU_DERIVED) & readers._MMLU_MIXED
+    assert set(readers._MMLU_DERIVED.values()) <= {"low", "medium", "high"}
