@@ -26,9 +26,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from hot_path import POLICY, REPO, source_dir
-from loadgen import Processes, start_mock
-from request_cpu import BODIES, MODEL, body_name, run_rev
+from hot_path import source_dir
+from request_cpu import BODIES, alternate, body_name
 
 #: Modules that define pydantic models or other classes mypyc cannot make native (checked at 8a90aa9):
 #: compiled, they fail at import ("None object expected; got pydantic.fields.FieldInfo").
@@ -106,20 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"compiling {len(modules)} modules with mypyc ...", file=sys.stderr, flush=True)
         built = compile_copy(src, work / "compiled", modules)
         print(f"mypyc built {len(built)} extension files: {' '.join(built)}", file=sys.stderr)
-        copies = {"python": src, "mypyc": work / "compiled"}
-        runs: dict[str, list[dict[int, float]]] = {name: [] for name in copies}
-        procs = Processes(work, REPO)
-        try:
-            mock = start_mock(procs, REPO)
-            policy = work / "policy.yaml"
-            policy.write_text(POLICY.format(model=MODEL, url=mock))
-            names = list(copies)
-            for n in range(opts.rounds):
-                for name in names if n % 2 == 0 else names[::-1]:
-                    print(f"round {n + 1}: {name}", file=sys.stderr, flush=True)
-                    runs[name].append(run_rev(copies[name], policy, BODIES, opts.requests))
-        finally:
-            procs.close()
+        runs = alternate({"python": src, "mypyc": work / "compiled"}, work, opts.rounds, opts.requests)
     medians = {name: {kb: statistics.median(r[kb] for r in rs) for kb in BODIES} for name, rs in runs.items()}
     print(f"gateway CPU ms per chat request in process at {opts.rev} (median of {opts.rounds} rounds)")
     print(f"compiled: {' '.join(modules)}")

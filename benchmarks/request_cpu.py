@@ -132,6 +132,27 @@ def run_rev(src: Path, policy: Path, sizes: Sequence[int], requests: int) -> dic
     return {int(k): v for k, v in json.loads(lines[-1].removeprefix("RESULT ")).items()}
 
 
+def alternate(
+    sources: dict[str, Path], work: Path, rounds: int, requests: int
+) -> dict[str, list[dict[int, float]]]:
+    """``rounds`` child runs of each source tree against one mock backend, in alternating order (the first
+    source first in odd rounds, last in even ones): per name, ``{kb: cpu ms per request}`` of each round."""
+    runs: dict[str, list[dict[int, float]]] = {name: [] for name in sources}
+    names = list(sources)
+    procs = Processes(work, REPO)
+    try:
+        mock = start_mock(procs, REPO)
+        policy = work / "policy.yaml"
+        policy.write_text(POLICY.format(model=MODEL, url=mock))
+        for n in range(rounds):
+            for name in names if n % 2 == 0 else names[::-1]:
+                print(f"round {n + 1}: {name}", file=sys.stderr, flush=True)
+                runs[name].append(run_rev(sources[name], policy, BODIES, requests))
+    finally:
+        procs.close()
+    return runs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--rev", action="append", help="git revision (repeatable; WORKTREE = this checkout)")
@@ -140,22 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     revs = opts.rev or ["WORKTREE"]
-    runs: dict[str, list[dict[int, float]]] = {rev: [] for rev in revs}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="thinkgate-cpu-") as tmp:
         work = Path(tmp)
-        procs = Processes(work, REPO)
-        try:
-            mock = start_mock(procs, REPO)
-            policy = work / "policy.yaml"
-            policy.write_text(POLICY.format(model=MODEL, url=mock))
-            sources = {rev: source_dir(rev, work) for rev in revs}
-            for n in range(opts.rounds):
-                for rev in revs if n % 2 == 0 else revs[::-1]:
-                    print(f"round {n + 1}: {rev}", file=sys.stderr, flush=True)
-                    runs[rev].append(run_rev(sources[rev], policy, BODIES, opts.requests))
-        finally:
-            procs.close()
+        runs = alternate({rev: source_dir(rev, work) for rev in revs}, work, opts.rounds, opts.requests)
     medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in BODIES} for rev, rs in runs.items()}
     print(f"gateway CPU ms per chat request in process (median of {opts.rounds} rounds; no HTTP server)")
     print(
