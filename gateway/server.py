@@ -18,10 +18,12 @@ stream's head goes out alone before its first event. nginx sends head and body i
   would have written into a closing transport for nothing.
 
 Every other write passes straight through, so every write keeps its order on the connection. Worst case: a
-head waits for the callbacks already queued in the loop iteration (microseconds; never for I/O). What it
-buys, measured with ``benchmarks/server_writes.py`` (RESULTS.md, "Session 6"): 2 → 1 ``write``-family syscall
-per non-stream answer and per stream from the mock (its events end in the same message), ~20 µs of kernel time
-and one wake-up of the client each on this VM.
+head waits for the callbacks already queued and the I/O events already ready in this loop iteration
+(microseconds; it never waits for new I/O), and the end-of-turn callback may cost the loop one extra ``epoll_pwait`` with timeout 0 (a syscall that wakes nobody).
+What it buys (benchmarks/server_writes.py, RESULTS.md "Session 6 ... one socket write per answer"): 2 -> 1 socket
+write per answer (JSON answers, error envelopes, a mock stream whose events end in one message), and at one
+connection 0.03-0.06 ms less per request on this VM (p50 0.83-0.93x, gateway CPU 0.82-0.98x): a loopback write
+also runs the client's receive path and wakes it, twice before. At 64 connections: no change beyond the noise.
 
 It relies on two internals of uvicorn's ``HttpToolsProtocol`` (``connection_made`` stores the transport that
 every request cycle and the flow control use, and ``_start_asgi_task(cycle, app)`` starts each request's task,
