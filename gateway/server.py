@@ -19,11 +19,12 @@ stream's head goes out alone before its first event. nginx sends head and body i
 
 Every other write passes straight through, so every write keeps its order on the connection. Worst case: a
 head waits for the callbacks already queued and the I/O events already ready in this loop iteration
-(microseconds; it never waits for new I/O), and the end-of-turn callback may cost the loop one extra ``epoll_pwait`` with timeout 0 (a syscall that wakes nobody).
-What it buys (benchmarks/server_writes.py, RESULTS.md "Session 6 ... one socket write per answer"): 2 -> 1 socket
-write per answer (JSON answers, error envelopes, a mock stream whose events end in one message), and at one
-connection 0.03-0.06 ms less per request on this VM (p50 0.83-0.93x, gateway CPU 0.82-0.98x): a loopback write
-also runs the client's receive path and wakes it, twice before. At 64 connections: no change beyond the noise.
+(microseconds; it never waits for new I/O), and the end-of-turn callback may cost the loop one extra
+``epoll_pwait`` with timeout 0 (a syscall that wakes nobody). What it buys (benchmarks/server_writes.py;
+RESULTS.md, "Session 6 ...: one socket write per answer"): 2 -> 1 socket write per answer (JSON answers, error
+envelopes, a mock stream whose events end in one message), and at one connection 0.03-0.06 ms less per request
+on this VM (p50 0.83-0.93x, gateway CPU 0.82-0.98x): a loopback write also runs the client's receive path and
+wakes it, twice before. At 64 connections: no change beyond the noise.
 
 It relies on two internals of uvicorn's ``HttpToolsProtocol`` (``connection_made`` stores the transport that
 every request cycle and the flow control use, and ``_start_asgi_task(cycle, app)`` starts each request's task,
