@@ -250,7 +250,10 @@ GRANIAN = ["-m", "granian", "--interface", "asgi", "--factory", "gateway.asgi:ap
 GRANIAN += ["--loop", "uvloop", "--http", "1", "--no-ws"]
 SERVERS: dict[str, list[str]] = {
     "uvicorn": ["-m", "gateway.cli", "serve"],
-    # uvicorn without the server and date headers and the forwarded-header middleware it adds for 127.0.0.1
+    # uvicorn's own httptools protocol (the response head and the first body in two socket writes), as
+    # ``thinkgate serve`` ran before gateway/server.py: the same revision with and without OneWriteProtocol
+    "uvicorn-plain": UVICORN,
+    # uvicorn-plain without the server and date headers and the forwarded-header middleware (for 127.0.0.1)
     "uvicorn-bare": [*UVICORN, "--no-server-header", "--no-date-header", "--no-proxy-headers"],
     "granian": GRANIAN,
     "granian-st": [*GRANIAN, "--runtime-mode", "st"],  # Rust runtime on the worker's own thread
