@@ -276,6 +276,14 @@ def start_gateway(procs: Processes, name: str, src: Path, server: str, policy: P
     return url
 
 
+def start_mock_with_policy(procs: Processes, work: Path) -> tuple[str, Path]:
+    """Start the mock backend: its URL, and a policy file in ``work`` (``POLICY``) that routes to it."""
+    mock = start_mock(procs, REPO, MOCK_MODEL)
+    policy = work / "policy.yaml"
+    policy.write_text(POLICY.format(model=MOCK_MODEL, url=mock))
+    return mock, policy
+
+
 def start_nginx(procs: Processes, work: Path, mock: str) -> str:
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     port = free_port()
@@ -490,9 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         procs = Processes(work, REPO)
         try:
-            mock = start_mock(procs, REPO, MOCK_MODEL)
-            policy = work / "policy.yaml"
-            policy.write_text(POLICY.format(model=MOCK_MODEL, url=mock))
+            mock, policy = start_mock_with_policy(procs, work)
             targets = [Target("direct", mock, None)]
             for rev in revs:
                 src = source_dir(rev, work)

@@ -30,10 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from hot_path import DOORS, POLICY, REPO, SIZES_KB, source_dir, trajectory
-from loadgen import HOST, Processes, start_mock
-
-MODEL = "mock"
+from hot_path import DOORS, REPO, SIZES_KB, source_dir, start_mock_with_policy, trajectory
+from loadgen import HOST, Processes
 
 #: The bodies measured: the trajectories of ``hot_path.py`` by size in KB, and ``0``: its short task through
 #: ``/v1/chat/completions`` (one user turn, no tools: the ``doors`` phase's chat body).
@@ -141,9 +139,7 @@ def alternate(
     names = list(sources)
     procs = Processes(work, REPO)
     try:
-        mock = start_mock(procs, REPO)
-        policy = work / "policy.yaml"
-        policy.write_text(POLICY.format(model=MODEL, url=mock))
+        _, policy = start_mock_with_policy(procs, work)
         for n in range(rounds):
             for name in names if n % 2 == 0 else names[::-1]:
                 print(f"round {n + 1}: {name}", file=sys.stderr, flush=True)

@@ -38,8 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
-from hot_path import MOCK_MODEL, POLICY, source_dir, start_gateway, trajectory
-from loadgen import Processes, start_mock
+from hot_path import source_dir, start_gateway, start_mock_with_policy, trajectory
+from loadgen import Processes
 
 REPO = Path(__file__).resolve().parent.parent
 CALL = re.compile(r"^(?:\[pid\s+\d+\]\s+|\d+\s+)?(write|writev|sendmsg|sendto)\((\d+),\s*(.*)$")
@@ -159,9 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         procs = Processes(work, REPO)
         try:
-            mock = start_mock(procs, REPO, MOCK_MODEL)
-            policy = work / "policy.yaml"
-            policy.write_text(POLICY.format(model=MOCK_MODEL, url=mock))
+            _, policy = start_mock_with_policy(procs, work)
             urls = {}
             for rev in revs:
                 name = f"gw:{rev}"
