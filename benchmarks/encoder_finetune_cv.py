@@ -26,10 +26,17 @@ Sub-commands:
 * ``speed``: examples/s of training (forward + backward + step) and of prediction over a few batches;
 * ``run``: the CV; writes one JSON line per prompt (``index``, ``fold``, ``p_think``, ``levels``) to ``--out``
   and, with ``--save-model``, the last fold's fine-tuned encoder and heads (for ``latency``);
-* ``report``: scores ``run``'s output against the fast stage's held-out predictions
-  (``classifier_cv.py --group family --save``): pooled, per fold and per family, with the fixed-weight logit
+* ``fast-folds``: the fast stage's recipe (``TrainConfig()``) trained and scored on the same K folds (runs in
+  ``.venv``: it imports the project);
+* ``report``: scores ``run``'s output against the fast stage's held-out predictions on the same folds
+  (``--fast``, from ``fast-folds``) and, for context, its leave-one-family-out ones (``--fast-lofo``, from
+  ``classifier_cv.py --group family --save``): pooled, per fold and per family, with the fixed-weight logit
   average and the cascade band given on the command line (fix them before reading the result);
-* ``latency``: one prompt at ``--cap`` tokens through a saved model, torch on one thread: p50/p99.
+  ``--diag-floors`` adds the best accuracy at other recall floors (labelled as a diagnostic);
+* ``latency``: one prompt at ``--cap`` tokens through a saved model, torch on one thread: p50/p99; with
+  ``--onnx-dir`` also exported to ONNX, quantised to int8 and timed with ONNX Runtime (not a project
+  dependency: e.g. ``pip install --no-deps --target .cache/ort-pkgs onnx onnxscript onnx_ir ml_dtypes
+  onnxruntime flatbuffers coloredlogs humanfriendly`` and ``PYTHONPATH=.cache/ort-pkgs``).
 
     nice .cache/vllm-venv/bin/python benchmarks/encoder_finetune_cv.py run --model MODEL_DIR \
         --data .cache/classifier/corpus_v11.jsonl --out .cache/classifier/ft_cv_v11.jsonl
@@ -157,7 +164,8 @@ class _Encoder:
         torch.manual_seed(seed)
         self.torch = torch
         self.cap = cap
-        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        self.tokenizer_file = Path(model_dir) / "tokenizer.json"
+        self.tokenizer = Tokenizer.from_file(str(self.tokenizer_file))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self.cls = self.tokenizer.token_to_id("[CLS]")
@@ -205,6 +213,7 @@ class _Encoder:
     def save(self, out_dir: str) -> None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         self.bert.save_pretrained(out_dir)
+        (Path(out_dir) / "tokenizer.json").write_bytes(self.tokenizer_file.read_bytes())
         self.torch.save(
             {"think": self.think_head.state_dict(), "level": self.level_head.state_dict(), "cap": self.cap},
             Path(out_dir) / "heads.pt",
@@ -546,9 +555,9 @@ def _logit(p: Array) -> Array:
     return np.log(p / (1 - p))
 
 
-def _fmt_best(b: tuple[float, ...] | None) -> str:
+def _fmt_best(b: tuple[float, ...] | None, floor: float = 0.97) -> str:
     if b is None:
-        return "recall never >= .97"
+        return f"recall never >= {floor:.2f}"
     return f"t={b[0]:.2f} acc {b[1]:.3f} rec_T {b[2]:.3f} prec_F {b[3]:.3f} share {b[4]:.3f}"
 
 
@@ -613,6 +622,14 @@ def cmd_report(ns: argparse.Namespace) -> int:
             f"prec_F {fixed[2]:.3f} share {fixed[3]:.3f}"
         )
 
+    if ns.diag_floors:
+        print("  diagnostic (chosen after the run, not part of the decision): best accuracy at recall floors")
+        for name, p in models.items():
+            cells = [f"rec>={fl:.2f}: {_fmt_best(_at_recall(p[m], y[m], fl), fl)}" for fl in ns.diag_floors]
+            low = _metrics(p[m] >= THRESHOLDS[0], y[m])
+            print(f"  {name:30s} " + ("\n" + " " * 33).join(cells))
+            print(f"  {'':30s} recall at the lowest threshold {THRESHOLDS[0]:.2f}: {low[1]:.3f}")
+
     ref = "fast, same folds"
     names = list(models)
     thr = {name: (at[name][0] if at[name] else 0.5) for name in names}
@@ -649,10 +666,16 @@ def cmd_report(ns: argparse.Namespace) -> int:
         + ", ".join(f"{name} {thr[name]:.2f}" for name in names)
         + ")"
     )
-    print(f"  {'family':22s} fold     n label " + " ".join(f"{name[:12]:>12s}" for name in names))
+    print(
+        f"  {'family':22s} fold     n label "
+        + " ".join(f"{name[:12]:>12s}" for name in names)
+        + f"  fast@{ns.fast_threshold:.2f}  ft@0.50"
+    )
     for family in sorted(set(fam[m].tolist())):
         mf = m & (fam == family)
         accs = [_metrics(models[name][mf] >= thr[name], y[mf])[0] for name in names]
+        accs.append(_metrics(p_fast[mf] >= ns.fast_threshold, y[mf])[0])
+        accs.append(_metrics(p_ft0[mf] >= 0.5, y[mf])[0])
         print(
             f"  {family:22s} {int(fold[mf][0]):4d} {mf.sum():5d} {y[mf].mean():5.2f} "
             + " ".join(f"{v:12.3f}" for v in accs)
@@ -711,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_rep.add_argument("--fast-threshold", type=float, default=0.28)
     p_rep.add_argument("--margin", type=float, default=0.03)
+    p_rep.add_argument(
+        "--diag-floors", type=float, nargs="*", default=[], help="diagnostic recall floors (not the rule)"
+    )
     p_ff = sub.add_parser("fast-folds", parents=[common])
     p_ff.add_argument("--folds", type=int, default=5)
     p_ff.add_argument("--out", required=True)
