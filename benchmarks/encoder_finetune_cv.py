@@ -21,7 +21,7 @@ drawn source-balanced (every source gets the same quota, a source with fewer pro
 the loss uses the fast stage's sample weights on the drawn set (every source the same total weight,
 think=true x1.5). One thread (``torch.set_num_threads(1)``), fixed seeds.
 
-Sub-commands:
+Sub-commands (the records and folds are ``encoder_folds.py``'s, the report ``encoder_finetune_report.py``'s):
 
 * ``speed``: examples/s of training (forward + backward + step) and of prediction over a few batches;
 * ``run``: the CV; writes one JSON line per prompt (``index``, ``fold``, ``p_think``, ``levels``) to ``--out``
@@ -54,101 +54,20 @@ import random
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-LEVELS = ("low", "medium", "high")
-RANK = {"none": 0, "low": 1, "medium": 2, "high": 3}
-Array = Any  # numpy arrays (the project's mypy run does not cover benchmarks/)
-
-
-@dataclass(frozen=True)
-class Record:
-    text: str
-    think: bool
-    effort: str
-    source: str
-    family: str
-
-
-def _latest_user_text(record: dict[str, Any]) -> str:
-    if isinstance(record.get("prompt"), str):
-        return str(record["prompt"])
-    for message in reversed(record.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
-
-
-def read_records(path: str) -> list[Record]:
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        out.append(
-            Record(
-                text=_latest_user_text(row),
-                think=bool(row["think"]),
-                effort=str(row.get("effort", "none")),
-                source=str(row["source"]),
-                family=str(row["family"]),
-            )
-        )
-    return out
-
-
-def fold_of_families(records: list[Record], k: int) -> dict[str, int]:
-    """Families sorted by size (largest first, ties by name), dealt to folds in snake order."""
-    sizes = Counter(r.family for r in records)
-    ordered = sorted(sizes, key=lambda f: (-sizes[f], f))
-    out = {}
-    for i, family in enumerate(ordered):
-        rnd, pos = divmod(i, k)
-        out[family] = pos if rnd % 2 == 0 else k - 1 - pos
-    return out
-
-
-def balanced_sample(indices: list[int], records: list[Record], cap: int, rng: random.Random) -> list[int]:
-    """At most ``cap`` indices, every source the same quota (water-filling), drawn at random per source."""
-    by_source: dict[str, list[int]] = defaultdict(list)
-    for i in indices:
-        by_source[records[i].source].append(i)
-    if len(indices) <= cap:
-        return sorted(indices)
-    sizes = sorted(len(v) for v in by_source.values())
-    quota, left, n = 0, cap, len(sizes)
-    for j, size in enumerate(sizes):
-        share = left // (n - j)
-        if size <= share:
-            left -= size
-        else:
-            quota = share
-            break
-    else:
-        quota = sizes[-1]
-    picked: list[int] = []
-    for source in sorted(by_source):
-        members = by_source[source]
-        picked.extend(members if len(members) <= quota else rng.sample(members, quota))
-    return sorted(picked)
-
-
-def sample_weights(chosen: list[int], records: list[Record]) -> dict[int, float]:
-    """The fast stage's weights on the drawn set: every source the same total, think=true x1.5, mean 1."""
-    per_source = Counter(records[i].source for i in chosen)
-    raw = {i: (1.5 if records[i].think else 1.0) / per_source[records[i].source] for i in chosen}
-    scale = len(raw) / sum(raw.values())
-    return {i: w * scale for i, w in raw.items()}
-
+from encoder_finetune_report import cmd_report
+from encoder_folds import (
+    LEVELS,
+    Record,
+    balanced_sample,
+    fold_of_families,
+    read_records,
+    sample_weights,
+)
 
 # --------------------------------------------------------------------------------------------- torch part
 
@@ -516,181 +435,6 @@ def cmd_latency(ns: argparse.Namespace) -> int:
     print(
         f"int8 vs torch on {ns.agreement} corpus prompts: |p diff| mean {statistics.mean(diffs):.4f}, "
         f"max {max(diffs):.4f}; decisions at 0.5 that differ: {flips}"
-    )
-    return 0
-
-
-# --------------------------------------------------------------------------------------------- scoring
-
-
-def _metrics(pred: Array, y: Array) -> tuple[float, float, float, float]:
-    """Accuracy, recall on think, precision on no-think, think-share."""
-    acc = float((pred == y).mean())
-    rec = float((pred & y).sum() / y.sum()) if y.sum() else float("nan")
-    said_no = (~pred).sum()
-    prec_f = float(((~pred) & (~y)).sum() / said_no) if said_no else float("nan")
-    return acc, rec, prec_f, float(pred.mean())
-
-
-THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
-
-
-def _at_recall(p: Array, y: Array, floor: float = 0.97) -> tuple[float, float, float, float, float] | None:
-    """(threshold, acc, rec_T, prec_F, share) with the best accuracy among thresholds with recall >= floor."""
-    best = None
-    for t in THRESHOLDS:
-        m = _metrics(p >= t, y)
-        if m[1] >= floor and (best is None or m[0] > best[1]):
-            best = (float(t), *m)
-    return best
-
-
-def _max_acc(p: Array, y: Array) -> tuple[float, float, float, float, float]:
-    rows = [(float(t), *_metrics(p >= t, y)) for t in THRESHOLDS]
-    return max(rows, key=lambda r: r[1])
-
-
-def _logit(p: Array) -> Array:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _fmt_best(b: tuple[float, ...] | None, floor: float = 0.97) -> str:
-    if b is None:
-        return f"recall never >= {floor:.2f}"
-    return f"t={b[0]:.2f} acc {b[1]:.3f} rec_T {b[2]:.3f} prec_F {b[3]:.3f} share {b[4]:.3f}"
-
-
-def _read_p(path: str, n: int, field: str = "p_think") -> Array:
-    out = np.full(n, np.nan)
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        out[row["index"]] = row[field]
-    return out
-
-
-def cmd_report(ns: argparse.Namespace) -> int:
-    records = read_records(ns.data)
-    y = np.array([r.think for r in records])
-    fam = np.array([r.family for r in records])
-    n = len(records)
-    p_ft = _read_p(ns.pred, n)
-    fold = np.nan_to_num(_read_p(ns.pred, n, "fold"), nan=-1).astype(int)
-    lv_ft = np.zeros((n, 3))
-    for line in Path(ns.pred).read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        lv_ft[row["index"]] = [row["levels"][x] for x in LEVELS]
-    p_fast = _read_p(ns.fast, n)
-    if np.isnan(p_fast).any():
-        raise SystemExit(f"{ns.fast} does not cover every record of {ns.data}")
-    m = ~np.isnan(p_ft)  # a cut-short run scores the folds it finished
-    done = sorted(set(fold[m].tolist()))
-    print(
-        f"{n} prompts, {m.sum()} with a fine-tuned held-out prediction (folds {done}); "
-        f"think-share there {y[m].mean():.3f}"
-    )
-    a = ns.avg_weight
-    lo, hi = ns.band
-    band = (p_fast >= lo) & (p_fast < hi)
-    p_ft0 = np.where(m, p_ft, 0.5)
-    models = {"fast, same folds": p_fast}
-    if ns.fast_lofo:
-        models["fast, leave-one-family-out"] = _read_p(ns.fast_lofo, n)
-    models["fine-tuned MiniLM"] = p_ft0
-    models[f"logit avg, {a:.2f} fine-tuned"] = 1 / (
-        1 + np.exp(-((1 - a) * _logit(p_fast) + a * _logit(p_ft0)))
-    )
-    # The cascade as one score: the fine-tuned probability inside the band, 0 or 1 (the fast stage's
-    # decision at ``hi``) outside it, so a threshold t2 on it is the cascade at t2.
-    models[f"cascade [{lo:.2f}, {hi:.2f})"] = np.where(band, p_ft0, (p_fast >= hi).astype(float))
-    print(
-        f"cascade: the fine-tuned model decides where the fast stage's p_think is in [{lo:.2f}, {hi:.2f}): "
-        f"{band[m].mean():.3f} of the prompts reach it"
-    )
-
-    print("\npooled; @rec>=.97: the best accuracy among thresholds with recall on think >= 0.97")
-    at = {}
-    for name, p in models.items():
-        best = _at_recall(p[m], y[m])
-        at[name] = best
-        print(f"  {name:30s} @rec>=.97 {_fmt_best(best)}")
-        print(f"  {'':30s} max acc   {_fmt_best(_max_acc(p[m], y[m]))}")
-    for name, p in list(models.items())[: 2 if ns.fast_lofo else 1]:
-        fixed = _metrics(p[m] >= ns.fast_threshold, y[m])
-        print(
-            f"  {name:30s} @{ns.fast_threshold:.2f}     acc {fixed[0]:.3f} rec_T {fixed[1]:.3f} "
-            f"prec_F {fixed[2]:.3f} share {fixed[3]:.3f}"
-        )
-
-    if ns.diag_floors:
-        print("  diagnostic (chosen after the run, not part of the decision): best accuracy at recall floors")
-        for name, p in models.items():
-            cells = [f"rec>={fl:.2f}: {_fmt_best(_at_recall(p[m], y[m], fl), fl)}" for fl in ns.diag_floors]
-            low = _metrics(p[m] >= THRESHOLDS[0], y[m])
-            print(f"  {name:30s} " + ("\n" + " " * 33).join(cells))
-            print(f"  {'':30s} recall at the lowest threshold {THRESHOLDS[0]:.2f}: {low[1]:.3f}")
-
-    ref = "fast, same folds"
-    names = list(models)
-    thr = {name: (at[name][0] if at[name] else 0.5) for name in names}
-    folds = sorted(set(fold[m].tolist()))
-    print("\nper fold: accuracy (recall on think) at each model's pooled @rec>=.97 threshold")
-    print("  fold     n " + " ".join(f"{name[:18]:>20s}" for name in names))
-    per_fold: dict[str, list[float]] = {name: [] for name in names}
-    for f in folds:
-        mf = m & (fold == f)
-        cells = []
-        for name in names:
-            met = _metrics(models[name][mf] >= thr[name], y[mf])
-            per_fold[name].append(met[0])
-            cells.append(f"{met[0]:.3f} ({met[1]:.3f})")
-        print(f"  {f:4d} {mf.sum():5d} " + " ".join(f"{c:>20s}" for c in cells))
-
-    print(
-        f"\ndecision (rules_ft_v11.txt): helps iff pooled acc @rec>=.97 >= {ref} + {ns.margin:.3f} "
-        f"and per-fold acc >= {ref} + {ns.margin:.3f} in >= 3 of {len(folds)} folds"
-    )
-    base = at[ref][1] if at[ref] else float("nan")
-    for name in names[names.index("fine-tuned MiniLM") :]:
-        pooled = (at[name][1] if at[name] else float("nan")) - base
-        wins = sum(1 for x, r in zip(per_fold[name], per_fold[ref], strict=True) if x - r >= ns.margin)
-        verdict = "HELPS" if pooled >= ns.margin and wins >= 3 else "does not help"
-        deltas = " ".join(f"{x - r:+.3f}" for x, r in zip(per_fold[name], per_fold[ref], strict=True))
-        print(
-            f"  {name:30s} pooled {pooled:+.3f}; per fold {deltas}; {wins} fold(s) >= +{ns.margin:.2f}: "
-            f"{verdict}"
-        )
-
-    print(
-        "\nper family: accuracy at each model's pooled @rec>=.97 threshold ("
-        + ", ".join(f"{name} {thr[name]:.2f}" for name in names)
-        + ")"
-    )
-    print(
-        f"  {'family':22s} fold     n label "
-        + " ".join(f"{name[:12]:>12s}" for name in names)
-        + f"  fast@{ns.fast_threshold:.2f}  ft@0.50"
-    )
-    for family in sorted(set(fam[m].tolist())):
-        mf = m & (fam == family)
-        accs = [_metrics(models[name][mf] >= thr[name], y[mf])[0] for name in names]
-        accs.append(_metrics(p_fast[mf] >= ns.fast_threshold, y[mf])[0])
-        accs.append(_metrics(p_ft0[mf] >= 0.5, y[mf])[0])
-        print(
-            f"  {family:22s} {int(fold[mf][0]):4d} {mf.sum():5d} {y[mf].mean():5.2f} "
-            + " ".join(f"{v:12.3f}" for v in accs)
-        )
-
-    think_rows = m & y
-    gold = np.array([RANK[records[i].effort] for i in np.flatnonzero(think_rows)])
-    arg = lv_ft[think_rows].argmax(1) + 1
-    chosen = Counter(LEVELS[i - 1] for i in arg)
-    labels = Counter(records[i].effort for i in np.flatnonzero(think_rows))
-    print(
-        f"\nlevel head on the {think_rows.sum()} think prompts (argmax, thinking assumed): "
-        f"mean |rank error| "
-        f"{np.abs(arg - gold).mean():.3f}; chosen low/medium/high {chosen['low']}/{chosen['medium']}/"
-        f"{chosen['high']}; labels {labels['low']}/{labels['medium']}/{labels['high']}"
     )
     return 0
 
