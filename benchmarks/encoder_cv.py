@@ -34,10 +34,10 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from think_scores import Array, logit, metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -45,21 +45,6 @@ from gateway.classifier_artifact import read_examples
 
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 BANDS = ((0.15, 0.40), (0.10, 0.50), (0.10, 0.60), (0.05, 0.70), (0.05, 0.80), (0.02, 0.95))
-Array = Any  # numpy arrays (the project's mypy run does not cover benchmarks/)
-
-
-def _logit(p: Array) -> Array:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _metrics(pred: Array, y: Array) -> tuple[float, float, float, float]:
-    """Accuracy, recall on think, precision on no-think, think-share."""
-    acc = float((pred == y).mean())
-    rec = float((pred & y).sum() / y.sum()) if y.sum() else float("nan")
-    said_no = (~pred).sum()
-    prec_f = float(((~pred) & (~y)).sum() / said_no) if said_no else float("nan")
-    return acc, rec, prec_f, float(pred.mean())
 
 
 def _fmt(row: tuple[float, ...]) -> str:
@@ -78,7 +63,7 @@ def _held_out_head(features: Array, y: Array, fam: Array, weights: Array, c: flo
 
 def _best(decisions: list[tuple[float, Array]], y: Array) -> str:
     """Best accuracy with recall >= .97 and the max accuracy over a list of (threshold, decisions)."""
-    scored = [(t, *_metrics(pred, y)) for t, pred in decisions]
+    scored = [(t, *metrics(pred, y)) for t, pred in decisions]
     ok = [r for r in scored if r[2] >= 0.97]
     top = max(scored, key=lambda r: r[1])
     best = max(ok, key=lambda r: r[1]) if ok else None
@@ -120,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     weights *= len(weights) / weights.sum()
 
     p_emb = _held_out_head(emb, y, fam, weights, ns.C)
-    p_both = _held_out_head(np.hstack([emb, _logit(p_fast)[:, None]]), y, fam, weights, ns.C)
+    p_both = _held_out_head(np.hstack([emb, logit(p_fast)[:, None]]), y, fam, weights, ns.C)
 
     print(f"{len(y)} prompts, {len(set(fam))} families, think-share {y.mean():.3f}; head C={ns.C}")
-    fast_at = _metrics(p_fast >= ns.think, y)
+    fast_at = metrics(p_fast >= ns.think, y)
     print(f"fast stage @ {ns.think:.2f}: acc {fast_at[0]:.3f} rec_T {fast_at[1]:.3f} prec_F {fast_at[2]:.3f}")
     for name, p in (
         ("fast stage alone", p_fast),
@@ -132,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         print(f"{name:26s} {_best([(t, p >= t) for t in THRESHOLDS], y)}")
     for a in (0.1, 0.15, 0.2, 0.25, 0.33, 0.5):
-        z = 1 / (1 + np.exp(-((1 - a) * _logit(p_fast) + a * _logit(p_emb))))
+        z = 1 / (1 + np.exp(-((1 - a) * logit(p_fast) + a * logit(p_emb))))
         print(f"{f'logit avg, {a:.2f} embedding':26s} {_best([(t, z >= t) for t in THRESHOLDS], y)}")
     print("cascade: fast stage outside [lo, hi), second stage inside (t = its threshold t2)")
     for name, p2 in (("embedding head", p_emb), ("emb + fast logit", p_both)):
@@ -154,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         for family in sorted(set(fam)):
             m = fam == family
             accs = [
-                _metrics(pred[m], y[m])[0]
+                metrics(pred[m], y[m])[0]
                 for pred in (p_fast >= ns.think, p_emb >= 0.5, p_both >= 0.5, cascade)
             ]
             print(f"  {family:22s} {m.sum():4d} {y[m].mean():5.2f} {_fmt(tuple(accs))}")

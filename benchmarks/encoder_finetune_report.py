@@ -10,17 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from encoder_folds import LEVELS, RANK, Array, read_records
-
-
-def _metrics(pred: Array, y: Array) -> tuple[float, float, float, float]:
-    """Accuracy, recall on think, precision on no-think, think-share."""
-    acc = float((pred == y).mean())
-    rec = float((pred & y).sum() / y.sum()) if y.sum() else float("nan")
-    said_no = (~pred).sum()
-    prec_f = float(((~pred) & (~y)).sum() / said_no) if said_no else float("nan")
-    return acc, rec, prec_f, float(pred.mean())
-
+from encoder_folds import LEVELS, RANK, read_records
+from think_scores import Array, logit, metrics
 
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 
@@ -29,20 +20,15 @@ def _at_recall(p: Array, y: Array, floor: float = 0.97) -> tuple[float, float, f
     """(threshold, acc, rec_T, prec_F, share) with the best accuracy among thresholds with recall >= floor."""
     best = None
     for t in THRESHOLDS:
-        m = _metrics(p >= t, y)
+        m = metrics(p >= t, y)
         if m[1] >= floor and (best is None or m[0] > best[1]):
             best = (float(t), *m)
     return best
 
 
 def _max_acc(p: Array, y: Array) -> tuple[float, float, float, float, float]:
-    rows = [(float(t), *_metrics(p >= t, y)) for t in THRESHOLDS]
+    rows = [(float(t), *metrics(p >= t, y)) for t in THRESHOLDS]
     return max(rows, key=lambda r: r[1])
-
-
-def _logit(p: Array) -> Array:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def _fmt_best(b: tuple[float, ...] | None, floor: float = 0.97) -> str:
@@ -87,9 +73,7 @@ def cmd_report(ns: argparse.Namespace) -> int:
     if ns.fast_lofo:
         models["fast, leave-one-family-out"] = _read_p(ns.fast_lofo, n)
     models["fine-tuned MiniLM"] = p_ft0
-    models[f"logit avg, {a:.2f} fine-tuned"] = 1 / (
-        1 + np.exp(-((1 - a) * _logit(p_fast) + a * _logit(p_ft0)))
-    )
+    models[f"logit avg, {a:.2f} fine-tuned"] = 1 / (1 + np.exp(-((1 - a) * logit(p_fast) + a * logit(p_ft0))))
     # The cascade as one score: the fine-tuned probability inside the band, 0 or 1 (the fast stage's
     # decision at ``hi``) outside it, so a threshold t2 on it is the cascade at t2.
     models[f"cascade [{lo:.2f}, {hi:.2f})"] = np.where(band, p_ft0, (p_fast >= hi).astype(float))
@@ -106,7 +90,7 @@ def cmd_report(ns: argparse.Namespace) -> int:
         print(f"  {name:30s} @rec>=.97 {_fmt_best(best)}")
         print(f"  {'':30s} max acc   {_fmt_best(_max_acc(p[m], y[m]))}")
     for name, p in list(models.items())[: 2 if ns.fast_lofo else 1]:
-        fixed = _metrics(p[m] >= ns.fast_threshold, y[m])
+        fixed = metrics(p[m] >= ns.fast_threshold, y[m])
         print(
             f"  {name:30s} @{ns.fast_threshold:.2f}     acc {fixed[0]:.3f} rec_T {fixed[1]:.3f} "
             f"prec_F {fixed[2]:.3f} share {fixed[3]:.3f}"
@@ -116,7 +100,7 @@ def cmd_report(ns: argparse.Namespace) -> int:
         print("  diagnostic (chosen after the run, not part of the decision): best accuracy at recall floors")
         for name, p in models.items():
             cells = [f"rec>={fl:.2f}: {_fmt_best(_at_recall(p[m], y[m], fl), fl)}" for fl in ns.diag_floors]
-            low = _metrics(p[m] >= THRESHOLDS[0], y[m])
+            low = metrics(p[m] >= THRESHOLDS[0], y[m])
             print(f"  {name:30s} " + ("\n" + " " * 33).join(cells))
             print(f"  {'':30s} recall at the lowest threshold {THRESHOLDS[0]:.2f}: {low[1]:.3f}")
 
@@ -131,7 +115,7 @@ def cmd_report(ns: argparse.Namespace) -> int:
         mf = m & (fold == f)
         cells = []
         for name in names:
-            met = _metrics(models[name][mf] >= thr[name], y[mf])
+            met = metrics(models[name][mf] >= thr[name], y[mf])
             per_fold[name].append(met[0])
             cells.append(f"{met[0]:.3f} ({met[1]:.3f})")
         print(f"  {f:4d} {mf.sum():5d} " + " ".join(f"{c:>20s}" for c in cells))
@@ -163,9 +147,9 @@ def cmd_report(ns: argparse.Namespace) -> int:
     )
     for family in sorted(set(fam[m].tolist())):
         mf = m & (fam == family)
-        accs = [_metrics(models[name][mf] >= thr[name], y[mf])[0] for name in names]
-        accs.append(_metrics(p_fast[mf] >= ns.fast_threshold, y[mf])[0])
-        accs.append(_metrics(p_ft0[mf] >= 0.5, y[mf])[0])
+        accs = [metrics(models[name][mf] >= thr[name], y[mf])[0] for name in names]
+        accs.append(metrics(p_fast[mf] >= ns.fast_threshold, y[mf])[0])
+        accs.append(metrics(p_ft0[mf] >= 0.5, y[mf])[0])
         print(
             f"  {family:22s} {int(fold[mf][0]):4d} {mf.sum():5d} {y[mf].mean():5.2f} "
             + " ".join(f"{v:12.3f}" for v in accs)

@@ -12,7 +12,6 @@ from typing import Any
 
 LEVELS = ("low", "medium", "high")
 RANK = {"none": 0, "low": 1, "medium": 2, "high": 3}
-Array = Any  # numpy arrays (the project's mypy run does not cover benchmarks/)
 
 
 @dataclass(frozen=True)
