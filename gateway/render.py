@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -11,6 +10,7 @@ from gateway.backends.pool import Pool
 from gateway.errors import BadRequest
 from router.decision import Decision
 from router.policy import BackendSpec, Policy
+from router.records import record
 from templates.errors import TemplatesError, UnknownFamilyError
 from templates.family import Mode
 from templates.registry import get_family
@@ -21,7 +21,7 @@ from templates.vllm import DEFAULT_VLLM_VERSION
 SIGNAL_FIELDS = ("reasoning_effort", "reasoning", "thinking")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rendered:
     payload: dict[str, Any]
     body: bytes

@@ -24,6 +24,8 @@ from typing import Any, Protocol, TypeGuard
 
 import orjson
 
+from router.records import record
+
 #: Characters read from the head and from the tail of one tool result when classifying it.
 SCAN_CHARS = 2000
 #: Arguments longer than this are compared verbatim instead of parsed into a canonical form.
@@ -99,7 +101,7 @@ class AgentState:
         return self.step > 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepView:
     """A step: its kind, the state it was read from, and a short reason."""
 

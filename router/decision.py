@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 
 from router.agent import StepView
 from router.effort import Effort
+from router.records import record
 
 
 class Source(StrEnum):
@@ -19,7 +20,7 @@ class Source(StrEnum):
     SHED = "shed"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decision:
     """Effort and thinking budget for one request, and why.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from router.decision import Decision, Source
 from router.effort import Effort
 from router.policy import EffortSetting, Policy
+from router.records import record
 from router.shedding import shed_effort
 
 
@@ -43,7 +44,7 @@ class PoolHealth:
     shed_steps: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RouteStep:
     """One pool of the failover chain and the decision it is served with (a cross-shape step may differ from
     the request's decision: thinking off on an instruct pool, or the smallest budget on a thinking pool)."""
@@ -52,7 +53,7 @@ class RouteStep:
     decision: Decision
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Route:
     """The routed request: its (possibly shed) decision, the ``from->to`` shed text, and the steps."""
 

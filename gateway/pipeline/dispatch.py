@@ -12,7 +12,6 @@ die mid-way add up to an ejection too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from gateway.backends.client import UpstreamFailure
 from gateway.backends.pool import Endpoint, Lease, Pool
@@ -25,6 +24,7 @@ from gateway.pipeline.native import open_native
 from gateway.pipeline.plan import Step
 from gateway.probes import publish_health
 from gateway.tokens import ReasoningCounter
+from router.records import record
 
 Opener = Callable[[Step, Lease, Call, str, ReasoningCounter | None], Awaitable[Exchange]]
 
@@ -47,7 +47,7 @@ def failure_error(pool: Pool, failure: UpstreamFailure) -> UpstreamError:
     return UpstreamError(f"backend {pool.name!r}: {failure.message}", status=status, code=failure.kind)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dispatched:
     """Where the request was answered and after how many attempts: an open ``exchange``, or the backend's
     4xx (``rejected``, not retried; the lease is already given back)."""

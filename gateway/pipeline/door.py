@@ -20,6 +20,7 @@ from starlette.responses import Response
 from gateway.errors import GatewayError, error_envelope, error_response
 from gateway.proxy.sse import DONE, encode_event
 from router.episodes import Episode
+from router.records import record
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -34,7 +35,7 @@ COMPLETIONS_PATH = "/v1/completions"
 Resolve = Callable[["Request", "Principal"], Awaitable["Call"]]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Call:
     """The internal request.
 

@@ -4,7 +4,7 @@ exact upstream request of every step. ``/v1/route`` shows a plan without running
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from router.decide import Caps, decide, level_for_budget
 from router.decision import Decision
 from router.effort import Effort
 from router.episodes import Episode, EpisodeSpent, apply_episode
+from router.records import record
 from router.routing import NoPoolForEffort, Target, route
 from router.signals import SignalConflict, SignalError
 from router.steps import AgentPolicy
@@ -28,7 +29,7 @@ from router.steps import AgentPolicy
 PASSTHROUGH = "passthrough"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Step:
     """One pool of the plan with what it would be sent: ``rendered`` for a decided request (``None`` for a
     pass-through), ``body`` the exact bytes of its native request (unused by a forcing step)."""
@@ -50,7 +51,7 @@ class Step:
         return () if self.rendered is None else self.rendered.notes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     """The decided, routed and rendered request. ``decision`` is ``None`` for a pass-through."""
 
@@ -85,7 +86,7 @@ class EpisodeBudgetSpent(GatewayError):
     code = "episode_budget_spent"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentInputs:
     """What the decision needs for agent steps: the step policy in force (the tenant's or the top-level
     one), the request's episode, and the thinking tokens that episode has left (``None``: not accounted —

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -17,6 +16,7 @@ from gateway.pipeline.door import Call, FrontDoor
 from gateway.protocol import parse_json_object
 from gateway.state import GatewayState, session_of
 from router.decide import Caps
+from router.records import record
 from router.routing import Target
 
 
@@ -89,7 +89,7 @@ async def receive_body(receive: Receive, limit: int, declared: str | None) -> by
         chunks.append(chunk)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Admitted:
     """A request past the prologue: everything later stages read, computed once."""
 
