@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.middleware import HttpMiddleware
+
 Handler = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
@@ -44,7 +46,10 @@ class GatewayApp(FastAPI):
         """The framework's stack, and (from the same middleware list, at the same time) the hot one."""
         hot: ASGIApp = self._serve_hot
         for cls, args, kwargs in reversed(self.user_middleware):
-            hot = cls(hot, *args, **kwargs)
+            layer = cls(hot, *args, **kwargs)
+            # Only HTTP requests take this stack: an HttpMiddleware's own check of the scope type (its
+            # ``__call__``) is skipped by calling its ``http`` directly (one coroutine less per layer).
+            hot = layer.http if isinstance(layer, HttpMiddleware) else layer
         self._hot_stack = hot
         return super().build_middleware_stack()
 

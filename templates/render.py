@@ -10,8 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,9 +23,9 @@ from templates.registry import get_family
 from templates.vllm import DEFAULT_VLLM_VERSION, VllmVersion, accepted_reasoning_efforts, require_version
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """The upstream request and what it really asks for.
+class Rendered(NamedTuple):
+    """The upstream request and what it really asks for (a named tuple, built for every request: see
+    ``EffortPlan``).
 
     ``budget`` is the native ``thinking_token_budget`` placed in ``body`` (or None); ``forcing_budget`` is the
     budget the gateway must enforce itself by budget forcing (native budget unavailable); at most one is set.

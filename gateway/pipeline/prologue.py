@@ -27,8 +27,9 @@ def gateway_state(request: Request) -> GatewayState:
 
 
 def request_id(request: Request) -> str:
-    """The id the request-id middleware chose for this request."""
-    rid = getattr(request.state, "request_id", None)
+    """The id the request-id middleware chose for this request (kept in the scope's ``state`` dict, read
+    there: ``request.state`` builds a Starlette ``State`` around it first, ~3 us of a short request cold)."""
+    rid = request.scope.get("state", {}).get("request_id")
     return rid if isinstance(rid, str) else new_request_id()
 
 
