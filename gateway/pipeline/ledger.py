@@ -1,5 +1,6 @@
 """One request's bookkeeping, done once at its end: the request counter and latency, token counters and
-budget hits, the quota correction (:meth:`gateway.limits.Grant.account`) and the access-log line."""
+budget hits, the quota correction (:meth:`gateway.limits.Grant.account`) and the access-log line. The
+pipeline builds it after the answer's last byte (:meth:`gateway.pipeline.serve.PipelineResponse._book`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,6 @@ class Ledger:
     step: str | None = None  # the agent step kind (thinkgate_agent_thinking_tokens)
     episode: Callable[[int], None] | None = None  # charges the reasoning tokens to the request's episode
     done: bool = False
-
-    def ttft(self, pool: str) -> None:
-        """The first streamed bytes went to the client."""
-        m = self.metrics
-        m.child(m.ttft_seconds, self.effort, pool).observe(time.perf_counter() - self.start)
 
     def finish(self, pool: str, outcome: str, usage: Usage | None) -> None:
         """Count the request (once). A client that left is not billed as a success: its tokens are not

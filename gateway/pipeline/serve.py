@@ -3,14 +3,15 @@
 In the handler: the prologue (:func:`gateway.pipeline.prologue.admit`) and the plan
 (:func:`gateway.pipeline.plan.plan_call`); a 4xx there is written by the front door. Then the returned
 :class:`PipelineResponse` does the rest inside the ASGI response call, under a :class:`DisconnectWatch`:
-dispatch, the front door's writer (JSON or stream), closing the exchange, and the bookkeeping
-(:class:`gateway.pipeline.ledger.Ledger`) once the last byte is sent.
+dispatch, the front door's writer (JSON or stream), closing the exchange, and, once the last byte is sent,
+the bookkeeping: the plan's metrics and the :class:`gateway.pipeline.ledger.Ledger` (built only then).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.backends.client import UpstreamFailure
 from gateway.episodes import EpisodeLedger, agent_inputs
 from gateway.errors import GatewayError
-from gateway.logs import access_log_for, prompt_text
+from gateway.logs import AccessLog, access_log_for, prompt_text
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline.disconnect import DisconnectWatch
 from gateway.pipeline.dispatch import Dispatched, book_failure, dispatch, failure_error
@@ -119,30 +120,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
         return door.error(exc)
     except GatewayError as exc:
         return door.error(exc)
-    metrics = a.state.metrics
-    record_plan(metrics, plan, door.name)
-    access = access_log_for(request)
-    trace = access.trace(
-        request_id=a.request_id,
-        endpoint=door.name,
-        model=a.call.model,
-        decision=plan.decision,
-        start=a.start,
-        prompt=prompt_text(a.call.body) if access.settings.text else None,
-    )
-    ledger = Ledger(
-        metrics=metrics,
-        endpoint=door.name,
-        model=a.target.name,  # an alias is counted as what it names (policy names only: bounded labels)
-        effort=plan.effort,
-        source=plan.source,
-        start=a.start,
-        grant=a.grant,
-        trace=trace,
-        step=plan.decision.step.kind.value if plan.decision is not None and plan.decision.step else None,
-        episode=_episode_charge(episodes, agent) if agent.left is not None else None,
-    )
-    return PipelineResponse(admitted, plan, door, ledger)
+    return PipelineResponse(admitted, plan, door, agent, episodes, access_log_for(request))
 
 
 def _episode_charge(episodes: EpisodeLedger, agent: AgentInputs) -> Callable[[int], None]:
@@ -153,14 +131,27 @@ def _episode_charge(episodes: EpisodeLedger, agent: AgentInputs) -> Callable[[in
 
 
 class PipelineResponse(Response):
-    """Dispatch and write inside the ASGI response call, where the client's disconnect can be heard."""
+    """Dispatch and write inside the ASGI response call, where the client's disconnect can be heard; then
+    the request's bookkeeping (:meth:`_book`), once, after its last byte."""
 
-    def __init__(self, admitted: Admitted, plan: Plan, door: FrontDoor, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        admitted: Admitted,
+        plan: Plan,
+        door: FrontDoor,
+        agent: AgentInputs,
+        episodes: EpisodeLedger,
+        access: AccessLog,
+    ) -> None:
         # Response.__init__ is not called: this response builds its messages itself
         self.admitted = admitted
         self.plan = plan
         self.door = door
-        self.ledger = ledger
+        self.agent = agent
+        self.episodes = episodes
+        self.access = access
+        self.booked = False
+        self.first_at: float | None = None  # perf_counter() when a stream's first bytes were ready
         self.headers_out = plan_headers(admitted, plan)
         self.headers_out["x-thinkgate-front-door"] = door.name
         self.background = None
@@ -184,10 +175,53 @@ class PipelineResponse(Response):
             self.outcome = CLIENT_GONE
         if self.outcome == CLIENT_GONE and self.exchange is not None:
             self.usage = None
+        self._book()
+
+    def _book(self) -> None:
+        """Everything counted once per request, after its last byte (on every outcome: ok, client and
+        upstream errors, a client that left): the plan's metrics (:func:`record_plan`), a stream's time to
+        first token if not yet observed, and the :class:`Ledger` (request and token metrics, quota
+        correction, episode charge, access line). Nobody waits for it, so none of it is built before the
+        answer goes out (in process, 2026-12-07: see benchmarks/RESULTS.md, "answer side")."""
+        if self.booked:
+            return
+        self.booked = True
+        a, plan, door = self.admitted, self.plan, self.door
+        metrics = a.state.metrics
+        record_plan(metrics, plan, door.name)
+        self._ttft()
+        access = self.access
+        trace = access.trace(
+            request_id=a.request_id,
+            endpoint=door.name,
+            model=a.call.model,
+            decision=plan.decision,
+            start=a.start,
+            prompt=prompt_text(a.call.body) if access.settings.text else None,
+        )
         notes = self._served_notes()
         if notes:
-            self.ledger.trace.record.extra["warnings"] = list(notes)
-        self.ledger.finish(self.pool, self.outcome, self.usage)
+            trace.record.extra["warnings"] = list(notes)
+        agent = self.agent
+        Ledger(
+            metrics=metrics,
+            endpoint=door.name,
+            model=a.target.name,  # an alias is counted as what it names (policy names only: bounded labels)
+            effort=plan.effort,
+            source=plan.source,
+            start=a.start,
+            grant=a.grant,
+            trace=trace,
+            step=plan.decision.step.kind.value if plan.decision is not None and plan.decision.step else None,
+            episode=_episode_charge(self.episodes, agent) if agent.left is not None else None,
+        ).finish(self.pool, self.outcome, self.usage)
+
+    def _ttft(self) -> None:
+        """Observe the stream's time to first token once (the time was taken before its first send)."""
+        if self.first_at is not None:
+            m = self.admitted.state.metrics
+            m.child(m.ttft_seconds, self.plan.effort, self.pool).observe(self.first_at - self.admitted.start)
+            self.first_at = None
 
     def _served_notes(self) -> tuple[str, ...]:
         for step in self.plan.steps:
@@ -306,11 +340,12 @@ class PipelineResponse(Response):
                     if data:
                         if first:
                             first = False
-                            self.ledger.ttft(pool.name)
+                            self.first_at = time.perf_counter()
                         if call.settle is None and ex.finished():
                             held = data
                         else:
                             await send({"type": "http.response.body", "body": data, "more_body": True})
+                            self._ttft()  # observed after the send: the client does not wait for it
             pool.record_success(ex.lease.endpoint)
             outcome, tail = OK, writer.end()
             if call.settle is not None:

@@ -237,6 +237,20 @@ def test_the_name_check_can_fail(run: Run) -> None:
     assert "thinkgate_requests_bucket" not in exported  # a counter has no buckets
 
 
+def test_every_request_counted_once(run: Run) -> None:
+    """Requests (by outcome: ok, upstream and client errors), decisions and streams' first tokens are counted
+    once per request: the bookkeeping runs after the answer's last byte, on every outcome."""
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(run.scrape.text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    assert totals["thinkgate_requests_total"] == len(TRAFFIC)
+    assert totals["thinkgate_decisions_total"] == len(TRAFFIC)
+    streams = [name for name, body in TRAFFIC.items() if body.get("stream")]
+    assert totals["thinkgate_time_to_first_token_seconds_count"] == len(streams)
+    assert totals["thinkgate_request_duration_seconds_count"] == len(TRAFFIC)
+
+
 def test_one_access_log_line_per_request(run: Run) -> None:
     by_id = {line["request_id"]: line for line in run.log}
     assert len(by_id) == len(run.log), "a request was logged twice"

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from simulator.config import SimConfig
 from simulator.server import run_sim
@@ -28,6 +29,21 @@ def hybrid_policy(*urls: str) -> Any:
 def stats(url: str) -> dict[str, int]:
     data: dict[str, int] = httpx.get(url + "/sim/stats", timeout=5).json()
     return data
+
+
+def counted(gw: str) -> dict[str, float]:
+    """Per-request series summed over their labels: requests by outcome, decisions, first tokens."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(gw + "/metrics", timeout=5).text):
+        for sample in family.samples:
+            if sample.name == "thinkgate_requests_total":
+                key = "requests:" + sample.labels["outcome"]
+            elif sample.name in ("thinkgate_decisions_total", "thinkgate_time_to_first_token_seconds_count"):
+                key = sample.name
+            else:
+                continue
+            out[key] = out.get(key, 0.0) + sample.value
+    return out
 
 
 def set_faults(url: str, **faults: float) -> None:
@@ -56,6 +72,12 @@ def test_client_disconnect_cancels_upstream(slow_sim: str) -> None:
         text = httpx.get(gw + "/metrics", timeout=5).text
         assert 'outcome="client_gone"' in text
         assert 'thinkgate_inflight_requests{endpoint="' + slow_sim + '",pool="h"} 0.0' in text
+        # counted once, after the end (the bookkeeping runs when the response call ends, on every outcome)
+        assert counted(gw) == {
+            "requests:client_gone": 1.0,
+            "thinkgate_decisions_total": 1.0,
+            "thinkgate_time_to_first_token_seconds_count": 1.0,
+        }
 
 
 def read_stream(url: str, body: dict[str, Any]) -> list[Any]:
@@ -98,6 +120,8 @@ def test_client_gone_before_the_first_byte_cancels_upstream(budget: str) -> None
             inflight = f'thinkgate_inflight_requests{{endpoint="{sim.url}",pool="h"}} 0.0'
             assert wait_until(lambda: inflight in httpx.get(gw + "/metrics", timeout=5).text, timeout=3)
             assert 'outcome="client_gone"' in httpx.get(gw + "/metrics", timeout=5).text
+            # once; no first token went out (no time-to-first-token sample at all)
+            assert counted(gw) == {"requests:client_gone": 1.0, "thinkgate_decisions_total": 1.0}
 
 
 def test_mid_stream_drop_becomes_error_event_then_done() -> None:
