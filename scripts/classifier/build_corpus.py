@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--round",
         type=int,
-        choices=(4, 5),
+        choices=(4, 5, 6),
         default=4,
-        help="4: the corpus of the shipped artifact; 5: with the fifth round's candidate sources",
+        help="4: the fourth round's corpus; 5: with the fifth round's sources; 6: and the sixth's",
     )
     ns = parser.parse_args(argv)
     reserved = Dedup(reserved_texts())

@@ -325,9 +325,13 @@ _MATH_EFFORT = {
     "Level 4": "high",
     "Level 5": "high",
 }
+#: Sixth round of 2026-12-07 (``--round 6``; written before its CV ran, after the fifth round's results and
+#: the probes of issue 15 had been read): issue 15's scale puts competition math at ``high`` and only the
+#: routine end below it, so level 3 (a mid-contest AMC problem) -> high; 1 stays low, 2 medium.
+_MATH_EFFORT_6 = {**_MATH_EFFORT, "Level 3": "high"}
 
 
-def competition_math() -> Iterator[Item]:
+def competition_math(sixth_round: bool = False) -> Iterator[Item]:
     # The MATH dataset's training split (Hendrycks et al., MIT; as copied into aiwaves-cn/agents, Apache-2.0):
     # competition problems (AMC 10/12, AIME...) in seven subjects, each with a level from 1 to 5. Every
     # problem is derived (think); the effort follows the level (table above). 60 per level, so that the
@@ -341,7 +345,8 @@ def competition_math() -> Iterator[Item]:
     for level in sorted(_MATH_EFFORT):
         for r in _sample(by_level[level], 60, f"math/{level}"):
             category = f"{r['type']}/{level}"
-            yield Item(r["problem"].strip(), "math_train", category, True, _MATH_EFFORT[level], "formal_math")
+            effort = (_MATH_EFFORT_6 if sixth_round else _MATH_EFFORT)[level]
+            yield Item(r["problem"].strip(), "math_train", category, True, effort, "formal_math")
 
 
 def software_dev() -> Iterator[Item]:
@@ -532,16 +537,42 @@ _PROCEDURAL: dict[str, tuple[str, str, dict[str, tuple[bool, str]]]] = {
     # "who likes X?" over a list of stated likes: the answer is looked up in the given text (retrieved,
     # extracted): false, none, however long the list
     "needle_haystack": ("rg_lookup", "text_extraction", {"small": _NONE, "large": _NONE}),
+    # --- sixth round (``--round 6``; written before its family CV ran) ---
+    # a bare arithmetic expression: one operation on small numbers is one step (low, "What is 7 + 5?");
+    # five or six terms with brackets, or a long multiplication by hand, are several dependent steps (medium)
+    "basic_arithmetic": ("rg_arithmetic", "bare_arithmetic", {"small": _LOW, "large": _MEDIUM}),
+    "chain_sum": ("rg_arithmetic", "bare_arithmetic", {"small": _LOW}),
+    "products": ("rg_arithmetic", "bare_arithmetic", {"small": _LOW, "large": _MEDIUM}),
+    # one rule applied to every item of a given string or list (shift each letter back, put the words in
+    # order, unscramble each word, keep the numbers below a bound, check a letter mapping): a procedure by
+    # hand whose steps do not depend on each other much (low); a long sentence to reorder: a search over
+    # orders (medium)
+    "caesar_cipher": ("rg_string", "symbolic_procedure", {"small": _LOW}),
+    "sentence_reordering": ("rg_string", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
+    "letter_jumble": ("rg_string", "symbolic_procedure", {"small": _LOW}),
+    "number_filtering": ("rg_string", "symbolic_procedure", {"small": _LOW}),
+    "isomorphic_strings": ("rg_string", "symbolic_procedure", {"small": _LOW}),
+    # several stated rules applied in order, each step on the result of the last (insert after a pattern,
+    # rewrite until nothing applies, convert between bases, count swaps): medium; seven or eight rewrite
+    # rules on a long string until a fixed point: a long chain of dependent steps (high)
+    "string_insertion": ("rg_string", "rule_procedure", {"small": _MEDIUM}),
+    "string_manipulation": ("rg_string", "rule_procedure", {"small": _MEDIUM, "large": _HIGH}),
+    "base_conversion": ("rg_string", "rule_procedure", {"small": _MEDIUM}),
+    "binary_alternation": ("rg_string", "rule_procedure", {"small": _MEDIUM}),
+    # who lives where from a dozen clues over four houses and four attributes: a long deduction by cases
+    # (high); looks like the LSAT's arrangement games
+    "zebra_puzzles": ("rg_logic", "constraint_game", {"large": _HIGH}),
 }  # fmt: skip
 PROCEDURAL_SOURCES = frozenset(source for source, _, _ in _PROCEDURAL.values())
 PROCEDURAL_PYTHON = Path(".cache/rg-venv/bin/python")
 
 
-def procedural() -> Iterator[Item]:
+def procedural(sixth_round: bool = False) -> Iterator[Item]:
     script = Path(__file__).with_name("procedural_prompts.py")
     if not PROCEDURAL_PYTHON.exists():
         raise SystemExit(f"missing {PROCEDURAL_PYTHON} (see {script.name}'s docstring to build it)")
-    out = subprocess.run([str(PROCEDURAL_PYTHON), str(script)], capture_output=True, text=True, check=True)
+    command = [str(PROCEDURAL_PYTHON), str(script), *(("--round", "6") if sixth_round else ())]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
     for line in out.stdout.splitlines():
         r = json.loads(line)
         source, family, labels = _PROCEDURAL[r["task"]]
@@ -563,11 +594,20 @@ SOURCES_5: tuple[Callable[[], Iterator[Item]], ...] = (truthfulqa, mmlu, procedu
 
 
 def for_round(n: int) -> tuple[Callable[[], Iterator[Item]], ...]:
-    """The readers of round ``n``'s corpus, in order: 4 is the shipped artifact's, 5 the candidate's."""
+    """The readers of round ``n``'s corpus, in order: 4 is the shipped artifact's, 5 and 6 candidates.
+
+    The sixth round is the fifth plus more generated procedures and MATH level 3 -> high.
+    """
     if n < 5:
         return SOURCES
     fifth = tuple(partial(leetcode, fifth_round=True) if make is leetcode else make for make in SOURCES)
-    return fifth + SOURCES_5
+    if n < 6:
+        return fifth + SOURCES_5
+    sixth_round: dict[Callable[[], Iterator[Item]], Callable[[], Iterator[Item]]] = {
+        competition_math: partial(competition_math, sixth_round=True),
+        procedural: partial(procedural, sixth_round=True),
+    }
+    return tuple(sixth_round.get(make, make) for make in fifth + SOURCES_5)
 
 
 def shared(path: Path) -> Iterator[Item]:

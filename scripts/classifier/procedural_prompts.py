@@ -5,13 +5,14 @@ pinned version below, never under the project's venv (the gateway does not depen
 
     .cache/uv/bin/uv venv .cache/rg-venv --python 3.11
     .cache/uv/bin/uv pip install --python .cache/rg-venv/bin/python reasoning-gym==0.1.25
-    .cache/rg-venv/bin/python scripts/classifier/procedural_prompts.py > prompts.jsonl
+    .cache/rg-venv/bin/python scripts/classifier/procedural_prompts.py [--round 6] > prompts.jsonl
 
 Each line has ``task`` (the generator's name), ``size`` (``small`` or ``large``: the two configurations each
 task is drawn with, so that one format comes in an easy and a hard version), ``detail`` (the generator's
 sub-task where it has one, e.g. the calendar question kind) and ``prompt``. Labels are not decided here but
 in ``corpus_sources.py`` (``_PROCEDURAL``), by task and size. Every generator is seeded, so two runs print the
-same lines.
+same lines. ``--round 6`` prints the fifth round's lines unchanged and then the sixth round's (``PLAN_6``:
+bare arithmetic, string and symbol procedures, zebra puzzles), seeded from 2000, so the fifth's stay the same.
 """
 
 from __future__ import annotations
@@ -60,16 +61,55 @@ PLAN: tuple[tuple[str, str, dict[str, Any], int], ...] = (
     ("needle_haystack", "large", {"min_num_statements": 30, "max_num_statements": 60}, 60),
 )
 
+#: The sixth round's additions (2026-12-07, third session): the sizes again decide the level (one operation
+#: or one rule applied item by item: small; several dependent operations or rules: large).
+PLAN_6: tuple[tuple[str, str, dict[str, Any], int], ...] = (
+    ("basic_arithmetic", "small", {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 2}, 40),
+    ("basic_arithmetic", "large", {"min_terms": 5, "max_terms": 6, "min_digits": 2, "max_digits": 3}, 20),
+    ("chain_sum", "small", {"min_terms": 2, "max_terms": 3, "min_digits": 1, "max_digits": 2}, 20),
+    ("products", "small", {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 2}, 20),
+    ("products", "large", {"min_terms": 2, "max_terms": 2, "min_digits": 3, "max_digits": 4}, 20),
+    ("caesar_cipher", "small", {"min_words": 3, "max_words": 6}, 20),
+    ("sentence_reordering", "small", {"min_words_in_sentence": 3, "max_words_in_sentence": 8}, 20),
+    ("sentence_reordering", "large", {"min_words_in_sentence": 12, "max_words_in_sentence": 20}, 20),
+    ("letter_jumble", "small", {"min_words": 3, "max_words": 6}, 20),
+    ("number_filtering", "small", {"min_numbers": 3, "max_numbers": 8}, 20),
+    ("isomorphic_strings", "small", {}, 20),
+    ("string_insertion", "small", {}, 20),
+    (
+        "string_manipulation",
+        "small",
+        {"min_num_rules": 3, "max_num_rules": 4, "min_string_length": 5, "max_string_length": 8},
+        20,
+    ),
+    (
+        "string_manipulation",
+        "large",
+        {"min_num_rules": 7, "max_num_rules": 8, "min_string_length": 15, "max_string_length": 20},
+        20,
+    ),
+    ("base_conversion", "small", {}, 20),
+    ("binary_alternation", "small", {}, 20),
+    ("zebra_puzzles", "large", {"num_people": 4, "num_characteristics": 4}, 20),
+)
 
-def main() -> int:
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    sixth = args == ["--round", "6"]
+    if args and not sixth:
+        raise SystemExit("usage: procedural_prompts.py [--round 6]")
     version = importlib.metadata.version("reasoning-gym")
     if version != PINNED:
         raise SystemExit(f"reasoning-gym {version} installed; this script is pinned to {PINNED}")
     warnings.simplefilter("ignore")
     import reasoning_gym  # only inside the separate interpreter
 
-    for i, (task, size, options, count) in enumerate(PLAN):
-        data = reasoning_gym.create_dataset(task, size=count, seed=1000 + i, **options)
+    plans = [(1000 + i, plan) for i, plan in enumerate(PLAN)]
+    if sixth:
+        plans += [(2000 + i, plan) for i, plan in enumerate(PLAN_6)]
+    for seed, (task, size, options, count) in plans:
+        data = reasoning_gym.create_dataset(task, size=count, seed=seed, **options)
         for entry in data:
             meta = entry.get("metadata", {})
             detail = str(meta.get("task") or meta.get("task_type") or "")

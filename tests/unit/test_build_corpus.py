@@ -90,7 +90,8 @@ def procedural_plan() -> ModuleType:
 
 
 def test_every_generated_task_and_size_has_a_label(readers: ModuleType, procedural_plan: ModuleType) -> None:
-    planned = {(task, size) for task, size, _, _ in procedural_plan.PLAN}
+    plans = (*procedural_plan.PLAN, *procedural_plan.PLAN_6)
+    planned = {(task, size) for task, size, _, _ in plans}
     labelled = {(task, size) for task, (_, _, sizes) in readers._PROCEDURAL.items() for size in sizes}
     assert planned == labelled  # no generated prompt without a written label, no label without prompts
     for source, family, sizes in readers._PROCEDURAL.values():
@@ -102,3 +103,19 @@ def test_every_generated_task_and_size_has_a_label(readers: ModuleType, procedur
 def test_mmlu_subject_rule_is_disjoint(readers: ModuleType) -> None:
     assert not set(readers._MMLU_DERIVED) & readers._MMLU_MIXED
     assert set(readers._MMLU_DERIVED.values()) <= {"low", "medium", "high"}
+
+
+def test_sixth_round_adds_to_the_fifth(readers: ModuleType) -> None:
+    """``--round 6`` is the fifth round's readers with two of them switched to their sixth-round rules."""
+    fifth, sixth = readers.for_round(5), readers.for_round(6)
+    assert len(fifth) == len(sixth)
+
+    def key(make: Any) -> tuple[Any, Any]:
+        return (getattr(make, "func", make), getattr(make, "keywords", None))
+
+    changed = [key(b)[0] for a, b in zip(fifth, sixth, strict=True) if key(a) != key(b)]
+    assert changed == [readers.competition_math, readers.procedural]
+    assert readers._MATH_EFFORT_6["Level 3"] == "high"
+    assert {k: v for k, v in readers._MATH_EFFORT_6.items() if k != "Level 3"} == {
+        k: v for k, v in readers._MATH_EFFORT.items() if k != "Level 3"
+    }
