@@ -1,0 +1,90 @@
+"""benchmarks/classifier_compare.py: the common-prompt comparison and the written ship rule decide as stated."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "classifier_compare.py"
+
+RECORDS = [
+    {"prompt": "What is 17 * 23?", "think": True, "effort": "low", "source": "a", "family": "f1"},
+    {"prompt": "Prove that there are infinitely many primes.", "think": True, "effort": "high", "source": "b",
+     "family": "f2"},
+    {"prompt": "hello there", "think": False, "effort": "none", "source": "c", "family": "f3"},
+    {"prompt": "Translate 'good night' into German.", "think": False, "effort": "none", "source": "d",
+     "family": "f4"},
+]  # fmt: skip
+EXTRA = {
+    "prompt": "Sort these numbers: 5, 2, 9.",
+    "think": True,
+    "effort": "low",
+    "source": "e",
+    "family": "f5",
+}
+CUTS = {"median": [0.5, 0.5], "family": [0.5, 0.5], "source": [0.5, 0.5]}
+
+
+@pytest.fixture(scope="module")
+def compare() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("classifier_compare", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def _pred(index: int, record: dict[str, object], right: bool) -> dict[str, object]:
+    """A held-out prediction that gets the record's think label and level right, or both wrong."""
+    thinks = bool(record["think"]) is right
+    p = 0.9 if thinks else 0.05
+    level = str(record["effort"]) if right and record["think"] else "medium"
+    share = {k: (0.8 if k == level else 0.1) for k in ("low", "medium", "high")}
+    levels = {"none": 1 - p, **{k: p * v for k, v in share.items()}}
+    return {"index": index, "p_think": p, "levels": levels, "level_cuts": [0.5, 0.5],
+            "level_cut_candidates": CUTS}  # fmt: skip
+
+
+def _run(
+    compare: ModuleType, tmp: Path, base_right: bool, cand_right: bool, capsys: pytest.CaptureFixture[str]
+) -> str:
+    cand_rows = [EXTRA, *RECORDS]  # the candidate's corpus holds the base's prompts in another order
+    args = [
+        "--base-data", _write(tmp / "base.jsonl", RECORDS),
+        "--base-pred", _write(tmp / "base_pred.jsonl", [_pred(i, r, base_right) for i, r in enumerate(RECORDS)]),
+        "--cand-data", _write(tmp / "cand.jsonl", cand_rows),
+        "--cand-pred", _write(tmp / "cand_pred.jsonl", [_pred(i, r, cand_right) for i, r in enumerate(cand_rows)]),
+    ]  # fmt: skip
+    assert compare.main(args) == 0
+    return str(capsys.readouterr().out)
+
+
+def test_a_better_candidate_ships(
+    compare: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _run(compare, tmp_path, base_right=False, cand_right=True, capsys=capsys)
+    assert "common prompts: 4 (base 4, not found 0)" in out
+    assert "decision: SHIP" in out
+
+
+def test_a_worse_candidate_does_not(
+    compare: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _run(compare, tmp_path, base_right=True, cand_right=False, capsys=capsys)
+    assert "decision: do not ship" in out
+    assert "A common min S         FAIL" in out
+
+
+def test_threshold_ties_go_to_the_default(compare: ModuleType) -> None:
+    table = {0.2: {"S": 0.1}, 0.26: {"S": 0.101}, 0.34: {"S": 0.1}, 0.5: {"S": 0.3}}
+    assert compare.pick_threshold(table, 0.28) == 0.26  # within 0.002 of the best, nearest 0.28
+    assert compare.pick_threshold({0.1: {"S": 0.0}, 0.6: {"S": 0.5}}, 0.28) == 0.1
