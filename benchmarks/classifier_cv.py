@@ -9,6 +9,7 @@ and the predicted vs labelled think-share.
 
     .venv/bin/python benchmarks/classifier_cv.py [--data .cache/classifier/corpus.jsonl] [--group family]
         [--think 0.26] [--sweep] [--level-rules] [--save PRED.jsonl | --load PRED.jsonl]
+        [--calibration-folds K] [--fold-split greedy|hash]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
 without training again.
@@ -148,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="train without fitting the level cut points (TrainConfig.fit_level_cuts)",
     )
+    parser.add_argument(
+        "--calibration-folds", type=int, help="calibration folds (TrainConfig.calibration_folds)"
+    )
+    parser.add_argument(
+        "--fold-split", choices=("greedy", "hash"), help="how groups are dealt into the calibration folds"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
@@ -180,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
                 if ex.group(ns.group) == held:
                     cands[id(ex)] = {k: (v[0], v[1]) for k, v in found.items()}
 
-        config = TrainConfig(fit_level_cuts=ns.fit_level_cuts, all_level_cuts=ns.level_rules)
+        split: dict[str, Any] = {}
+        if ns.calibration_folds is not None:
+            split["calibration_folds"] = ns.calibration_folds
+        if ns.fold_split is not None:
+            split["fold_split"] = ns.fold_split
+        config = TrainConfig(fit_level_cuts=ns.fit_level_cuts, all_level_cuts=ns.level_rules, **split)
         pairs = loso_predictions(examples, config, group=ns.group, progress=step, on_artifact=keep)
         bar.close()
     if ns.save:

@@ -22,6 +22,7 @@ Recipe (see docs/classifier.md):
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -111,7 +112,16 @@ class TrainConfig:
     think_weight: float = 1.5
     source_power: float = 1.0
     dense_gain: float = 0.5
+    #: How many folds the calibration (Platt scaling, level temperature, family-fitted cut points) uses.
     calibration_folds: int = 3
+    #: How the groups are dealt into the calibration folds: ``greedy`` (largest group into the currently
+    #: smallest fold: balanced, but adding or removing one group can reshuffle every fold) or ``hash`` (a
+    #: group's fold is the SHA-256 of its name modulo ``calibration_folds``: adding or removing a group leaves
+    #: every other group in its fold; empty folds are dropped).
+    fold_split: str = "greedy"
+    #: How many source-grouped folds (greedy split) the level cut points are fitted on (``level_cut_group``
+    #: ``source``).
+    level_cut_folds: int = 3
     follow_gain: float = 0.8
     tools_logit: float = 0.4
     #: Hand-set logit shifts for binary signals (general domain knowledge, not fitted): the think logit of a
@@ -254,10 +264,10 @@ def _oof_levels_by_source(
 ) -> FloatArray:
     """Out-of-fold level logits from level-head fits on folds grouped by source (not family)."""
     out = np.zeros((len(examples), 3))
-    folds = _group_folds([ex.source for ex in examples], cfg.calibration_folds)
+    folds = _group_folds([ex.source for ex in examples], cfg.level_cut_folds)
     if len(folds) < 2:  # a single source: plain k-fold, as for the calibration
         order = np.random.default_rng(cfg.seed).permutation(len(examples)).tolist()
-        folds = [order[i :: cfg.calibration_folds] for i in range(cfg.calibration_folds)]
+        folds = [order[i :: cfg.level_cut_folds] for i in range(cfg.level_cut_folds)]
     for held in folds:
         held_set = set(held)
         train_idx = [i for i in range(len(examples)) if i not in held_set]
@@ -315,6 +325,25 @@ def _group_folds(sources: Sequence[str], k: int) -> list[list[int]]:
         folds[j].extend(members[g])
         sizes[j] += len(members[g])
     return folds
+
+
+def _hash_folds(groups: Sequence[str], k: int) -> list[list[int]]:
+    """Folds by group name: a group's fold is the SHA-256 of its name modulo ``k`` (empty folds dropped), so
+    a fold's membership does not depend on the other groups or on any group's size."""
+    fold_of = {g: int.from_bytes(hashlib.sha256(g.encode()).digest()[:8], "big") % k for g in set(groups)}
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for i, g in enumerate(groups):
+        folds[fold_of[g]].append(i)
+    return [f for f in folds if f]
+
+
+def calibration_split(groups: Sequence[str], k: int, how: str) -> list[list[int]]:
+    """The calibration folds (lists of example indices) for ``TrainConfig.fold_split`` ``how``."""
+    if how == "greedy":
+        return _group_folds(groups, k)
+    if how == "hash":
+        return _hash_folds(groups, k)
+    raise DataError(f"fold_split must be 'greedy' or 'hash', got {how!r}")
 
 
 #: The level temperatures searched (geometric, 0.3 to 12; until 2026-12-07 0.3 to 4.0, which the fit reached).
@@ -390,7 +419,9 @@ def train_artifact(
         list(features) if features is not None else [text_features(ex.view.latest_user) for ex in examples]
     )
     sources = [ex.source for ex in examples]
-    folds = _group_folds([ex.group(cfg.fold_group) for ex in examples], cfg.calibration_folds)
+    folds = calibration_split(
+        [ex.group(cfg.fold_group) for ex in examples], cfg.calibration_folds, cfg.fold_split
+    )
     if len(folds) < 2:  # a single source: plain k-fold
         order = np.random.default_rng(cfg.seed).permutation(len(examples)).tolist()
         folds = [order[i :: cfg.calibration_folds] for i in range(cfg.calibration_folds)]

@@ -24,6 +24,7 @@ from router.train import (
     Example,
     Metrics,
     TrainConfig,
+    calibration_split,
     example_from_record,
     fit_level_cuts,
     loso_predictions,
@@ -132,6 +133,44 @@ def test_fit_level_cuts_follows_a_flat_distribution() -> None:
     sharp = np.array([[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]])
     assert fit_level_cuts(sharp, np.array([0.0, 1.0, 2.0])) == (0.5, 0.5)
     assert fit_level_cuts(np.zeros((0, 3)), np.zeros(0)) == (0.5, 0.5)
+
+
+def _fold_members(groups: list[str], folds: list[list[int]]) -> set[frozenset[str]]:
+    return {frozenset(groups[i] for i in fold) for fold in folds}
+
+
+def test_hash_calibration_split_does_not_depend_on_the_other_groups() -> None:
+    sizes = {"word_math": 800, "small_talk": 430, "proof": 200, "riddle": 120, "code_task": 126, "few": 40}
+    groups = [g for g, n in sizes.items() for _ in range(n)]
+    folds = calibration_split(groups, 5, "hash")
+    assert sorted(i for fold in folds for i in fold) == list(range(len(groups)))  # every example once
+    members = _fold_members(groups, folds)
+    assert all(fold for fold in folds) and len(members) == len(folds)  # whole groups, no empty fold
+    # one group left out (as the family CV does) and one added: every other group keeps its fold partners
+    fewer = [g for g in groups if g != "word_math"] + ["date_time"] * 80
+    kept = {m - {"word_math"} for m in members} - {frozenset()}
+    assert {m - {"date_time"} for m in _fold_members(fewer, calibration_split(fewer, 5, "hash"))} - {
+        frozenset()
+    } == kept
+    # the greedy split balances by size, so leaving out the largest group reshuffles the others
+    greedy = _fold_members(groups, calibration_split(groups, 3, "greedy"))
+    greedy_fewer = [g for g in groups if g != "word_math"]
+    assert {m - {"word_math"} for m in greedy} - {frozenset()} != _fold_members(
+        greedy_fewer, calibration_split(greedy_fewer, 3, "greedy")
+    )
+    with pytest.raises(DataError, match="fold_split"):
+        calibration_split(groups, 5, "random")
+
+
+def test_training_with_hash_folds() -> None:
+    examples = [example_from_record(r) for r in _synthetic()]
+    cfg = TrainConfig(calibration_folds=5, fold_split="hash", min_sources=2)
+    artifact = train_artifact(examples, cfg)
+    assert artifact["metadata"]["config"]["fold_split"] == "hash"
+    assert train_artifact(examples, cfg) == artifact  # deterministic
+    assert EffortClassifier.from_artifact(artifact).predict(examples[0].view).p_think > 0.5
+    with pytest.raises(DataError, match="fold_split"):
+        train_artifact(examples, TrainConfig(fold_split="random", min_sources=2))
 
 
 def test_training_is_deterministic(small_artifact: dict[str, Any]) -> None:
