@@ -9,7 +9,10 @@ false), and again when the app returns. So each request's CPU splits into
   first byte; for the mock's stream, which arrives in one read, the whole relay),
 * ``last``: to the last body bytes (what the client waits for before it can send its next request),
 * ``total``: to the app's return; ``total - last`` is the bookkeeping after the answer (ledger, metrics,
-  access line, the watch's exit), which the client does not wait for but which still costs the worker CPU.
+  access line, the watch's exit), which the client does not wait for but which still costs the worker CPU;
+* ``w.first``, ``w.last``: the median wall-clock time to the first and last body bytes (the mock's own
+  time included): work the gateway does while the backend works (on the other core) leaves them, even
+  though it is still counted in the CPU parts.
 
 Kinds: ``short`` (the doors' short chat task, non-stream), ``1KB`` (``hot_path.py``'s 1 KB trajectory, an
 agent step), ``stream`` (the 1 KB trajectory with ``stream: true``: the body of ``hot_path.py``'s first-byte
@@ -18,7 +21,8 @@ phase; the mock answers 20 chunks and a usage chunk).
 Each revision runs in its own child process (``git archive`` of it, ``python -P``, this venv); revisions
 alternate round by round; the table shows medians of rounds (µs) and the ratio of the last revision to the
 first. ``--profile KIND`` runs one child of ``--rev`` under cProfile (CPU time) instead and prints its top
-functions.
+functions; ``--marks KIND`` prints the mean thread CPU at which a request reaches each step of the answer
+side (the upstream write, its bytes back, the answer, the last send, the ledger).
 
 Run: ``.venv/bin/python benchmarks/answer_path.py --rev main --rev HEAD [--rounds 6] [--requests 2000]``
 """
@@ -44,6 +48,8 @@ from loadgen import HOST, Processes
 
 KINDS = ("short", "1KB", "stream")
 PARTS = ("first", "last", "total")
+#: wall-clock medians (µs): from the app call to the first / last body bytes, the mock's own time included
+WALL = ("wall_first", "wall_last")
 
 
 def body_for(kind: str) -> bytes:
@@ -55,9 +61,8 @@ def body_for(kind: str) -> bytes:
     return orjson.dumps(body)
 
 
-async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
-    """Median µs of thread CPU per request of ``n`` sequential requests, by part (see the module doc)."""
-    scope = {
+def _scope(body: bytes) -> dict[str, Any]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -71,11 +76,17 @@ async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
         "client": (HOST, 1),
         "server": (HOST, 2),
     }
-    clock = time.thread_time
 
-    async def one() -> tuple[float, float, float]:
+
+async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
+    """Mean µs of thread CPU per request of ``n`` sequential requests, by part (see the module doc)."""
+    scope = _scope(body)
+    clock, wall = time.thread_time, time.perf_counter
+
+    async def one() -> tuple[float, float, float, float, float]:
         pending = [{"type": "http.request", "body": body, "more_body": False}]
         marks: list[float] = []
+        walls: list[float] = []
         status: list[int] = []
 
         async def receive() -> dict[str, Any]:
@@ -89,21 +100,31 @@ async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
                 status.append(message["status"])
             elif not marks or not message.get("more_body", False):
                 marks.append(clock())
+                walls.append(wall())
 
-        began = clock()
+        began, began_wall = clock(), wall()
         await app({**scope, "state": {}}, receive, send)
         ended = clock()
         if status != [200]:
             raise RuntimeError(f"status {status}")
-        return marks[0] - began, marks[-1] - began, ended - began
+        return (
+            marks[0] - began,
+            marks[-1] - began,
+            ended - began,
+            walls[0] - began_wall,
+            walls[-1] - began_wall,
+        )
 
     for _ in range(min(n, 100)):
         await one()
     rows = [await one() for _ in range(n)]
-    return {
+    out = {
         part: sum(r[i] for r in rows) / n * 1e6  # mean: thread_time ticks are coarse on some kernels
         for i, part in enumerate(PARTS)
     }
+    for i, part in enumerate(WALL, start=len(PARTS)):
+        out[part] = statistics.median(r[i] for r in rows) * 1e6
+    return out
 
 
 def child(args: list[str]) -> None:
@@ -154,6 +175,92 @@ def profile_child(args: list[str]) -> None:
     uvloop.run(main())
 
 
+#: ``--marks``: (module, class, method, mark before, mark after) — thread CPU marks along the answer side
+MARKS = (
+    ("gateway.pipeline.serve", "PipelineResponse", "__call__", "response call", "response call returned"),
+    ("gateway.pipeline.disconnect", "DisconnectWatch", "__aenter__", "watch: enter", "watch: entered"),
+    ("gateway.backends.client", "UpstreamClient", "request", "client.request", "upstream headers back"),
+    ("gateway.backends.http1", "Connection", "send", "upstream write", "upstream written"),
+    ("gateway.backends.http1", "Connection", "data_received", "upstream bytes in", None),
+    ("gateway.pipeline.native", "NativeExchange", "prefetch", "stream prefetch", "first events parsed"),
+    ("gateway.pipeline.native", "NativeExchange", "answer", "exchange.answer", "answer normalised"),
+    ("gateway.pipeline.ledger", "Ledger", "finish", "ledger", "ledger done"),
+)
+
+
+def marks_child(args: list[str]) -> None:
+    """``POLICY REQUESTS KIND``: the mean thread CPU (µs from the app call) at which each mark of
+    :data:`MARKS` is first reached, in order (the wrappers add ~0.5 µs each)."""
+    import importlib
+
+    policy, requests, kind = args[0], int(args[1]), args[2]
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    clock = time.thread_time
+    marks: dict[str, float] = {}
+
+    def wrap(cls: Any, attr: str, before: str, after: str | None) -> None:
+        fn = getattr(cls, attr)
+        if asyncio.iscoroutinefunction(fn):
+
+            async def awrapped(*a: Any, **k: Any) -> Any:
+                marks.setdefault(before, clock())
+                out = await fn(*a, **k)
+                if after:
+                    marks.setdefault(after, clock())
+                return out
+
+            setattr(cls, attr, awrapped)
+        else:
+
+            def wrapped(*a: Any, **k: Any) -> Any:
+                marks.setdefault(before, clock())
+                out = fn(*a, **k)
+                if after:
+                    marks.setdefault(after, clock())
+                return out
+
+            setattr(cls, attr, wrapped)
+
+    for module, cls, attr, before, after in MARKS:
+        wrap(getattr(importlib.import_module(module), cls), attr, before, after)
+    body = body_for(kind)
+
+    async def main() -> list[dict[str, float]]:
+        app = create_app(Settings(config=policy))
+        rows = []
+        async with app.router.lifespan_context(app):
+            for i in range(requests + 200):
+                marks.clear()
+                pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+                async def receive(pending: list[dict[str, Any]] = pending) -> dict[str, Any]:
+                    if pending:
+                        return pending.pop()
+                    await asyncio.Event().wait()
+                    raise AssertionError
+
+                async def send(message: dict[str, Any]) -> None:
+                    if message["type"] == "http.response.body" and not message.get("more_body"):
+                        marks.setdefault("last body sent", clock())
+
+                began = clock()
+                await app({**_scope(body), "state": {}}, receive, send)
+                if i >= 200:
+                    rows.append({k: v - began for k, v in marks.items()} | {"app returned": clock() - began})
+        return rows
+
+    import uvloop
+
+    rows = uvloop.run(main())
+    means = {k: statistics.mean(r[k] for r in rows) * 1e6 for k in rows[0]}
+    prev = 0.0
+    for name, at in sorted(means.items(), key=lambda kv: kv[1]):
+        print(f"{name:>26} {at:8.1f} µs  (+{at - prev:5.1f})", file=sys.stderr)
+        prev = at
+
+
 def run_rev(src: Path, policy: Path, requests: int, kinds: Sequence[str], fn: str = "child") -> str:
     env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{REPO / 'benchmarks'}"}
     code = f"import sys, answer_path; answer_path.{fn}(sys.argv[1:])"
@@ -173,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=2000, help="requests per kind and round")
     p.add_argument("--kind", action="append", choices=KINDS, help="default: all")
     p.add_argument("--profile", choices=KINDS, help="cProfile one child of the (first) --rev instead")
+    p.add_argument("--marks", choices=KINDS, help="thread CPU marks along the answer side, (first) --rev")
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     revs = opts.rev or ["WORKTREE"]
@@ -187,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _, policy = start_mock_with_policy(procs, work)
             if opts.profile:
                 print(run_rev(sources[revs[0]], policy, opts.requests, [opts.profile], "profile_child"))
+                return 0
+            if opts.marks:
+                print(run_rev(sources[revs[0]], policy, opts.requests, [opts.marks], "marks_child"))
                 return 0
             for n in range(opts.rounds):
                 for rev in revs if n % 2 == 0 else revs[::-1]:
@@ -210,6 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         after = [statistics.median(r[kind]["total"] - r[kind]["last"] for r in runs[rev]) for rev in revs]
         ratio = f"{after[-1] / after[0]:13.2f}" if len(revs) > 1 and after[0] else ""
         print(f"{kind:<7} after" + "".join(f"{m:14.1f}" for m in after) + ratio)
+        for part in WALL:
+            med = [statistics.median(r[kind][part] for r in runs[rev]) for rev in revs]
+            ratio = f"{med[-1] / med[0]:13.2f}" if len(revs) > 1 else ""
+            print(f"{kind:<7} {part.replace('wall_', 'w.'):<5}" + "".join(f"{m:14.1f}" for m in med) + ratio)
     print(f"load average before {load_before}, after {os.getloadavg()}")
     if opts.json:
         opts.json.write_text(json.dumps({"argv": sys.argv, "runs": runs}, indent=2) + "\n")
