@@ -2,15 +2,31 @@
 
 Objects live on a per-app registry (several apps can share a process in tests). Labels stay low-cardinality:
 virtual model and pool names come from the policy, effort and source from fixed enums.
+
+A request's own updates (the pipeline's counters, histograms and the in-flight gauge) go through
+:meth:`GatewayMetrics.inc` and :meth:`GatewayMetrics.observe`: they add to plain per-worker tallies, handed to
+prometheus_client in one pass (:meth:`GatewayMetrics.flush`) whenever the registry is collected — every
+``/metrics`` scrape, the console's Watch view, a test's ``get_sample_value`` — so what is scraped is exactly
+what it was when each update went to prometheus_client at once. prometheus_client takes a lock per value
+update (and with several workers writes an mmap file): ~0.6 us per counter increment and histogram
+observation in one process, ~1.3-1.8 us with several workers, against ~0.2 us for a tally (CPython 3.11,
+2026-12-07; a short request makes ~12 such updates, see benchmarks/RESULTS.md, "Hot path, session 7b").
+With several workers (``PROMETHEUS_MULTIPROC_DIR``) the scrape reads every worker's file, so each worker
+also hands its tallies over on the next turn of its event loop after an update: another worker's request
+shows up in ``/metrics`` at most one loop turn after its bookkeeping, as before. Background state (probes,
+policy reloads, Redis health, rate-limit rejections) updates prometheus_client directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
@@ -20,8 +36,14 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        #: several worker processes share one /metrics view through prometheus_client's mmap files
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
+        self._counts: dict[Any, float] = {}  # counter or gauge child -> amount not yet handed over
+        self._observed: dict[Any, list[float]] = {}  # histogram child -> [count per bucket..., sum]
+        self._flush_due = False
         r = self.registry
+        r.register(_FlushFirst(self))  # before every metric: collecting the registry hands the tallies over
         self.requests = Counter(
             "thinkgate_requests",
             "Requests by endpoint, virtual model, effort, decision source, pool and outcome",
@@ -197,20 +219,79 @@ class GatewayMetrics:
             registry=r,
         )
 
-    def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
-        """``metric.labels(*labels)``, remembered: the per-request path looks each child up in a dict instead
-        of prometheus_client's validating, locking ``labels()`` (~10 us vs ~1 us here). Label values are
-        low-cardinality by design (policy names and enums), so the cache stays small."""
-        key = (id(metric), labels)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*labels)
+    def inc(self, metric: MetricWrapperBase, labels: tuple[str, ...] = (), amount: float = 1.0) -> None:
+        """Add ``amount`` to the counter or gauge ``metric`` with ``labels`` (a gauge takes negatives)."""
+        child = self._children.get((metric, labels)) or self._child(metric, labels)
+        counts = self._counts
+        counts[child] = counts.get(child, 0.0) + amount
+        if self.multiprocess and not self._flush_due:
+            self._flush_soon()
+
+    def observe(self, metric: Histogram, labels: tuple[str, ...], value: float) -> None:
+        """Observe ``value`` in the histogram ``metric`` with ``labels`` (the bucket as ``Histogram.observe``
+        picks it: the first upper bound >= ``value``)."""
+        child = self._children.get((metric, labels)) or self._child(metric, labels)
+        tally = self._observed.get(child)
+        if tally is None:
+            tally = self._observed[child] = [0.0] * (len(child._upper_bounds) + 1)
+        if value <= child._upper_bounds[-1]:  # the last bound is +Inf: only NaN falls in no bucket
+            tally[bisect_left(child._upper_bounds, value)] += 1.0
+        tally[-1] += value
+        if self.multiprocess and not self._flush_due:
+            self._flush_soon()
+
+    def _child(self, metric: MetricWrapperBase, labels: tuple[str, ...]) -> Any:
+        """``metric.labels(*labels)`` (``metric`` itself without labels), made once: a child is created at its
+        first update, as before (its ``_created`` sample), and later looked up in a dict instead of
+        prometheus_client's validating, locking ``labels()``."""
+        found = self._children[(metric, labels)] = metric.labels(*labels) if labels else metric
         return found
+
+    def flush(self) -> None:
+        """Hand every tally to prometheus_client. Counts are whole numbers and arrive exactly; a histogram's
+        ``_sum`` is the same sum added in another order (it may differ in the last bits of a float)."""
+        self._flush_due = False
+        counts, self._counts = self._counts, {}
+        observed, self._observed = self._observed, {}
+        for child, amount in counts.items():
+            if amount:
+                child.inc(amount)
+        for child, tally in observed.items():
+            # Histogram has no public call for many observations at once: its per-bucket values and its sum
+            # are prometheus_client values with inc() (MutexValue, or MmapedValue with several workers);
+            # tests/unit/test_metrics_tally.py compares the exposition with observe() called per value
+            for i, n in enumerate(tally[:-1]):
+                if n:
+                    child._buckets[i].inc(n)
+            child._sum.inc(tally[-1])
+
+    def _flush_soon(self) -> None:
+        self._flush_due = True
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:  # no event loop in this thread: now
+            self.flush()
 
     def render(self) -> bytes:
         """The exposition text; with several workers (``PROMETHEUS_MULTIPROC_DIR`` set) the sum over all."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if self.multiprocess:
+            self.flush()
             merged = CollectorRegistry()
             multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)
+
+
+class _FlushFirst:
+    """A collector without metrics, registered first: the registry's ``collect()`` calls it before it reads
+    any metric, so every reader of the registry sees the tallies handed over."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []  # no names: the registry must not call collect() at registration
+
+    def collect(self) -> list[Metric]:
+        self.metrics.flush()
+        return []

@@ -71,7 +71,7 @@ class Lease:
             return
         self.released = True
         self.endpoint.inflight -= 1
-        self.metrics.child(self.metrics.inflight, self.pool.name, self.endpoint.url).dec()
+        self.metrics.inc(self.metrics.inflight, (self.pool.name, self.endpoint.url), -1.0)
 
     def __enter__(self) -> Lease:
         return self
@@ -103,7 +103,7 @@ class Pool:
     def acquire(self, endpoint: Endpoint, metrics: GatewayMetrics) -> Lease:
         """Take an in-flight slot on ``endpoint`` (the only place that adds one)."""
         endpoint.inflight += 1
-        metrics.child(metrics.inflight, self.name, endpoint.url).inc()
+        metrics.inc(metrics.inflight, (self.name, endpoint.url))
         return Lease(self, endpoint, metrics)
 
     @property

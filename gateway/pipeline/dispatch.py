@@ -35,9 +35,9 @@ OPENERS: dict[str, Opener] = {"native": open_native, "forcing": open_forced}
 def book_failure(pool: Pool, endpoint: Endpoint, metrics: GatewayMetrics, kind: str) -> None:
     """A failed attempt on ``endpoint``, before or after the first byte: the error metric, passive health,
     and the ejection metric and health gauges when it ejects the endpoint."""
-    metrics.upstream_errors.labels(pool.name, kind).inc()
+    metrics.inc(metrics.upstream_errors, (pool.name, kind))
     if pool.record_failure(endpoint):
-        metrics.ejections.labels(pool.name, endpoint.url).inc()
+        metrics.inc(metrics.ejections, (pool.name, endpoint.url))
         publish_health(pool, metrics)
 
 
@@ -84,7 +84,7 @@ async def dispatch(
             attempts += 1
             tried.add(endpoint.url)
             if attempts > 1:
-                metrics.retries.labels(pool.name).inc()
+                metrics.inc(metrics.retries, (pool.name,))
             lease = pool.acquire(endpoint, metrics)
             try:
                 exchange = await opener(step, lease, call, request_id, counter_for(pool))

@@ -39,17 +39,17 @@ class Ledger:
         self.done = True
         m = self.metrics
         if usage is not None and outcome != CLIENT_GONE:
-            m.child(m.tokens, self.effort, "prompt").inc(usage.prompt)
-            m.child(m.tokens, self.effort, "completion").inc(usage.completion)
-            m.child(m.tokens, self.effort, "reasoning").inc(usage.reasoning)
+            m.inc(m.tokens, (self.effort, "prompt"), usage.prompt)
+            m.inc(m.tokens, (self.effort, "completion"), usage.completion)
+            m.inc(m.tokens, (self.effort, "reasoning"), usage.reasoning)
             if usage.budget_hit:
-                m.child(m.budget_hits, self.effort).inc()
+                m.inc(m.budget_hits, (self.effort,))
             self.grant.account(usage.prompt, usage.completion, usage.reasoning)  # limits (issue 6)
             if self.step is not None:
-                m.child(m.agent_thinking_tokens, self.step).inc(usage.reasoning)
+                m.inc(m.agent_thinking_tokens, (self.step,), usage.reasoning)
             if self.episode is not None:
                 self.episode(usage.reasoning)  # agent.episodes (issue 14)
             self.trace.record_tokens(usage.prompt, usage.completion, usage.reasoning, usage.budget_hit)
-        m.child(m.requests, self.endpoint, self.model, self.effort, self.source, pool, outcome).inc()
-        m.child(m.request_seconds, self.endpoint, self.effort, pool).observe(time.perf_counter() - self.start)
+        m.inc(m.requests, (self.endpoint, self.model, self.effort, self.source, pool, outcome))
+        m.observe(m.request_seconds, (self.endpoint, self.effort, pool), time.perf_counter() - self.start)
         self.trace.finish(pool, outcome)

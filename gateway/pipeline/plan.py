@@ -161,9 +161,10 @@ def decide_call(
         raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None
     except SignalError as exc:
         raise BadRequest(str(exc), param=exc.param, code="invalid_thinking_signal") from None
-    state.metrics.decision_seconds.observe(time.perf_counter() - began)
+    metrics = state.metrics
+    metrics.observe(metrics.decision_seconds, (), time.perf_counter() - began)
     if "p_think" in decision.scores:
-        state.metrics.classifier_p_think.observe(decision.scores["p_think"])
+        metrics.observe(metrics.classifier_p_think, (), decision.scores["p_think"])
     return decision
 
 

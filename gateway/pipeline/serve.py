@@ -90,15 +90,15 @@ def record_plan(metrics: GatewayMetrics, plan: Plan, front_door: str) -> None:
     ``thinkgate_episode_budget_spent{action="no_thinking"}`` and, when effort was shed, ``thinkgate_shed``."""
     if plan.decision is None:
         return
-    metrics.child(metrics.decisions, plan.effort, plan.source, front_door).inc()
+    metrics.inc(metrics.decisions, (plan.effort, plan.source, front_door))
     if plan.decision.episode_effect == "no_thinking":
-        metrics.episode_spent.labels("no_thinking").inc()
+        metrics.inc(metrics.episode_spent, ("no_thinking",))
     step = plan.decision.step
     if step is not None:
-        metrics.child(metrics.agent_steps, step.kind.value, plan.effort).inc()
+        metrics.inc(metrics.agent_steps, (step.kind.value, plan.effort))
     if plan.shed is not None:
         before, after = plan.shed.split("->")
-        metrics.shed.labels(before, after).inc()
+        metrics.inc(metrics.shed, (before, after))
 
 
 async def serve(request: Request, door: FrontDoor) -> Response:
@@ -116,7 +116,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
         )
         plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps, agent)
     except EpisodeBudgetSpent as exc:
-        a.state.metrics.episode_spent.labels("refused").inc()
+        a.state.metrics.inc(a.state.metrics.episode_spent, ("refused",))
         return door.error(exc)
     except GatewayError as exc:
         return door.error(exc)
@@ -220,7 +220,7 @@ class PipelineResponse(Response):
         """Observe the stream's time to first token once (the time was taken before its first send)."""
         if self.first_at is not None:
             m = self.admitted.state.metrics
-            m.child(m.ttft_seconds, self.plan.effort, self.pool).observe(self.first_at - self.admitted.start)
+            m.observe(m.ttft_seconds, (self.plan.effort, self.pool), self.first_at - self.admitted.start)
             self.first_at = None
 
     def _served_notes(self) -> tuple[str, ...]:
@@ -243,7 +243,8 @@ class PipelineResponse(Response):
         chain = failover_chain(self.plan.pools, self.pool)
         if chain is not None:
             headers["x-thinkgate-failover"] = "->".join(chain)
-            self.admitted.state.metrics.failovers.labels(chain[0], self.pool).inc()
+            m = self.admitted.state.metrics
+            m.inc(m.failovers, (chain[0], self.pool))
         rendered = step.rendered
         if rendered is not None and (step.forcing or rendered.applied_effort != self.plan.effort):
             headers["x-thinkgate-applied-effort"] = rendered.applied_effort
@@ -252,7 +253,7 @@ class PipelineResponse(Response):
         if step.notes:
             headers["x-thinkgate-warnings"] = warnings_header(step.notes)
             m = self.admitted.state.metrics
-            m.child(m.render_warnings, self.pool).inc(len(step.notes))
+            m.inc(m.render_warnings, (self.pool,), len(step.notes))
 
     async def _run(self, watch: DisconnectWatch, scope: Scope, receive: Receive, send: Send) -> None:
         a, call = self.admitted, self.admitted.call
