@@ -1,0 +1,95 @@
+"""Python calls per short chat request, in process, by where they go (issue 18).
+
+Runs the in-process loop of ``request_cpu.py`` (the ASGI app, a real socket to ``mock_backend.py``) with a
+``sys.setprofile`` hook for N requests and prints, per request: all Python function calls, those into
+prometheus_client, and the dataclass constructors by class (frozen ones marked: their ``__init__`` sets each
+field through ``object.__setattr__``). A map of what a request calls, not a timing: the hook makes every call
+several times slower.
+
+Run (repo root; the checkout's own code): ``.venv/bin/python benchmarks/request_calls.py [--kb 0] [-n 200]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from hot_path import REPO, start_mock_with_policy
+from loadgen import Processes
+from request_cpu import _per_request, body_for, body_name
+
+
+def counting(calls: Counter[str]) -> Any:
+    """A profile hook counting Python calls: ``all``, ``prometheus_client`` and ``init:<Class>``."""
+
+    def hook(frame: FrameType, event: str, arg: Any) -> None:
+        if event != "call":
+            return
+        calls["all"] += 1
+        code = frame.f_code
+        if "prometheus_client" in code.co_filename:
+            calls["prometheus_client"] += 1
+        elif code.co_name == "__init__" and code.co_filename.startswith("<"):
+            owner = frame.f_locals.get("self")
+            params = getattr(type(owner), "__dataclass_params__", None)
+            if params is not None and dataclasses.is_dataclass(owner):
+                frozen = " (frozen)" if params.frozen else ""
+                calls[f"init:{type(owner).__module__}.{type(owner).__qualname__}{frozen}"] += 1
+
+    return hook
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--kb", type=int, default=0, help="body: 0 = short task, else a trajectory of KB")
+    p.add_argument("-n", type=int, default=200, help="requests counted")
+    opts = p.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    calls: Counter[str] = Counter()
+    out = os.fdopen(os.dup(1), "w")  # the table; the access log (stdout) goes to /dev/null
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    with tempfile.TemporaryDirectory(prefix="thinkgate-calls-") as tmp:
+        procs = Processes(Path(tmp), REPO)
+        try:
+            _, policy = start_mock_with_policy(procs, Path(tmp))
+
+            async def run() -> None:
+                app = create_app(Settings(config=str(policy)))
+                async with app.router.lifespan_context(app):
+                    body = body_for(opts.kb)
+                    await _per_request(app, body, 200)  # warm: caches filled, children made
+                    sys.setprofile(counting(calls))
+                    try:
+                        await _per_request(app, body, opts.n)
+                    finally:
+                        sys.setprofile(None)
+
+            import uvloop
+
+            uvloop.run(run())
+        finally:
+            procs.close()
+    count = opts.n + min(opts.n, 50)  # _per_request's own warm-up requests are counted too
+    print(f"Python calls per request, {body_name(opts.kb)} chat body, {count} requests, in process", file=out)
+    for key in ("all", "prometheus_client"):
+        print(f"{calls[key] / count:9.1f}  {key}", file=out)
+    inits = sorted((k for k in calls if k.startswith("init:")), key=lambda k: -calls[k])
+    print(f"{sum(calls[k] for k in inits) / count:9.1f}  dataclass constructors, of which:", file=out)
+    for key in inits:
+        print(f"{calls[key] / count:9.1f}    {key.removeprefix('init:')}", file=out)
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
