@@ -9,13 +9,13 @@ exchange the same way whatever made it: :meth:`Exchange.answer` (non-stream) or 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.backends.pool import Lease
+from router.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Usage:
     """Tokens of one answer, and whether its thinking reached the budget."""
 
