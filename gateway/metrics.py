@@ -4,22 +4,23 @@ Objects live on a per-app registry (several apps can share a process in tests). 
 virtual model and pool names come from the policy, effort and source from fixed enums.
 
 A request's own updates (the pipeline's counters, histograms and the in-flight gauge) go through
-:meth:`GatewayMetrics.inc` and :meth:`GatewayMetrics.observe`: they add to plain per-worker tallies, handed to
+:meth:`GatewayMetrics.inc` and :meth:`GatewayMetrics.observe`. With one worker process (the default) they add
+to plain tallies, handed to
 prometheus_client in one pass (:meth:`GatewayMetrics.flush`) whenever the registry is collected — every
 ``/metrics`` scrape, the console's Watch view, a test's ``get_sample_value`` — so what is scraped is exactly
 what it was when each update went to prometheus_client at once. prometheus_client takes a lock per value
-update (and with several workers writes an mmap file): ~0.6 us per counter increment and histogram
-observation in one process, ~1.3-1.8 us with several workers, against ~0.2 us for a tally (CPython 3.11,
-2026-12-07; a short request makes ~12 such updates, see benchmarks/RESULTS.md, "Hot path, session 7b").
-With several workers (``PROMETHEUS_MULTIPROC_DIR``) the scrape reads every worker's file, so each worker
-also hands its tallies over on the next turn of its event loop after an update: another worker's request
-shows up in ``/metrics`` at most one loop turn after its bookkeeping, as before. Background state (probes,
+update: a short request's ten updates cost 5.4 us that way and 2.7 us as tallies (``benchmarks/
+metric_updates.py``, 2026-12-07, see benchmarks/RESULTS.md, "Hot path, session 7b").
+
+With several workers (``PROMETHEUS_MULTIPROC_DIR``) a scrape reads every worker's mmap file, so an update
+must reach the file without waiting for this worker's next scrape: there the updates go to prometheus_client
+at once, as before (handing tallies over on the next loop turn instead cost more at one request per turn,
+23.3 vs 13.9 us per request: nothing to merge, and the hand-over's own calls). Background state (probes,
 policy reloads, Redis health, rate-limit rejections) updates prometheus_client directly.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from bisect import bisect_left
 from typing import Any
@@ -41,7 +42,6 @@ class GatewayMetrics:
         self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
         self._counts: dict[Any, float] = {}  # counter or gauge child -> amount not yet handed over
         self._observed: dict[Any, list[float]] = {}  # histogram child -> [count per bucket..., sum]
-        self._flush_due = False
         r = self.registry
         r.register(_FlushFirst(self))  # before every metric: collecting the registry hands the tallies over
         self.requests = Counter(
@@ -222,23 +222,25 @@ class GatewayMetrics:
     def inc(self, metric: MetricWrapperBase, labels: tuple[str, ...] = (), amount: float = 1.0) -> None:
         """Add ``amount`` to the counter or gauge ``metric`` with ``labels`` (a gauge takes negatives)."""
         child = self._children.get((metric, labels)) or self._child(metric, labels)
+        if self.multiprocess:
+            child.inc(amount)
+            return
         counts = self._counts
         counts[child] = counts.get(child, 0.0) + amount
-        if self.multiprocess and not self._flush_due:
-            self._flush_soon()
 
     def observe(self, metric: Histogram, labels: tuple[str, ...], value: float) -> None:
         """Observe ``value`` in the histogram ``metric`` with ``labels`` (the bucket as ``Histogram.observe``
         picks it: the first upper bound >= ``value``)."""
         child = self._children.get((metric, labels)) or self._child(metric, labels)
+        if self.multiprocess:
+            child.observe(value)
+            return
         tally = self._observed.get(child)
         if tally is None:
             tally = self._observed[child] = [0.0] * (len(child._upper_bounds) + 1)
         if value <= child._upper_bounds[-1]:  # the last bound is +Inf: only NaN falls in no bucket
             tally[bisect_left(child._upper_bounds, value)] += 1.0
         tally[-1] += value
-        if self.multiprocess and not self._flush_due:
-            self._flush_soon()
 
     def _child(self, metric: MetricWrapperBase, labels: tuple[str, ...]) -> Any:
         """``metric.labels(*labels)`` (``metric`` itself without labels), made once: a child is created at its
@@ -250,7 +252,6 @@ class GatewayMetrics:
     def flush(self) -> None:
         """Hand every tally to prometheus_client. Counts are whole numbers and arrive exactly; a histogram's
         ``_sum`` is the same sum added in another order (it may differ in the last bits of a float)."""
-        self._flush_due = False
         counts, self._counts = self._counts, {}
         observed, self._observed = self._observed, {}
         for child, amount in counts.items():
@@ -265,17 +266,9 @@ class GatewayMetrics:
                     child._buckets[i].inc(n)
             child._sum.inc(tally[-1])
 
-    def _flush_soon(self) -> None:
-        self._flush_due = True
-        try:
-            asyncio.get_running_loop().call_soon(self.flush)
-        except RuntimeError:  # no event loop in this thread: now
-            self.flush()
-
     def render(self) -> bytes:
         """The exposition text; with several workers (``PROMETHEUS_MULTIPROC_DIR`` set) the sum over all."""
         if self.multiprocess:
-            self.flush()
             merged = CollectorRegistry()
             multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
             return generate_latest(merged)

@@ -2,8 +2,8 @@
 client that left mid-stream), scraped between rounds, ``/metrics`` holds exactly N of each, and the tokens the
 clients were told about; with two workers every scrape, whichever worker serves it, holds all of them.
 
-The per-request updates are tallied per worker and handed to prometheus_client when the registry is collected
-(and with several workers on the next loop turn): see gateway/metrics.py."""
+The per-request updates are tallied and handed to prometheus_client when the registry is collected (one
+worker; with several they go to its mmap files at once): see gateway/metrics.py."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_every_update_of_every_outcome_is_counted_across_scrapes() -> None:
 
 
 def test_two_workers_every_scrape_holds_every_request(tmp_path: Path) -> None:
-    """Whichever worker serves a scrape, the other's requests are in it (handed over on its next loop turn)."""
+    """Whichever worker serves a scrape, the other's requests are in it."""
     with (
         run_sim(SimConfig(model="sim", mode="hybrid", reasoning_words=30)) as fast,
         run_sim(SimConfig(model="sim-broken", mode="instruct", error_rate=1.0)) as broken,
