@@ -5,12 +5,12 @@ virtual model and pool names come from the policy, effort and source from fixed 
 
 A request's own updates (the pipeline's counters, histograms and the in-flight gauge) go through
 :meth:`GatewayMetrics.inc` and :meth:`GatewayMetrics.observe`. With one worker process (the default) they add
-to plain tallies, handed to
-prometheus_client in one pass (:meth:`GatewayMetrics.flush`) whenever the registry is collected — every
-``/metrics`` scrape, the console's Watch view, a test's ``get_sample_value`` — so what is scraped is exactly
-what it was when each update went to prometheus_client at once. prometheus_client takes a lock per value
-update: a short request's ten updates cost 5.4 us that way and 2.7 us as tallies (``benchmarks/
-metric_updates.py``, 2026-12-07, see benchmarks/RESULTS.md, "Hot path, session 7b").
+to plain tallies, handed to prometheus_client in one pass (:meth:`GatewayMetrics.flush`) whenever the
+registry is collected — every ``/metrics`` scrape, the console's Watch view, a test's ``get_sample_value`` —
+so what is scraped is exactly what it was when each update went to prometheus_client at once.
+prometheus_client takes a lock per value update: a short request's ten updates cost 5.7 us that way and
+2.9 us as tallies (``benchmarks/metric_updates.py``, 2026-12-07, benchmarks/RESULTS.md, "Hot path, session
+7b").
 
 With several workers (``PROMETHEUS_MULTIPROC_DIR``) a scrape reads every worker's mmap file, so an update
 must reach the file without waiting for this worker's next scrape: there the updates go to prometheus_client
