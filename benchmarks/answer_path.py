@@ -44,7 +44,8 @@ from typing import Any
 
 import orjson
 from hot_path import DOORS, REPO, source_dir, start_mock_with_policy, trajectory
-from loadgen import HOST, Processes
+from loadgen import Processes
+from request_cpu import chat_scope
 
 KINDS = ("short", "1KB", "stream")
 PARTS = ("first", "last", "total")
@@ -61,26 +62,9 @@ def body_for(kind: str) -> bytes:
     return orjson.dumps(body)
 
 
-def _scope(body: bytes) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        "client": (HOST, 1),
-        "server": (HOST, 2),
-    }
-
-
 async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
     """Mean µs of thread CPU per request of ``n`` sequential requests, by part (see the module doc)."""
-    scope = _scope(body)
+    scope = chat_scope(body)
     clock, wall = time.thread_time, time.perf_counter
 
     async def one() -> tuple[float, float, float, float, float]:
@@ -246,7 +230,7 @@ def marks_child(args: list[str]) -> None:
                         marks.setdefault("last body sent", clock())
 
                 began = clock()
-                await app({**_scope(body), "state": {}}, receive, send)
+                await app({**chat_scope(body), "state": {}}, receive, send)
                 if i >= 200:
                     rows.append({k: v - began for k, v in marks.items()} | {"app returned": clock() - began})
         return rows

@@ -15,15 +15,11 @@ import argparse
 import dataclasses
 import os
 import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hot_path import REPO, start_mock_with_policy
-from loadgen import Processes
-from request_cpu import _per_request, body_for, body_name
+from request_cpu import _per_request, body_for, body_name, with_app
 
 
 def counting(calls: Counter[str]) -> Any:
@@ -51,34 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kb", type=int, default=0, help="body: 0 = short task, else a trajectory of KB")
     p.add_argument("-n", type=int, default=200, help="requests counted")
     opts = p.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    from gateway.app import create_app
-    from gateway.settings import Settings
-
     calls: Counter[str] = Counter()
     out = os.fdopen(os.dup(1), "w")  # the table; the access log (stdout) goes to /dev/null
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    with tempfile.TemporaryDirectory(prefix="thinkgate-calls-") as tmp:
-        procs = Processes(Path(tmp), REPO)
+
+    async def work(app: Any) -> None:
+        body = body_for(opts.kb)
+        await _per_request(app, body, 200)  # warm: caches filled, children made
+        sys.setprofile(counting(calls))
         try:
-            _, policy = start_mock_with_policy(procs, Path(tmp))
-
-            async def run() -> None:
-                app = create_app(Settings(config=str(policy)))
-                async with app.router.lifespan_context(app):
-                    body = body_for(opts.kb)
-                    await _per_request(app, body, 200)  # warm: caches filled, children made
-                    sys.setprofile(counting(calls))
-                    try:
-                        await _per_request(app, body, opts.n)
-                    finally:
-                        sys.setprofile(None)
-
-            import uvloop
-
-            uvloop.run(run())
+            await _per_request(app, body, opts.n)
         finally:
-            procs.close()
+            sys.setprofile(None)
+
+    with_app("thinkgate-calls-", work)
     count = opts.n + min(opts.n, 50)  # _per_request's own warm-up requests are counted too
     print(f"Python calls per request, {body_name(opts.kb)} chat body, {count} requests, in process", file=out)
     for key in ("all", "prometheus_client"):

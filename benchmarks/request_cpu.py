@@ -25,9 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from hot_path import DOORS, REPO, SIZES_KB, source_dir, start_mock_with_policy, trajectory
@@ -36,6 +36,8 @@ from loadgen import HOST, Processes
 #: The bodies measured: the trajectories of ``hot_path.py`` by size in KB, and ``0``: its short task through
 #: ``/v1/chat/completions`` (one user turn, no tools: the ``doors`` phase's chat body).
 BODIES = (0, *SIZES_KB)
+
+T = TypeVar("T")
 
 
 def body_for(kb: int) -> bytes:
@@ -47,9 +49,9 @@ def body_name(kb: int) -> str:
     return "short" if kb == 0 else f"{kb} KB"
 
 
-async def _per_request(app: Any, body: bytes, n: int) -> float:
-    """CPU ms per request of ``n`` sequential chat requests with ``body`` through ``app``."""
-    scope = {
+def chat_scope(body: bytes) -> dict[str, Any]:
+    """The ASGI scope of a ``POST /v1/chat/completions`` carrying ``body`` (without ``state``)."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -63,6 +65,36 @@ async def _per_request(app: Any, body: bytes, n: int) -> float:
         "client": (HOST, 1),
         "server": (HOST, 2),
     }
+
+
+def with_app(prefix: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Start ``mock_backend.py``, build this checkout's gateway app on its policy and return ``await
+    work(app)`` run inside the app's lifespan on uvloop (the in-process setup of the scripts that measure
+    this checkout only: ``request_stages.py``, ``request_calls.py``)."""
+    sys.path.insert(0, str(REPO))
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        procs = Processes(Path(tmp), REPO)
+        try:
+            _, policy = start_mock_with_policy(procs, Path(tmp))
+
+            async def run() -> T:
+                app = create_app(Settings(config=str(policy)))
+                async with app.router.lifespan_context(app):
+                    return await work(app)
+
+            import uvloop
+
+            return uvloop.run(run())
+        finally:
+            procs.close()
+
+
+async def _per_request(app: Any, body: bytes, n: int) -> float:
+    """CPU ms per request of ``n`` sequential chat requests with ``body`` through ``app``."""
+    scope = chat_scope(body)
 
     async def one() -> None:
         pending = [{"type": "http.request", "body": body, "more_body": False}]

@@ -23,17 +23,12 @@ import functools
 import importlib
 import inspect
 import os
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from hot_path import REPO, start_mock_with_policy
-from loadgen import Processes
-from request_cpu import _per_request, body_for, body_name
+from request_cpu import _per_request, body_for, body_name, with_app
 
 #: (module, attribute, label): the functions timed, in pipeline order. A function is wrapped where the
 #: caller looks it up (the module that imported it), so the label names the stage, not the definition.
@@ -101,35 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kb", type=int, default=0, help="body: 0 = short task, else a trajectory of KB")
     p.add_argument("-n", type=int, default=5000, help="requests measured")
     opts = p.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    from gateway.app import create_app
-    from gateway.settings import Settings
-
     spent: Counter[str] = Counter()
     out = os.fdopen(os.dup(1), "w")  # the table; the access log (stdout) goes to /dev/null
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    with tempfile.TemporaryDirectory(prefix="thinkgate-stages-") as tmp:
-        procs = Processes(Path(tmp), REPO)
-        try:
-            _, policy = start_mock_with_policy(procs, Path(tmp))
 
-            async def run() -> tuple[float, float]:
-                app = create_app(Settings(config=str(policy)))
-                async with app.router.lifespan_context(app):
-                    body = body_for(opts.kb)
-                    await _per_request(app, body, 500)  # warm
-                    plain = await _per_request(app, body, opts.n)
-                    install(spent)
-                    await _per_request(app, body, 200)
-                    spent.clear()
-                    marked = await _per_request(app, body, opts.n)
-                return plain, marked
+    async def work(app: Any) -> tuple[float, float]:
+        body = body_for(opts.kb)
+        await _per_request(app, body, 500)  # warm
+        plain = await _per_request(app, body, opts.n)
+        install(spent)
+        await _per_request(app, body, 200)
+        spent.clear()
+        marked = await _per_request(app, body, opts.n)
+        return plain, marked
 
-            import uvloop
-
-            plain, marked = uvloop.run(run())
-        finally:
-            procs.close()
+    plain, marked = with_app("thinkgate-stages-", work)
     count = opts.n + min(opts.n, 50)  # _per_request's own warm-up requests are counted too
     print(
         f"thread CPU us per request, {body_name(opts.kb)} chat body, {opts.n} requests, in process", file=out
