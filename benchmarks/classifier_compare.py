@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import read_examples
 from router.classifier import ClassifierThresholds, Prediction
-from router.train import Example, score_predictions
+from router.evaluation import score_predictions
+from router.train import Example
 
 TARGETS = (0.95, 0.97, 0.93)
 GRID = tuple(step / 100 for step in range(10, 61, 2))

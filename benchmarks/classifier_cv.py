@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import read_examples
 from router.classifier import MEDIAN_CUTS, ClassifierThresholds, Prediction, choose_effort
-from router.train import Example, TrainConfig, loso_predictions, score_predictions
+from router.evaluation import loso_predictions, score_predictions
+from router.train import Example, TrainConfig
 
 
 def _fmt(value: float) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 from router.classifier import ClassifierThresholds, Prediction, choose_effort
 from router.effort import Effort
-from router.train import Example, Metrics
+from router.evaluation import Metrics
+from router.train import Example
 
 #: the think thresholds a sweep visits: 0.00, 0.01, ..., 1.00 (the console's operating point snaps to them)
 THINK_GRID: tuple[float, ...] = tuple(i / 100 for i in range(101))

@@ -12,7 +12,8 @@ import sys
 
 from gateway.classifier_artifact import load_classifier, read_examples
 from router.classifier import ArtifactError, ClassifierThresholds, choose_effort
-from router.train import DEFAULT_BUDGETS, DataError, Metrics
+from router.evaluation import DEFAULT_BUDGETS, Metrics
+from router.train import DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

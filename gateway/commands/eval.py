@@ -21,7 +21,8 @@ from typing import Any
 from gateway.classifier_artifact import load_classifier, read_examples
 from router.classifier import ArtifactError, ClassifierThresholds, Prediction
 from router.effort import CLASSIFIER_LEVELS
-from router.train import DEFAULT_BUDGETS, DataError, Example
+from router.evaluation import DEFAULT_BUDGETS
+from router.train import DataError, Example
 from router.tuning import metrics_at, sweep
 
 

@@ -19,17 +19,15 @@ from gateway.commands import train as train_cmd
 from router.classifier import ClassifierThresholds, EffortClassifier, choose_effort
 from router.conversation import ChatView
 from router.effort import Effort
+from router.evaluation import Metrics, loso_predictions, score_predictions
 from router.train import (
     DataError,
     Example,
-    Metrics,
     TrainConfig,
     calibration_split,
     example_from_record,
     fit_level_cuts,
-    loso_predictions,
     sample_weights,
-    score_predictions,
     train_artifact,
 )
 

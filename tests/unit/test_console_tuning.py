@@ -15,7 +15,8 @@ from gateway.console.policy_edit import changed_policy
 from router.classifier import ClassifierThresholds, Prediction
 from router.conversation import ChatView
 from router.effort import Effort
-from router.train import DEFAULT_BUDGETS, DataError, Example
+from router.evaluation import DEFAULT_BUDGETS
+from router.train import DataError, Example
 from router.tuning import THINK_GRID, judge, metrics_at, misjudged, sweep
 
 SMALL = Path(__file__).resolve().parents[1] / "browser" / "data" / "labelled_small.jsonl"
