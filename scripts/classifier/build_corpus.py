@@ -23,8 +23,9 @@ any candidate that matches one of them (normalised exact match, word-3-gram Jacc
 ``Bigbench_object_tracking`` in zero_shot_cot) and FollowBench items built from BBH, Vicuna or GSM8K are
 excluded by name.
 
-The readers, one per source, are in ``corpus_sources.py``; the pinned commits and the git access in
-``corpus_pinned.py``; this script holds the reserved-set de-duplication and writes the corpus.
+The readers, one per source, are in ``corpus_sources.py``; which of them each round runs, and the
+generated procedures, in ``corpus_rounds.py``; the pinned commits and the git access in ``corpus_pinned.py``;
+this script holds the reserved-set de-duplication and writes the corpus.
 
     python scripts/classifier/build_corpus.py [--shared ../shared/data/effort_train.jsonl] [--out FILE]
 """
@@ -41,7 +42,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from corpus_pinned import load_json, load_jsonl, ls
-from corpus_sources import PROCEDURAL_SOURCES, ZS, Item, for_round, shared
+from corpus_rounds import PROCEDURAL_SOURCES, for_round
+from corpus_sources import ZS, Item, shared
 
 # --- reserved evaluation sets (de-duplication only) ---------------------------------------------------------
 

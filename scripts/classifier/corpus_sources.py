@@ -2,7 +2,7 @@
 
 Each reader yields :class:`Item` s with the label of its whole source or task category (docs/classifier.md,
 "Corpus"; the label rule is in ``build_corpus.py``'s docstring), never a label per item. ``SOURCES`` is the
-registry ``build_corpus.py`` runs, in order; ``for_round`` picks a round's readers.
+registry of the rounds and the generated procedures' reader are in ``corpus_rounds.py``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ import json
 import pickle
 import random
 import re
-import subprocess
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -499,115 +497,6 @@ def mmlu() -> Iterator[Item]:
                 text += "\nAnswer with the letter of the correct option."
             effort = _MMLU_DERIVED.get(subject, "none")
             yield Item(text, "mmlu", subject, derived, effort, "choice_qa")
-
-
-#: reasoning-gym (open-thought/reasoning-gym, Apache-2.0, PyPI ``reasoning-gym==0.1.25``): seeded procedural
-#: generators, run by ``procedural_prompts.py`` under a separate interpreter. task -> (source, family, label
-#: per size). Sources group tasks by what the work is (a procedure executed by hand; deduction over stated
-#: facts; search over paths or relations; looking a statement up in a given text), so that each source
-#: weighs the same as any other; families group them by what the prompt looks like.
-_NONE, _LOW, _MEDIUM, _HIGH = (False, "none"), (True, "low"), (True, "medium"), (True, "high")
-_PROCEDURAL: dict[str, tuple[str, str, dict[str, tuple[bool, str]]]] = {
-    # sorting, reversing, spelling backwards, counting letters: a procedure executed item by item; short
-    # lists are one short pass (low), long lists many comparisons (medium)
-    "word_sorting": ("rg_procedure", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
-    "number_sorting": ("rg_procedure", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
-    "spell_backward": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
-    "word_sequence_reversal": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
-    "letter_counting": ("rg_procedure", "symbolic_procedure", {"small": _LOW}),
-    # counting objects' legs: multiply and add over a list (word_math's one-step problems: low; ten kinds
-    # of animal: medium)
-    "leg_counting": ("rg_procedure", "word_math", {"small": _LOW, "large": _MEDIUM}),
-    # date and time arithmetic: weekday of a date, days between dates, durations (medium; a leap-year check
-    # is one rule: low)
-    "calendar_arithmetic": ("rg_procedure", "date_time", {"small": _MEDIUM}),
-    "time_intervals": ("rg_procedure", "date_time", {"small": _LOW}),
-    # truth-tellers and liars: case analysis over who lies; 2 people medium, 4-5 high; self-referential
-    # statement sets high
-    "knights_knaves": ("rg_logic", "truth_teller", {"small": _MEDIUM, "medium": _MEDIUM, "large": _HIGH}),
-    "self_reference": ("rg_logic", "truth_teller", {"large": _HIGH}),
-    # does the conclusion follow from the premises: one syllogism (low); propositional premises, few or many
-    "syllogism": ("rg_logic", "premise_logic", {"small": _LOW}),
-    "propositional_logic": ("rg_logic", "premise_logic", {"small": _LOW, "large": _MEDIUM}),
-    # navigation on a grid: breadth-first search by hand; small grid medium, large grid high
-    "maze": ("rg_search", "grid_navigation", {"small": _MEDIUM, "large": _HIGH}),
-    "shortest_path": ("rg_search", "grid_navigation", {"small": _MEDIUM, "large": _HIGH}),
-    # kinship from stated marriages and children: chain the relations; short chain low, long medium
-    "family_relationships": ("rg_search", "relation_chain", {"small": _LOW, "large": _MEDIUM}),
-    # "who likes X?" over a list of stated likes: the answer is looked up in the given text (retrieved,
-    # extracted): false, none, however long the list
-    "needle_haystack": ("rg_lookup", "text_extraction", {"small": _NONE, "large": _NONE}),
-    # --- sixth round (``--round 6``; written before its family CV ran) ---
-    # a bare arithmetic expression: one operation on small numbers is one step (low, "What is 7 + 5?");
-    # five or six terms with brackets, or a long multiplication by hand, are several dependent steps (medium)
-    "basic_arithmetic": ("rg_arithmetic", "bare_arithmetic", {"small": _LOW, "large": _MEDIUM}),
-    "chain_sum": ("rg_arithmetic", "bare_arithmetic", {"small": _LOW}),
-    "products": ("rg_arithmetic", "bare_arithmetic", {"small": _LOW, "large": _MEDIUM}),
-    # one rule applied to every item of a given string or list (shift each letter back, put the words in
-    # order, unscramble each word, keep the numbers below a bound, check a letter mapping): a procedure by
-    # hand whose steps do not depend on each other much (low); a long sentence to reorder: a search over
-    # orders (medium)
-    "caesar_cipher": ("rg_string", "symbolic_procedure", {"small": _LOW}),
-    "sentence_reordering": ("rg_string", "symbolic_procedure", {"small": _LOW, "large": _MEDIUM}),
-    "letter_jumble": ("rg_string", "symbolic_procedure", {"small": _LOW}),
-    "number_filtering": ("rg_string", "symbolic_procedure", {"small": _LOW}),
-    "isomorphic_strings": ("rg_string", "symbolic_procedure", {"small": _LOW}),
-    # several stated rules applied in order, each step on the result of the last (insert after a pattern,
-    # rewrite until nothing applies, convert between bases, count swaps): medium; seven or eight rewrite
-    # rules on a long string until a fixed point: a long chain of dependent steps (high)
-    "string_insertion": ("rg_string", "rule_procedure", {"small": _MEDIUM}),
-    "string_manipulation": ("rg_string", "rule_procedure", {"small": _MEDIUM, "large": _HIGH}),
-    "base_conversion": ("rg_string", "rule_procedure", {"small": _MEDIUM}),
-    "binary_alternation": ("rg_string", "rule_procedure", {"small": _MEDIUM}),
-    # who lives where from a dozen clues over four houses and four attributes: a long deduction by cases
-    # (high); looks like the LSAT's arrangement games
-    "zebra_puzzles": ("rg_logic", "constraint_game", {"large": _HIGH}),
-}  # fmt: skip
-PROCEDURAL_SOURCES = frozenset(source for source, _, _ in _PROCEDURAL.values())
-PROCEDURAL_PYTHON = Path(".cache/rg-venv/bin/python")
-
-
-def procedural(sixth_round: bool = False) -> Iterator[Item]:
-    script = Path(__file__).with_name("procedural_prompts.py")
-    if not PROCEDURAL_PYTHON.exists():
-        raise SystemExit(f"missing {PROCEDURAL_PYTHON} (see {script.name}'s docstring to build it)")
-    command = [str(PROCEDURAL_PYTHON), str(script), *(("--round", "6") if sixth_round else ())]
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
-    for line in out.stdout.splitlines():
-        r = json.loads(line)
-        source, family, labels = _PROCEDURAL[r["task"]]
-        think, effort = labels[r["size"]]
-        category = f"{r['task']}/{r['size']}" + (f"/{r['detail']}" if r["detail"] else "")
-        if r["task"] == "calendar_arithmetic" and r["detail"] == "is_leap_year":
-            effort = "low"
-        yield Item(r["prompt"], source, category, think, effort, family)
-
-
-SOURCES: tuple[Callable[[], Iterator[Item]], ...] = (
-    strategyqa, coin_flip, last_letters, arithmetic_words, commonsense_qa, riddlesense, humaneval, fermi,
-    ar_lsat, followbench, clinc, chatterbot, proofnet, leetcode, winograd, competition_math, software_dev,
-    fetaqa, collie, nq_open,
-)  # fmt: skip
-#: The fifth round's candidate sources (``--round 5``). Its family CV did not pass the rule written before
-#: it ran, so the shipped artifact is still trained on the fourth round's corpus (the default).
-SOURCES_5: tuple[Callable[[], Iterator[Item]], ...] = (truthfulqa, mmlu, procedural)
-
-
-def for_round(n: int) -> tuple[Callable[[], Iterator[Item]], ...]:
-    """The readers of round ``n``'s corpus, in order: 4 is the shipped artifact's, 5 and 6 candidates.
-
-    The sixth round is the fifth plus more generated procedures and MATH level 3 -> high.
-    """
-    if n < 5:
-        return SOURCES
-    fifth = tuple(partial(leetcode, fifth_round=True) if make is leetcode else make for make in SOURCES)
-    if n < 6:
-        return fifth + SOURCES_5
-    sixth_round: dict[Callable[[], Iterator[Item]], Callable[[], Iterator[Item]]] = {
-        competition_math: partial(competition_math, sixth_round=True),
-        procedural: partial(procedural, sixth_round=True),
-    }
-    return tuple(sixth_round.get(make, make) for make in fifth + SOURCES_5)
 
 
 def shared(path: Path) -> Iterator[Item]:

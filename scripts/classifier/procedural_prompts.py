@@ -10,7 +10,7 @@ pinned version below, never under the project's venv (the gateway does not depen
 Each line has ``task`` (the generator's name), ``size`` (``small`` or ``large``: the two configurations each
 task is drawn with, so that one format comes in an easy and a hard version), ``detail`` (the generator's
 sub-task where it has one, e.g. the calendar question kind) and ``prompt``. Labels are not decided here but
-in ``corpus_sources.py`` (``_PROCEDURAL``), by task and size. Every generator is seeded, so two runs print the
+in ``corpus_rounds.py`` (``_PROCEDURAL``), by task and size. Every generator is seeded, so two runs print the
 same lines. ``--round 6`` prints the fifth round's lines unchanged and then the sixth round's (``PLAN_6``:
 bare arithmetic, string and symbol procedures, zebra puzzles), seeded from 2000, so the fifth's stay the same.
 """

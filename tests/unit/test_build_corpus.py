@@ -18,7 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "classifier" / "build
 
 @pytest.fixture(scope="module")
 def corpus() -> ModuleType:
-    # the script imports its sibling modules (corpus_sources, corpus_pinned) as it does when run directly
+    # the script imports its sibling modules (corpus_rounds, corpus_sources, corpus_pinned) as it does when run directly
     sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("build_corpus", SCRIPT)
     assert spec is not None and spec.loader is not None
@@ -31,6 +31,11 @@ def corpus() -> ModuleType:
 @pytest.fixture(scope="module")
 def readers(corpus: ModuleType) -> ModuleType:
     return sys.modules["corpus_sources"]
+
+
+@pytest.fixture(scope="module")
+def rounds(corpus: ModuleType) -> ModuleType:
+    return sys.modules["corpus_rounds"]
 
 
 RESERVED = (
@@ -89,12 +94,12 @@ def procedural_plan() -> ModuleType:
     return module
 
 
-def test_every_generated_task_and_size_has_a_label(readers: ModuleType, procedural_plan: ModuleType) -> None:
+def test_every_generated_task_and_size_has_a_label(rounds: ModuleType, procedural_plan: ModuleType) -> None:
     plans = (*procedural_plan.PLAN, *procedural_plan.PLAN_6)
     planned = {(task, size) for task, size, _, _ in plans}
-    labelled = {(task, size) for task, (_, _, sizes) in readers._PROCEDURAL.items() for size in sizes}
+    labelled = {(task, size) for task, (_, _, sizes) in rounds._PROCEDURAL.items() for size in sizes}
     assert planned == labelled  # no generated prompt without a written label, no label without prompts
-    for source, family, sizes in readers._PROCEDURAL.values():
+    for source, family, sizes in rounds._PROCEDURAL.values():
         assert source.startswith("rg_") and family
         for think, effort in sizes.values():
             assert think is (effort != "none")
@@ -105,16 +110,16 @@ def test_mmlu_subject_rule_is_disjoint(readers: ModuleType) -> None:
     assert set(readers._MMLU_DERIVED.values()) <= {"low", "medium", "high"}
 
 
-def test_sixth_round_adds_to_the_fifth(readers: ModuleType) -> None:
+def test_sixth_round_adds_to_the_fifth(readers: ModuleType, rounds: ModuleType) -> None:
     """``--round 6`` is the fifth round's readers with two of them switched to their sixth-round rules."""
-    fifth, sixth = readers.for_round(5), readers.for_round(6)
+    fifth, sixth = rounds.for_round(5), rounds.for_round(6)
     assert len(fifth) == len(sixth)
 
     def key(make: Any) -> tuple[Any, Any]:
         return (getattr(make, "func", make), getattr(make, "keywords", None))
 
     changed = [key(b)[0] for a, b in zip(fifth, sixth, strict=True) if key(a) != key(b)]
-    assert changed == [readers.competition_math, readers.procedural]
+    assert changed == [readers.competition_math, rounds.procedural]
     assert readers._MATH_EFFORT_6["Level 3"] == "high"
     assert {k: v for k, v in readers._MATH_EFFORT_6.items() if k != "Level 3"} == {
         k: v for k, v in readers._MATH_EFFORT.items() if k != "Level 3"
