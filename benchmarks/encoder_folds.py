@@ -23,7 +23,8 @@ class Record:
     family: str
 
 
-def _latest_user_text(record: dict[str, Any]) -> str:
+def latest_user_text(record: dict[str, Any]) -> str:
+    """A corpus record's ``prompt``, or the text of its latest user message (what the encoders embed)."""
     if isinstance(record.get("prompt"), str):
         return str(record["prompt"])
     for message in reversed(record.get("messages") or []):
@@ -44,7 +45,7 @@ def read_records(path: str) -> list[Record]:
         row = json.loads(line)
         out.append(
             Record(
-                text=_latest_user_text(row),
+                text=latest_user_text(row),
                 think=bool(row["think"]),
                 effort=str(row.get("effort", "none")),
                 source=str(row["source"]),

@@ -26,24 +26,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-
-def _latest_user_text(record: dict[str, Any]) -> str:
-    if isinstance(record.get("prompt"), str):
-        return str(record["prompt"])
-    for message in reversed(record.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
+# a record's text as the fine-tuned encoder's CV reads it too (benchmarks/encoder_folds.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from encoder_folds import latest_user_text
 
 
 def _truncated(ids: list[int], cap: int, cls: int, sep: int) -> list[int]:
@@ -75,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     model = BertModel.from_pretrained(ns.model).eval()
     lines = Path(ns.data).read_text(encoding="utf-8").splitlines()
-    texts = [_latest_user_text(json.loads(line)) for line in lines if line.strip()]
+    texts = [latest_user_text(json.loads(line)) for line in lines if line.strip()]
     seqs = [_truncated(tokenizer.encode(t, add_special_tokens=False).ids, ns.cap, cls, sep) for t in texts]
     order = np.argsort([len(s) for s in seqs], kind="stable")  # similar lengths per batch: less padding
     out = np.zeros((len(texts), 384), dtype=np.float32)
