@@ -168,6 +168,8 @@ MARKS = (
     ("gateway.backends.http1", "Connection", "data_received", "upstream bytes in", None),
     ("gateway.pipeline.native", "NativeExchange", "prefetch", "stream prefetch", "first events parsed"),
     ("gateway.pipeline.native", "NativeExchange", "answer", "exchange.answer", "answer normalised"),
+    ("gateway.pipeline.serve", "PipelineResponse", "_served", "routing headers", "routing headers set"),
+    ("gateway.proxy.relay", "ChunkReader", "batch", "relay: first batch", "relay: first batch done"),
     ("gateway.pipeline.ledger", "Ledger", "finish", "ledger", "ledger done"),
 )
 
@@ -226,8 +228,10 @@ def marks_child(args: list[str]) -> None:
                     raise AssertionError
 
                 async def send(message: dict[str, Any]) -> None:
-                    if message["type"] == "http.response.body" and not message.get("more_body"):
-                        marks.setdefault("last body sent", clock())
+                    if message["type"] == "http.response.body":
+                        marks.setdefault("first body sent", clock())
+                        if not message.get("more_body"):
+                            marks.setdefault("last body sent", clock())
 
                 began = clock()
                 await app({**chat_scope(body), "state": {}}, receive, send)

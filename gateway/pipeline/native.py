@@ -40,10 +40,11 @@ class NativeExchange:
     reader: ChunkReader | None = None
 
     async def prefetch(self) -> None:
-        """Read until the first SSE event."""
+        """Read until the first SSE event (the bytes after it in its read are parsed by the relay, after the
+        first event went out: :meth:`SSEParser.feed_first`)."""
         response, parser = self.response, self.parser
         while chunk := await response.receive():
-            self.first_events = parser.feed(chunk)
+            self.first_events = parser.feed_first(chunk)
             if self.first_events:
                 return
         self.first_events = parser.close()

@@ -161,3 +161,53 @@ def test_load_json_reads_invalid_utf8_as_replaced_text() -> None:
     assert load_json(b'{"a":"\xe9t\xc3\xa9"}') == {"a": "\ufffdt\u00e9"}
     with pytest.raises(orjson.JSONDecodeError):
         load_json(b"{not json")
+
+
+def parse_as_the_relay(chunks: list[bytes]) -> list[SSEEvent]:
+    """What the opener and the relay do: ``feed_first`` until a read gives an event, then ``feed(b"")`` for
+    the bytes it kept back, then ``feed`` for every later read, ``close`` at the end."""
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    rest = iter(chunks)
+    for chunk in rest:
+        events = parser.feed_first(chunk)
+        if events:
+            break
+    events.extend(parser.feed(b""))
+    for chunk in rest:
+        events.extend(parser.feed(chunk))
+    events.extend(parser.close())
+    return events
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([*PIECES, b"data: ", b"data: x\n\n", b"event: e\n"]), max_size=60),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+)
+def test_feed_first_then_feed_gives_the_same_events(pieces: list[bytes], cuts: list[int]) -> None:
+    raw = b"".join(pieces)
+    points = sorted({min(c, len(raw)) for c in cuts})
+    chunks, last = [], 0
+    for p in points:
+        chunks.append(raw[last:p])
+        last = p
+    chunks.append(raw[last:])
+    assert parse_as_the_relay(chunks) == parse_all(chunks)
+
+
+def test_feed_first_stops_after_a_whole_first_event() -> None:
+    """A read of whole events gives its first event only; the rest comes from the next feed or close."""
+    parser = SSEParser()
+    assert parser.feed_first(b"".join(WHOLE)) == [SSEEvent(WHOLE[0][6:-2])]
+    assert [e.data for e in parser.feed(b"")] == [w[6:-2] for w in WHOLE[1:]]
+    parser = SSEParser()
+    parser.feed_first(b"".join(WHOLE[:2]) + b"data: [DO")
+    assert [e.data for e in parser.close()] == [WHOLE[1][6:-2]]  # the unterminated event is dropped
+    # not one ``data: `` line first (an id line, a two-line event, CRLF): every event of the read, as feed
+    for raw in (
+        b"id: 1\n" + WHOLE[0] + WHOLE[1],
+        b"data: a\ndata: b\n\n" + WHOLE[1],
+        b"data: a\r\n\r\ndata: b\n\n",
+    ):
+        assert SSEParser().feed_first(raw) == SSEParser().feed(raw)
