@@ -84,7 +84,11 @@ class MemoryResponses:
     async def put(self, record: StoredResponse) -> None:
         now = self._clock()
         self._records.pop(record.id, None)
-        self._records[record.id] = (now + self._ttl, record.encode())
+        # a copy of exactly the encoded length: orjson (3.12+) returns its whole write buffer, a power of two
+        # of at least 4 KB (16 KB for a ~1.3 KB record), and never shrinks it; at the default 10,000 records
+        # that was ~150 MB of a worker's RSS for ~13 MB of JSON (benchmarks/memory_growth.py, RESULTS.md
+        # "Memory under load, session 9"); the copy costs ~0.2 us per stored response
+        self._records[record.id] = (now + self._ttl, bytes(memoryview(record.encode())))
         while len(self._records) > self._max:
             self._records.popitem(last=False)
         while self._records:  # entries expire in insertion order: drop the expired head

@@ -121,3 +121,28 @@ def test_another_owner_sees_nothing(reader: str | None) -> None:
     with pytest.raises(ResponseNotFound):
         run(load_record(store, "r1", reader))
     assert run(load_record(store, "r1", "alice")).id == "r1"
+
+
+def test_kept_records_cost_their_length_not_the_encoders_buffer() -> None:
+    """orjson returns its whole write buffer (>= 4 KB, never shrunk); the store keeps exact-size copies, so
+    1,000 records of ~1.4 KB hold ~1.4 MB plus the dict, not the ~16 MB they held before (tracemalloc sees
+    every byte)."""
+    import tracemalloc
+
+    store = MemoryResponses(ttl=60, max_entries=1000)
+    records = [record(f"resp_{i:04d}", text="x" * 1000) for i in range(1000)]
+    size = len(records[0].encode())
+
+    async def grown_by_puts() -> int:
+        before = tracemalloc.get_traced_memory()[0]
+        for rec in records:
+            await store.put(rec)
+        return tracemalloc.get_traced_memory()[0] - before
+
+    tracemalloc.start()
+    try:
+        grown = run(grown_by_puts())
+    finally:
+        tracemalloc.stop()
+    # the record's bytes plus its dict entry, key and (expiry, bytes) tuple: well under twice its length
+    assert grown / 1000 < 2 * size, (grown / 1000, size)
