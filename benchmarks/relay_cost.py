@@ -12,7 +12,9 @@ messages, one socket write each) the read makes.
 
 Reads: ``mock``, the stream ``mock_backend.py`` sends in one read (20 chunks, a usage chunk, ``[DONE]``:
 the first-byte request of ``hot_path.py``); ``vllm``, the recorded vLLM 0.32 thinking stream
-(``tests/unit/data/vllm-0.32-chat-stream.sse``, reasoning deltas) as one read, a backend that bursts.
+(``tests/unit/data/vllm-0.32-chat-stream.sse``, reasoning deltas) as one read, a backend that bursts;
+``pair``, that recording's first two events (the role chunk and the first reasoning delta, which vLLM can
+deliver in one read) and ``[DONE]``.
 
 Each revision runs in its own child (``git archive``, ``python -P``, this venv), alternated round by round;
 each child takes the minimum of ``--repeat`` timings of ``--number`` runs. The table shows the medians of the
@@ -37,7 +39,7 @@ from typing import Any
 
 from hot_path import REPO, source_dir
 
-KINDS = ("mock", "vllm")
+KINDS = ("mock", "vllm", "pair")
 PARTS = ("first", "all", "writes")
 RECORDING = REPO / "tests" / "unit" / "data" / "vllm-0.32-chat-stream.sse"
 
@@ -85,7 +87,9 @@ def child(args: list[str]) -> None:
     def best(fn: Callable[[], Any]) -> float:
         return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 
-    reads = {"mock": _bodies("mock", 20)[1], "vllm": RECORDING.read_bytes()}
+    vllm = RECORDING.read_bytes()
+    two = vllm.index(b"\n\n", vllm.index(b"\n\n") + 2) + 2  # the recording's role chunk and first delta
+    reads = {"mock": _bodies("mock", 20)[1], "vllm": vllm, "pair": vllm[:two] + b"data: [DONE]\n\n"}
     result = {}
     for kind, raw in reads.items():
         result[kind] = {

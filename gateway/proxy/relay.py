@@ -89,17 +89,16 @@ async def read_chunks(
     first_events: list[SSEEvent],
     ended: bool,
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """Batches of client chunks: the first event the opener read, alone; then the rest of the opener's read
-    (the events it parsed after the first and what :meth:`SSEParser.feed_first` kept back); then one batch
-    per read.
+    """Batches of client chunks: the events the opener read; then what :meth:`SSEParser.feed_first` kept
+    back of that read; then one batch per read.
 
-    The first event goes out alone so that the client's first byte waits for no other event: a backend that
-    sends many events in one read (``hot_path.py``'s mock: its whole stream) made it wait for the parse and
-    relay of all of them (~95 us of CPU for the mock's 21 events, 2026-12-07). The price is one more write
-    for such a stream; a vLLM stream's first read holds its first event only (a role delta, sent after the
-    prefill), so it pays nothing."""
-    events, rest = first_events[:1], first_events[1:]
-    later = True  # the rest of the opener's read is still to relay
+    When the opener's read holds many events, ``feed_first`` parsed only its first (see there), so that event
+    goes out alone and the client's first byte waits for no other: the mock of ``hot_path.py`` sends its
+    whole stream in one read, whose parse and relay (~120 us of CPU for its 21 events, ``relay_cost.py``,
+    2026-12-07) came before the first byte. The price is one more write for such a stream; a vLLM stream's
+    first read holds one or two events, which go out together as before."""
+    events = first_events
+    kept = True  # what feed_first kept back of the opener's read is still to relay
     while True:
         batch = await reader.batch(events)
         if reader.done:
@@ -108,9 +107,9 @@ async def read_chunks(
             yield batch
         if reader.done:
             return
-        if later:
-            later = False
-            events = rest + parser.feed(b"")
+        if kept:
+            kept = False
+            events = parser.feed(b"")
         elif ended or not (raw := await response.receive()):
             raise UpstreamFailure("protocol", "upstream closed the stream before [DONE]")
         else:

@@ -16,6 +16,13 @@ from typing import Any, NamedTuple
 
 import orjson
 
+#: :meth:`SSEParser.feed_first` keeps the rest of a first read back only when it is at least this long: the
+#: relay of ~1 KB of events (4-5 chunks at ~6 us each: benchmarks/relay_cost.py, 2026-12-07) costs about what
+#: the extra socket write of sending the first event alone costs (~25 us of gateway CPU at one connection:
+#: benchmarks/RESULTS.md, session 6), so a shorter rest (vLLM's role chunk and first token in one read) goes
+#: out with the first event, in one write
+FIRST_ALONE_REST = 1024
+
 
 class SSEEvent(NamedTuple):
     """One event (a tuple: a third cheaper to make than a frozen dataclass, and there is one per chunk).
@@ -61,16 +68,17 @@ class SSEParser:
 
     def feed_first(self, chunk: bytes) -> list[SSEEvent]:
         """:meth:`feed` for a stream's first read: when ``chunk`` starts with a whole one-line ``data: ``
-        event (nothing under way before it: what vLLM and the simulators write), only that event, and the
-        bytes after it are kept, unparsed, for the next :meth:`feed` (``feed(b"")`` parses just them) or
-        :meth:`close`; otherwise every event of ``chunk``, as :meth:`feed`.
+        event (nothing under way before it: what vLLM and the simulators write) and at least
+        :data:`FIRST_ALONE_REST` bytes follow it, only that event, and the bytes after it are kept, unparsed,
+        for the next :meth:`feed` (``feed(b"")`` parses just them) or :meth:`close`; otherwise every event of
+        ``chunk``, as :meth:`feed`.
 
-        So a stream's first event can go out before the rest of its read is parsed: a backend that sends many
-        events in one read (``hot_path.py``'s mock: 21 and ``[DONE]``) no longer makes the client's first
-        byte wait for all of them (the parse alone ~20 us of the mock's read; see the relay)."""
+        So a stream's first event can go out before the rest of its read is parsed and relayed: a backend
+        that sends many events in one read (``hot_path.py``'s mock: 21 and ``[DONE]``) no longer makes the
+        client's first byte wait for all of them (see the relay)."""
         if chunk[:6] == b"data: " and not (self._buffer or self._data or self._held) and self._event is None:
             end = chunk.find(b"\n\n")
-            if end != -1:
+            if end != -1 and len(chunk) - end - 2 >= FIRST_ALONE_REST:
                 data = chunk[6:end]
                 if b"\n" not in data and b"\r" not in data:
                     self._held = chunk[end + 2 :]

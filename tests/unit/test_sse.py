@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.proxy.sse import SSEEvent, SSEParser, load_json
+from gateway.proxy.sse import FIRST_ALONE_REST, SSEEvent, SSEParser, load_json
 
 RECORDED = (
     b'data: {"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
@@ -163,6 +163,10 @@ def test_load_json_reads_invalid_utf8_as_replaced_text() -> None:
         load_json(b"{not json")
 
 
+#: one event longer than FIRST_ALONE_REST: after it, the rest of a read is long enough to be kept back
+LONG_EVENT = b"data: " + b"y" * FIRST_ALONE_REST + b"\n\n"
+
+
 def parse_as_the_relay(chunks: list[bytes]) -> list[SSEEvent]:
     """What the opener and the relay do: ``feed_first`` until a read gives an event, then ``feed(b"")`` for
     the bytes it kept back, then ``feed`` for every later read, ``close`` at the end."""
@@ -182,7 +186,7 @@ def parse_as_the_relay(chunks: list[bytes]) -> list[SSEEvent]:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    st.lists(st.sampled_from([*PIECES, b"data: ", b"data: x\n\n", b"event: e\n"]), max_size=60),
+    st.lists(st.sampled_from([*PIECES, b"data: ", b"data: x\n\n", b"event: e\n", LONG_EVENT]), max_size=60),
     st.lists(st.integers(min_value=0, max_value=400), max_size=10),
 )
 def test_feed_first_then_feed_gives_the_same_events(pieces: list[bytes], cuts: list[int]) -> None:
@@ -197,17 +201,24 @@ def test_feed_first_then_feed_gives_the_same_events(pieces: list[bytes], cuts: l
 
 
 def test_feed_first_stops_after_a_whole_first_event() -> None:
-    """A read of whole events gives its first event only; the rest comes from the next feed or close."""
+    """A read of whole events with at least FIRST_ALONE_REST bytes after the first gives that event only;
+    the rest comes from the next feed or close. A shorter rest is parsed at once."""
+    events = [*WHOLE[:3] * 12, WHOLE[3]]
+    read = b"".join(events)
+    assert len(read) - len(events[0]) - 4 >= FIRST_ALONE_REST
     parser = SSEParser()
-    assert parser.feed_first(b"".join(WHOLE)) == [SSEEvent(WHOLE[0][6:-2])]
-    assert [e.data for e in parser.feed(b"")] == [w[6:-2] for w in WHOLE[1:]]
+    assert parser.feed_first(read) == [SSEEvent(events[0][6:-2])]
+    assert [e.data for e in parser.feed(b"")] == [w[6:-2] for w in events[1:]]
     parser = SSEParser()
-    parser.feed_first(b"".join(WHOLE[:2]) + b"data: [DO")
-    assert [e.data for e in parser.close()] == [WHOLE[1][6:-2]]  # the unterminated event is dropped
+    parser.feed_first(read[:-4])  # "[DONE]" cut short
+    assert [e.data for e in parser.close()] == [
+        w[6:-2] for w in events[1:-1]
+    ]  # an unterminated event is dropped
+    assert SSEParser().feed_first(b"".join(WHOLE)) == SSEParser().feed(b"".join(WHOLE))  # a short rest
     # not one ``data: `` line first (an id line, a two-line event, CRLF): every event of the read, as feed
     for raw in (
-        b"id: 1\n" + WHOLE[0] + WHOLE[1],
-        b"data: a\ndata: b\n\n" + WHOLE[1],
-        b"data: a\r\n\r\ndata: b\n\n",
+        b"id: 1\n" + read,
+        b"data: a\ndata: b\n\n" + read,
+        b"data: a\r\n\r\n" + read,
     ):
         assert SSEParser().feed_first(raw) == SSEParser().feed(raw)
