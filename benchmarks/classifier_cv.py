@@ -9,7 +9,8 @@ and the predicted vs labelled think-share.
 
     .venv/bin/python benchmarks/classifier_cv.py [--data .cache/classifier/corpus.jsonl] [--group family]
         [--think 0.26] [--sweep] [--level-rules] [--save PRED.jsonl | --load PRED.jsonl]
-        [--calibration-folds K] [--fold-split greedy|hash]
+        [--calibration-folds K] [--fold-split greedy|hash] [--think-weight-share W]
+        [--calibration-think-share P] [--weight-group source|family]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
 without training again.
@@ -156,6 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fold-split", choices=("greedy", "hash"), help="how groups are dealt into the calibration folds"
     )
+    parser.add_argument(
+        "--think-weight-share", type=float, help="think share of the training weight (TrainConfig)"
+    )
+    parser.add_argument(
+        "--calibration-think-share", type=float, help="think share of the Platt fit's weight (TrainConfig)"
+    )
+    parser.add_argument(
+        "--weight-group", choices=("source", "family"), help="what weighs the same in training (TrainConfig)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
@@ -193,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
             split["calibration_folds"] = ns.calibration_folds
         if ns.fold_split is not None:
             split["fold_split"] = ns.fold_split
+        for key in ("think_weight_share", "calibration_think_share", "weight_group"):
+            if getattr(ns, key) is not None:
+                split[key] = getattr(ns, key)
         config = TrainConfig(fit_level_cuts=ns.fit_level_cuts, all_level_cuts=ns.level_rules, **split)
         pairs = loso_predictions(examples, config, group=ns.group, progress=step, on_artifact=keep)
         bar.close()
