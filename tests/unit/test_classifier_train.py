@@ -339,6 +339,56 @@ def test_sample_weights_favour_thinking_prompts() -> None:
     assert w[0] == pytest.approx(3.0 * w[1])
 
 
+def test_think_weight_share_pins_the_class_totals() -> None:
+    """Whatever the sources and think_weight give, the think rows hold the pinned share of the weight; the
+    shares inside a class (here: a source 3x larger weighs the same in total) are kept."""
+    view = ChatView(turns=(("user", "x"),))
+    examples = (
+        [Example(view=view, think=True, effort=Effort.LOW, source="t1")] * 6
+        + [Example(view=view, think=True, effort=Effort.LOW, source="t2")] * 2
+        + [Example(view=view, think=False, effort=Effort.NONE, source="n1")] * 4
+    )
+    think = np.array([ex.think for ex in examples])
+    plain = sample_weights(examples, TrainConfig())
+    assert plain[think].sum() / plain.sum() == pytest.approx(3.0 / 4.0)  # two think sources x1.5, one not
+    for share in (0.3, 0.5, 0.7367):
+        w = sample_weights(examples, TrainConfig(think_weight_share=share))
+        assert w.mean() == pytest.approx(1.0)
+        assert w[think].sum() / w.sum() == pytest.approx(share)
+        assert w[:6].sum() == pytest.approx(w[6:8].sum())
+    one_class = examples[:8]
+    assert sample_weights(one_class, TrainConfig(think_weight_share=0.5)) == pytest.approx(
+        sample_weights(one_class, TrainConfig())
+    )
+    with pytest.raises(DataError, match="share"):
+        sample_weights(examples, TrainConfig(think_weight_share=1.0))
+
+
+def test_calibration_think_share_moves_p_think() -> None:
+    """The Platt fit weighted to a smaller think share gives every prompt a smaller p_think (same ranking
+    model); unset, the artifact is the shipped recipe's, byte for byte."""
+    examples = [example_from_record(r) for r in _synthetic()]
+    base = TrainConfig(calibration_folds=3, min_sources=2)
+    plain = train_artifact(examples, base)
+    assert plain == train_artifact(
+        examples, TrainConfig(calibration_folds=3, min_sources=2, think_weight_share=None)
+    )
+    low = train_artifact(
+        examples, TrainConfig(calibration_folds=3, min_sources=2, calibration_think_share=0.2)
+    )
+    high = train_artifact(
+        examples, TrainConfig(calibration_folds=3, min_sources=2, calibration_think_share=0.8)
+    )
+    assert low["gram_weights"] == plain["gram_weights"] == high["gram_weights"]
+    views = [ex.view for ex in examples[:8]]
+    p = {
+        name: [EffortClassifier.from_artifact(a).predict(v).p_think for v in views]
+        for name, a in (("low", low), ("high", high))
+    }
+    assert all(lo < hi for lo, hi in zip(p["low"], p["high"], strict=True))
+    assert low["metadata"]["config"]["calibration_think_share"] == 0.2
+
+
 def test_train_command_passes_source_power(tmp_path: Path) -> None:
     data = tmp_path / "data.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in _synthetic(10)) + "\n", encoding="utf-8")
