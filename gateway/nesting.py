@@ -38,3 +38,17 @@ def too_deep(data: Any, limit: int = MAX_DEPTH) -> bool:
             return True
         level = deeper
     return False
+
+
+#: Bodies up to this many bytes have their brackets counted before the walk (:func:`may_be_too_deep`).
+COUNTED_BYTES = 4096
+
+
+def may_be_too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """False when the JSON text ``raw`` cannot nest more than ``limit`` containers deep, so that
+    :func:`too_deep` need not walk it: every container opens with ``[`` or ``{`` (strings may hold more of
+    them, never fewer), so a body with at most ``limit`` of those bytes is shallow enough. Counted only up to
+    :data:`COUNTED_BYTES`: the two counts cost ~1.3 ns per byte and the walk grows with the containers, not
+    the bytes (1 KB trajectory: 1.4 us for the counts against 6.8 for the walk; 20 KB: 36 against 18;
+    loaded box, 2026-12-07); a larger body is walked as before."""
+    return len(raw) > COUNTED_BYTES or raw.count(b"[") + raw.count(b"{") > limit

@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from gateway.errors import BadRequest
-from gateway.nesting import MAX_DEPTH, too_deep
+from gateway.nesting import MAX_DEPTH, may_be_too_deep, too_deep
 
 MAX_N = 128
 
@@ -65,7 +65,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
-    if too_deep(data):
+    if may_be_too_deep(raw) and too_deep(data):
         raise BadRequest(f"request body nests JSON deeper than {MAX_DEPTH} levels", code="invalid_value")
     return data
 

@@ -63,7 +63,9 @@ def check_families(policy: Policy) -> None:
 
 
 def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream: bool) -> Rendered:
-    client = {k: v for k, v in body.items() if k not in SIGNAL_FIELDS}
+    client = dict(body)
+    for name in SIGNAL_FIELDS:
+        client.pop(name, None)
     client["model"] = pool.spec.model
     if stream:
         opts = dict(client.get("stream_options") or {})

@@ -81,7 +81,7 @@ def shed(
     text for ``x-thinkgate-shed`` (``None`` if nothing changed).
     """
     rules = policy.shedding
-    if not decision.effort.thinks or decision.source.value not in rules.sources or not target.thinking:
+    if not decision.effort.thinks or decision.source not in rules.sources or not target.thinking:
         return decision, None
     name = next((n for n in target.thinking if health[n].healthy), target.thinking[0])
     floor = rules.floor

@@ -148,9 +148,18 @@ def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
 
 def soft_switch(messages: Sequence[Any]) -> Signal | None:
     """Qwen's ``/think`` / ``/no_think``: the last one in the latest user message, else in the system one."""
-    # dicts first: the ABC check costs ~0.15 us per message, which adds up on long agent trajectories
-    last_user = next((m for m in reversed(messages) if _is_mapping(m) and m.get("role") == "user"), None)
-    system = next((m for m in messages if _is_mapping(m) and m.get("role") in ("system", "developer")), None)
+    # plain loops, dicts first: the ABC check costs ~0.15 us per message, which adds up on long agent
+    # trajectories, and the two generators of next(...) scans were ~0.6 of this function's ~1.5 us warm
+    last_user: Mapping[str, Any] | None = None
+    system: Mapping[str, Any] | None = None
+    for m in reversed(messages):
+        if _is_mapping(m) and m.get("role") == "user":
+            last_user = m
+            break
+    for m in messages:
+        if _is_mapping(m) and m.get("role") in ("system", "developer"):
+            system = m
+            break
     for message, where in ((last_user, "user"), (system, "system")):
         if message is None:
             continue
@@ -161,6 +170,10 @@ def soft_switch(messages: Sequence[Any]) -> Signal | None:
         if found:
             return Signal(f"/{found[-1]} in the {where} message", on=found[-1] == "think")
     return None
+
+
+#: The body fields :func:`explicit_signals` reads.
+SIGNAL_FIELDS = ("reasoning_effort", "reasoning", "thinking", "chat_template_kwargs")
 
 
 def explicit_signals(body: Mapping[str, Any], header_effort: str | None) -> list[Signal]:

@@ -154,4 +154,4 @@ class AgentPolicy(_Frozen):
         """The effort for this step of a task at ``task``, and why (pure)."""
         rule, name = self.rule_for(view)
         effort = rule.apply(task)
-        return effort, f"{name} ({rule.describe()}): {task.value} -> {effort.value}"
+        return effort, f"{name} ({rule.describe()}): {task} -> {effort}"  # members are their value (StrEnum)

@@ -72,11 +72,15 @@ def rewrite_history(
     it in the list): copying every message was ~5 of the ~24 us this took on an 85 KB agent trajectory."""
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("'messages' must be a non-empty array of message objects")
+    assistant = False
     for index, message in enumerate(messages):
         if not (type(message) is dict or isinstance(message, Mapping)) or not isinstance(
-            message.get("role"), str
+            role := message.get("role"), str
         ):
             raise InvalidRequestError(f"messages[{index}] must be an object with a string 'role'")
+        assistant = assistant or role == "assistant"
+    if not assistant:  # nothing to rewrite (a chat's first turn, a task's first step): no boundary to find
+        return [message if type(message) is dict else dict(message) for message in messages]
     if family.history is HistoryPolicy.KEEP_IN_TURN:
         boundary = last_final_index(messages)
     else:

@@ -179,7 +179,8 @@ def _sampling_note(thinking: bool, filled: tuple[tuple[str, float | int], ...]) 
 
 def _apply_system_quirks(family: Family, out: dict[str, Any], thinking: bool, notes: list[str]) -> None:
     messages: list[dict[str, Any]] = out["messages"]  # the list is ours, its messages may be the client's
-    for index, message in enumerate(messages):
+    # only a family with switch flags in the system message (SmolLM3) walks the messages for them
+    for index, message in enumerate(messages) if family.system_switch_flags else ():
         content = message.get("content")
         if message["role"] != "system" or not isinstance(content, str):
             continue

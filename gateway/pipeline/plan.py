@@ -60,13 +60,16 @@ class Plan:
     steps: tuple[Step, ...]
     agent: AgentInputs | None = None
 
+    # Effort and Source are StrEnums: a member is the string of its value (as a header, a metric label, in
+    # JSON), and reading ``.value`` runs two Python-level calls (~0.3 us; these are read ~6 times a request)
+
     @property
     def effort(self) -> str:
-        return PASSTHROUGH if self.decision is None else self.decision.effort.value
+        return PASSTHROUGH if self.decision is None else self.decision.effort
 
     @property
     def source(self) -> str:
-        return PASSTHROUGH if self.decision is None else self.decision.source.value
+        return PASSTHROUGH if self.decision is None else self.decision.source
 
     @property
     def pools(self) -> list[str]:
@@ -111,9 +114,9 @@ def decision_headers(decision: Decision, rid: str) -> dict[str, str]:
     """``x-request-id`` and the decision: ``x-thinkgate-effort``, ``-budget``, ``-source``, ``-capped``."""
     headers = {
         "x-request-id": rid,
-        "x-thinkgate-effort": decision.effort.value,
+        "x-thinkgate-effort": decision.effort,  # StrEnum members are their value (see Plan.effort)
         "x-thinkgate-budget": budget_label(decision.budget),
-        "x-thinkgate-source": decision.source.value,
+        "x-thinkgate-source": decision.source,
     }
     if decision.capped:
         headers["x-thinkgate-capped"] = "true"

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from gateway.errors import BadRequest
-from gateway.nesting import MAX_DEPTH, too_deep
+from gateway.nesting import COUNTED_BYTES, MAX_DEPTH, may_be_too_deep, too_deep
 from gateway.protocol import parse_json_object
 
 
@@ -58,3 +58,27 @@ def test_parse_refuses_deep_bodies_with_invalid_value(depth: int) -> None:
     assert err.value.status == 400
     assert err.value.code == "invalid_value"
     assert str(MAX_DEPTH) in err.value.message
+
+
+@pytest.mark.parametrize("kind", ["list", "dict", "mixed"])
+@pytest.mark.parametrize("depth", [1, 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 200])
+def test_the_bracket_count_never_skips_a_deep_body(kind: str, depth: int) -> None:
+    """``may_be_too_deep`` is False only for bodies that are not too deep: parse agrees with the walk."""
+    raw = nested(depth, kind)
+    if too_deep(orjson.loads(raw)):
+        assert may_be_too_deep(raw)
+        with pytest.raises(BadRequest):
+            parse_json_object(raw)
+    else:
+        parse_json_object(raw)
+
+
+def test_small_shallow_bodies_skip_the_walk() -> None:
+    assert not may_be_too_deep(nested(MAX_DEPTH, "mixed"))  # exactly MAX_DEPTH containers
+    assert may_be_too_deep(nested(MAX_DEPTH + 1, "list"))
+    # brackets inside strings count too: more than the bound, shallow, walked (and accepted)
+    text = orjson.dumps({"messages": [{"role": "user", "content": "[" * (MAX_DEPTH + 1)}]})
+    assert may_be_too_deep(text)
+    parse_json_object(text)
+    big = orjson.dumps({"content": "x" * (COUNTED_BYTES + 1)})
+    assert may_be_too_deep(big)  # past COUNTED_BYTES the walk decides
