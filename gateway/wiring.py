@@ -108,7 +108,9 @@ class SharedState:
             limiter = Limiter(MemoryStore(), breaker, state.metrics)
             backend = MemoryKeys()
             runtime = RuntimeKeys()
-            responses = MemoryResponses(cfg.responses_ttl, cfg.responses_max)
+            responses = MemoryResponses(
+                cfg.responses_ttl, cfg.responses_max, max_bytes=cfg.responses_max_bytes
+            )
             episodes = MemoryEpisodes()
         state.keys.attach(runtime)
         source = path or "startup"

@@ -241,7 +241,7 @@ class StatePolicy(_Frozen):
 
     Stored ``/v1/responses`` objects (``previous_response_id`` chains) live ``responses_ttl`` seconds, in
     Redis when ``redis_url`` is set (every replica continues a chain), else in this process, at most
-    ``responses_max`` of them (the oldest go first).
+    ``responses_max`` of them holding at most ``responses_max_bytes`` of JSON (the oldest go first).
     """
 
     redis_url: str | None = None
@@ -252,6 +252,7 @@ class StatePolicy(_Frozen):
     prefix: str = Field(default="thinkgate", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     responses_ttl: float = Field(default=86400.0, gt=0)
     responses_max: int = Field(default=10000, ge=1)
+    responses_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
 
 class MessagesPolicy(_Frozen):

@@ -72,30 +72,53 @@ class ResponseStore(Protocol):
 
 
 class MemoryResponses:
-    """Records in an insertion-ordered dict: at most ``max_entries`` (the oldest go first), each for
-    ``ttl`` seconds. Every method runs without awaiting, so each is atomic on the event loop."""
+    """Records in an insertion-ordered dict: at most ``max_entries`` and ``max_bytes`` of encoded JSON (the
+    oldest go first; the newest stays even when it alone is larger), each for ``ttl`` seconds. Every method
+    runs without awaiting, so each is atomic on the event loop."""
 
-    def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
         self._ttl = ttl
         self._max = max_entries
+        # the count alone did not bound the memory: a record holds its turn's input items, so 10,000 agent
+        # turns that resend 800 KB trajectories without previous_response_id would have kept ~8 GB
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._clock = clock
         self._records: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     async def put(self, record: StoredResponse) -> None:
         now = self._clock()
-        self._records.pop(record.id, None)
+        self._drop(record.id)
         # a copy of exactly the encoded length: orjson (3.12+) returns its whole write buffer, a power of two
         # of at least 4 KB (16 KB for a ~1.3 KB record), and never shrinks it; at the default 10,000 records
         # that was ~150 MB of a worker's RSS for ~13 MB of JSON (benchmarks/memory_growth.py, RESULTS.md
-        # "Memory under load, session 9"); the copy costs ~0.2 us per stored response
-        self._records[record.id] = (now + self._ttl, bytes(memoryview(record.encode())))
-        while len(self._records) > self._max:
-            self._records.popitem(last=False)
+        # "Memory under load, session 9"); the copy costs ~0.4 us per stored response
+        encoded = bytes(memoryview(record.encode()))
+        self._records[record.id] = (now + self._ttl, encoded)
+        self._bytes += len(encoded)
+        while len(self._records) > self._max or (self._bytes > self._max_bytes and len(self._records) > 1):
+            self._pop_oldest()
         while self._records:  # entries expire in insertion order: drop the expired head
             first = next(iter(self._records.values()))
             if first[0] > now:
                 break
-            self._records.popitem(last=False)
+            self._pop_oldest()
+
+    def _pop_oldest(self) -> None:
+        self._bytes -= len(self._records.popitem(last=False)[1][1])
+
+    def _drop(self, response_id: str) -> bool:
+        entry = self._records.pop(response_id, None)
+        if entry is None:
+            return False
+        self._bytes -= len(entry[1])
+        return True
 
     async def get_many(self, ids: Sequence[str]) -> list[StoredResponse | None]:
         now = self._clock()
@@ -109,10 +132,11 @@ class MemoryResponses:
         return out
 
     async def delete(self, response_id: str) -> bool:
-        return self._records.pop(response_id, None) is not None
+        return self._drop(response_id)
 
     async def close(self) -> None:
         self._records.clear()
+        self._bytes = 0
 
 
 class ResponseNotFound(NotFound):

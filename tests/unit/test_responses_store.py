@@ -82,6 +82,29 @@ def test_the_oldest_go_when_full() -> None:
     ]
 
 
+def test_the_oldest_go_when_over_the_byte_bound() -> None:
+    size = len(record("r0", text="x" * 1000).encode())
+    store = MemoryResponses(ttl=60, max_entries=100, max_bytes=3 * size)
+    for i in range(5):
+        run(store.put(record(f"r{i}", text="x" * 1000)))
+    kept = [r is not None for r in run(store.get_many([f"r{i}" for i in range(5)]))]
+    assert kept == [False, False, True, True, True]
+    run(store.delete("r3"))  # a deleted record frees its bytes: room for two more without evicting r2
+    run(store.put(record("r5", text="x" * 1000)))
+    assert [r is not None for r in run(store.get_many(["r2", "r4", "r5"]))] == [True, True, True]
+    run(store.put(record("r4", text="x" * 1000)))  # a replaced record counts once
+    assert [r is not None for r in run(store.get_many(["r2", "r4", "r5"]))] == [True, True, True]
+
+
+def test_the_newest_stays_even_when_alone_over_the_byte_bound() -> None:
+    store = MemoryResponses(ttl=60, max_entries=100, max_bytes=2048)
+    run(store.put(record("small")))
+    run(store.put(record("big", text="x" * 5000)))
+    assert [r is not None for r in run(store.get_many(["small", "big"]))] == [False, True]
+    run(store.put(record("next")))  # the big one goes when the next comes
+    assert [r is not None for r in run(store.get_many(["big", "next"]))] == [False, True]
+
+
 def test_delete() -> None:
     store = MemoryResponses(ttl=60, max_entries=3)
     run(store.put(record("r1")))
