@@ -42,7 +42,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.min_sources,
         help="n-grams must occur in this many sources",
     )
-
+    parser.add_argument(
+        "--calibration-folds",
+        type=int,
+        default=_DEFAULTS.calibration_folds,
+        help="how many folds the calibration (Platt scaling, level temperature) uses",
+    )
+    parser.add_argument(
+        "--fold-split",
+        choices=("greedy", "hash"),
+        default=_DEFAULTS.fold_split,
+        help="how families are dealt into the calibration folds (hash: by a hash of the family name)",
+    )
+    parser.add_argument(
+        "--think-weight-share",
+        type=float,
+        default=_DEFAULTS.think_weight_share,
+        help="the think class's share of the training weight, pinned in every fit (default: unpinned)",
+    )
+    parser.add_argument(
+        "--calibration-think-share",
+        type=float,
+        default=_DEFAULTS.calibration_think_share,
+        help="the think class's share of the weight in the Platt fit (default: every example once)",
+    )
+    parser.add_argument(
+        "--weight-group",
+        choices=("source", "family"),
+        default=_DEFAULTS.weight_group,
+        help="what makes every group count equally in the sample weights",
+    )
     parser.add_argument(
         "--median-level-cuts",
         dest="fit_level_cuts",
@@ -62,6 +91,11 @@ def run(ns: argparse.Namespace) -> int:
             source_power=ns.source_power,
             min_sources=ns.min_sources,
             fit_level_cuts=ns.fit_level_cuts,
+            calibration_folds=ns.calibration_folds,
+            fold_split=ns.fold_split,
+            think_weight_share=ns.think_weight_share,
+            calibration_think_share=ns.calibration_think_share,
+            weight_group=ns.weight_group,
         )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))

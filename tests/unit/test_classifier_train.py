@@ -284,6 +284,37 @@ def test_commands_reject_bad_files(
         read_examples(data)
 
 
+def test_train_command_passes_the_recipe_flags(tmp_path: Path) -> None:
+    """The shipped recipe's settings given as flags give the artifact ``train_artifact`` gives for that config."""
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _synthetic(20)) + "\n", encoding="utf-8")
+    out = tmp_path / "model.json.gz"
+    flags = ["--calibration-folds", "2", "--fold-split", "hash", "--think-weight-share", "0.6"]
+    flags += ["--calibration-think-share", "0.4", "--weight-group", "family", "--median-level-cuts"]
+    assert _run(train_cmd, ["--data", str(data), "--out", str(out), "--min-sources", "2", *flags]) == 0
+    config = TrainConfig(
+        min_sources=2,
+        calibration_folds=2,
+        fold_split="hash",
+        think_weight_share=0.6,
+        calibration_think_share=0.4,
+        weight_group="family",
+        fit_level_cuts=False,
+    )
+    expected = train_artifact(read_examples(data), config)
+    assert read_artifact(out) == json.loads(json.dumps(expected))
+    default = train_artifact(read_examples(data), TrainConfig(min_sources=2))
+    assert read_artifact(out)["calibration"] != json.loads(json.dumps(default))["calibration"]
+
+
+def test_train_command_refuses_a_bad_share(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _synthetic(10)) + "\n", encoding="utf-8")
+    argv = ["--data", str(data), "--out", str(tmp_path / "x.json"), "--think-weight-share", "1"]
+    assert _run(train_cmd, argv) == 2
+    assert "share" in capsys.readouterr().err
+
+
 def test_bad_policy_thresholds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in _synthetic(3)) + "\n", encoding="utf-8")
