@@ -99,7 +99,10 @@ def example_from_record(record: Mapping[str, Any]) -> Example:
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    """Training hyper-parameters (defaults are what the shipped artifact uses)."""
+    """Training hyper-parameters. The defaults are the fourth round's recipe; the shipped artifact (the eighth
+    round's candidate 2) sets ``calibration_folds=5``, ``fold_split="hash"``, ``think_weight_share=0.7367``,
+    ``calibration_think_share=0.5027`` and ``weight_group="family"`` (``thinkgate train`` flags; see
+    docs/classifier.md, "Commands")."""
 
     c: float = 0.25
     levels_c: float = 0.5

@@ -166,7 +166,14 @@ SMALL_TALK = [
     "good morning, how are you?",
     "Hey! How's it going?",
     "ok, bye",
-    "what's your name?",  # a strict xfail until the fourth round of 2026-12-07 (p_think 0.33 >= 0.26)
+    pytest.param(
+        "what's your name?",
+        # a strict xfail until the fourth round of 2026-12-07 (p_think 0.33 >= 0.26), passing in the fourth
+        # round (0.24 < 0.28), a strict xfail again since the eighth round's artifact (0.2824 >= 0.28: its
+        # Platt fit weighted to the shipped corpus's class mix raises every small-talk p_think)
+        marks=pytest.mark.xfail(strict=True, reason="p_think 0.2824 >= 0.28: a short question about the bot"),
+        id="what's your name?",
+    ),
     "thank you so much, that was helpful",
 ]
 
