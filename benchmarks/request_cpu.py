@@ -92,33 +92,34 @@ def with_app(prefix: str, work: Callable[[Any], Awaitable[T]]) -> T:
             procs.close()
 
 
+async def call_once(app: Any, body: bytes, scope: dict[str, Any]) -> None:
+    """One chat request with ``body`` through ``app`` without a server (the client stays connected)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop()
+        await asyncio.Event().wait()  # the client stays connected
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app({**scope, "state": {}}, receive, send)
+    if status != [200]:
+        raise RuntimeError(f"status {status}")
+
+
 async def _per_request(app: Any, body: bytes, n: int) -> float:
     """CPU ms per request of ``n`` sequential chat requests with ``body`` through ``app``."""
     scope = chat_scope(body)
-
-    async def one() -> None:
-        pending = [{"type": "http.request", "body": body, "more_body": False}]
-        status: list[int] = []
-
-        async def receive() -> dict[str, Any]:
-            if pending:
-                return pending.pop()
-            await asyncio.Event().wait()  # the client stays connected
-            raise AssertionError
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-
-        await app({**scope, "state": {}}, receive, send)
-        if status != [200]:
-            raise RuntimeError(f"status {status}")
-
     for _ in range(min(n, 50)):
-        await one()
+        await call_once(app, body, scope)
     began = time.process_time()
     for _ in range(n):
-        await one()
+        await call_once(app, body, scope)
     return (time.process_time() - began) / n * 1000
 
 

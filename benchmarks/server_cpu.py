@@ -54,7 +54,7 @@ from typing import Any, cast
 import orjson
 from hot_path import REPO, start_mock_with_policy
 from loadgen import HOST, Processes
-from request_cpu import body_for, chat_scope
+from request_cpu import body_for, call_once, chat_scope
 
 ANSWER = orjson.dumps({"id": "x", "object": "chat.completion", "choices": [{"text": "y" * 900}]})
 
@@ -225,22 +225,7 @@ class Served:
 
 async def direct(app: Any, body: bytes, scope: dict[str, Any]) -> None:
     """The app called without a server, as ``request_cpu.py`` calls it."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-    status: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop()
-        await asyncio.Event().wait()
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-
-    await app({**scope, "state": {}}, receive, send)
-    if status != [200]:
-        raise RuntimeError(f"status {status}")
+    await call_once(app, body, scope)
 
 
 def runner(
