@@ -45,7 +45,7 @@ from typing import Any
 import orjson
 from hot_path import DOORS, REPO, source_dir, start_mock_with_policy, trajectory
 from loadgen import Processes
-from request_cpu import chat_scope
+from request_cpu import call_once, chat_scope
 
 KINDS = ("short", "1KB", "stream")
 PARTS = ("first", "last", "total")
@@ -68,29 +68,17 @@ async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
     clock, wall = time.thread_time, time.perf_counter
 
     async def one() -> tuple[float, float, float, float, float]:
-        pending = [{"type": "http.request", "body": body, "more_body": False}]
         marks: list[float] = []
         walls: list[float] = []
-        status: list[int] = []
 
-        async def receive() -> dict[str, Any]:
-            if pending:
-                return pending.pop()
-            await asyncio.Event().wait()  # the client stays connected
-            raise AssertionError
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-            elif not marks or not message.get("more_body", False):
+        def on_body(message: dict[str, Any]) -> None:
+            if not marks or not message.get("more_body", False):
                 marks.append(clock())
                 walls.append(wall())
 
         began, began_wall = clock(), wall()
-        await app({**scope, "state": {}}, receive, send)
+        await call_once(app, body, scope, on_body)
         ended = clock()
-        if status != [200]:
-            raise RuntimeError(f"status {status}")
         return (
             marks[0] - began,
             marks[-1] - began,

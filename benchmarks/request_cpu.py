@@ -92,8 +92,11 @@ def with_app(prefix: str, work: Callable[[Any], Awaitable[T]]) -> T:
             procs.close()
 
 
-async def call_once(app: Any, body: bytes, scope: dict[str, Any]) -> None:
-    """One chat request with ``body`` through ``app`` without a server (the client stays connected)."""
+async def call_once(
+    app: Any, body: bytes, scope: dict[str, Any], on_body: Callable[[dict[str, Any]], None] | None = None
+) -> None:
+    """One chat request with ``body`` through ``app`` without a server (the client stays connected);
+    ``on_body`` sees each body message as it is sent."""
     pending = [{"type": "http.request", "body": body, "more_body": False}]
     status: list[int] = []
 
@@ -106,6 +109,8 @@ async def call_once(app: Any, body: bytes, scope: dict[str, Any]) -> None:
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
+        elif on_body is not None:
+            on_body(message)
 
     await app({**scope, "state": {}}, receive, send)
     if status != [200]:
