@@ -22,6 +22,13 @@ sweep, and the ship rule of ``.cache/classifier/rules_v13.txt``:
     .venv/bin/python benchmarks/classifier_compare.py \\
         --base-data $C/corpus_v11.jsonl --base-pred $C/cv_family_pred_v11.jsonl \\
         --cand-data $C/corpus_v13.jsonl --cand-pred $C/cv_family_pred_v13.jsonl [--base-own-shortfall 0.2730]
+
+``--like-for-like`` applies the ninth round's rule (``.cache/classifier/rules_v15.txt``) instead: both
+prediction files on *every* prompt of one corpus (``--cand-data``; the same families, so the same held-out
+folds), each prediction with its own held-out model's cut points (the ``level_cuts`` it was saved with); ship
+iff (P, primary) the candidate's best shortfall over the grid is strictly below the base's (4 decimals), and
+at ``--default`` (E) its effort error on think prompts is not above the base's and (R1-R3) its accuracy,
+recall on think and no-think precision are not below the base's (3 decimals).
 """
 
 from __future__ import annotations
@@ -88,6 +95,36 @@ def pick_threshold(table: dict[float, dict[str, float]], default: float) -> floa
     return min(near, key=lambda t: (abs(t - default), t))
 
 
+def like_for_like(data: str, base_pred: str, cand_pred: str, default: float) -> int:
+    """The ninth round's rule: base and candidate on every prompt of one corpus, their own cut points."""
+    examples, base = load(data, base_pred)
+    _, cand = load(data, cand_pred)
+    if set(base) != set(cand) or len(base) != len(examples):
+        print(f"the two prediction files do not cover the same {len(examples)} prompts", file=sys.stderr)
+        return 2
+    base_pairs = [(examples[i], p) for i, (p, _) in sorted(base.items())]
+    cand_pairs = [(examples[i], p) for i, (p, _) in sorted(cand.items())]
+    base_table = sweep(f"base, {len(base_pairs)} prompts, own cut points", base_pairs)
+    cand_table = sweep(f"candidate, {len(cand_pairs)} prompts, own cut points", cand_pairs)
+    base_min, cand_min = (min(r["S"] for r in t.values()) for t in (base_table, cand_table))
+    b0, c0 = rates(base_pairs, default), rates(cand_pairs, default)
+    checks = {
+        "P best shortfall": (round(cand_min, 4) < round(base_min, 4), f"{cand_min:.4f} < {base_min:.4f}"),
+        "E effort error think": (
+            round(c0["ord_T"], 3) <= round(b0["ord_T"], 3),
+            f"{c0['ord_T']:.3f} <= {b0['ord_T']:.3f}",
+        ),
+    }
+    for name, key in (("R1 accuracy", "acc"), ("R2 recall think", "rec"), ("R3 no-think precision", "prec")):
+        checks[name] = (round(c0[key], 3) >= round(b0[key], 3), f"{c0[key]:.3f} >= {b0[key]:.3f}")
+    print(f"\nship rule (like for like, think {default})")
+    for name, (ok, text) in checks.items():
+        print(f"  {name:22s} {'pass' if ok else 'FAIL'}  {text}")
+    ship = all(ok for ok, _ in checks.values())
+    print(f"decision: {'SHIP' if ship else 'do not ship'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -103,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-rule", choices=RULES, default="source")
     parser.add_argument("--base-own-shortfall", type=float, default=0.2730)
     parser.add_argument("--default", type=float, default=0.28)
+    parser.add_argument(
+        "--like-for-like",
+        action="store_true",
+        help="the ninth round's rule: both predictions on every prompt of --cand-data (rules_v15.txt)",
+    )
     ns = parser.parse_args(argv)
+    if ns.like_for_like:
+        return like_for_like(ns.cand_data, ns.base_pred, ns.cand_pred, ns.default)
     base_ex, base_pred = load(ns.base_data, ns.base_pred)
     cand_ex, cand_pred = load(ns.cand_data, ns.cand_pred)
     cand_raw = [json.loads(line) for line in Path(ns.cand_data).read_text(encoding="utf-8").splitlines()]
