@@ -88,3 +88,56 @@ def test_threshold_ties_go_to_the_default(compare: ModuleType) -> None:
     table = {0.2: {"S": 0.1}, 0.26: {"S": 0.101}, 0.34: {"S": 0.1}, 0.5: {"S": 0.3}}
     assert compare.pick_threshold(table, 0.28) == 0.26  # within 0.002 of the best, nearest 0.28
     assert compare.pick_threshold({0.1: {"S": 0.0}, 0.6: {"S": 0.5}}, 0.28) == 0.1
+
+
+def _like_for_like(
+    compare: ModuleType, tmp: Path, base_right: bool, cand_right: bool, capsys: pytest.CaptureFixture[str]
+) -> str:
+    data = _write(tmp / "data.jsonl", RECORDS)
+    args = [
+        "--like-for-like", "--base-data", data, "--cand-data", data,
+        "--base-pred", _write(tmp / "base_pred.jsonl", [_pred(i, r, base_right) for i, r in enumerate(RECORDS)]),
+        "--cand-pred", _write(tmp / "cand_pred.jsonl", [_pred(i, r, cand_right) for i, r in enumerate(RECORDS)]),
+    ]  # fmt: skip
+    assert compare.main(args) == 0
+    return str(capsys.readouterr().out)
+
+
+def test_like_for_like_ships_a_better_candidate(
+    compare: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _like_for_like(compare, tmp_path, base_right=False, cand_right=True, capsys=capsys)
+    assert "P best shortfall       pass" in out
+    assert "decision: SHIP" in out
+
+
+@pytest.mark.parametrize(("base_right", "cand_right"), [(True, False), (True, True)])
+def test_like_for_like_needs_a_strictly_better_shortfall(
+    compare: ModuleType,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    base_right: bool,
+    cand_right: bool,
+) -> None:
+    """A worse candidate fails, and so does an equal one: the primary check is strict."""
+    out = _like_for_like(compare, tmp_path, base_right, cand_right, capsys)
+    assert "P best shortfall       FAIL" in out
+    assert "decision: do not ship" in out
+
+
+def test_like_for_like_refuses_different_prompt_sets(compare: ModuleType, tmp_path: Path) -> None:
+    data = _write(tmp_path / "data.jsonl", RECORDS)
+    base = _write(tmp_path / "base_pred.jsonl", [_pred(i, r, True) for i, r in enumerate(RECORDS)])
+    cand = _write(tmp_path / "cand_pred.jsonl", [_pred(i, r, True) for i, r in enumerate(RECORDS[:3])])
+    args = [
+        "--like-for-like",
+        "--base-data",
+        data,
+        "--cand-data",
+        data,
+        "--base-pred",
+        base,
+        "--cand-pred",
+        cand,
+    ]
+    assert compare.main(args) == 2
