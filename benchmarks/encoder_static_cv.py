@@ -457,7 +457,50 @@ def cmd_report(ns: argparse.Namespace) -> int:
     for name, (ok, text) in checks.items():
         print(f"  {name:34s} {'pass' if ok else 'FAIL'}  {text}")
     print(f"verdict: {'BETTER (all pass)' if all(ok for ok, _ in checks.values()) else 'not better'}")
+    _bootstrap(examples, ref, cand, idx, ns.think)
     return 0
+
+
+def _bootstrap(
+    examples: Sequence[Any], ref: dict[int, Any], cand: dict[int, Any], idx: list[int], think: float
+) -> None:
+    """Diagnostic (not part of the rule): a paired bootstrap over the held-out families (resampled with
+    replacement, 2,000 draws, seed 15) of the candidate's change in best shortfall and in accuracy at
+    ``think``."""
+    fams = sorted({examples[i].group("family") for i in idx})
+    fam_of = np.array([fams.index(examples[i].group("family")) for i in idx])
+    y = np.array([examples[i].think for i in idx])
+    grid = np.array([*GRID, think])
+
+    def counts(preds: dict[int, Any]) -> np.ndarray:
+        p = np.array([preds[i].p_think for i in idx])
+        out = np.zeros((len(fams), len(grid), 5))  # n, correct, think labels, think hits, no-think right
+        for j, t in enumerate(grid.tolist()):
+            on = p >= t
+            cols = (np.ones_like(y), on == y, y, on & y, ~on & ~y)
+            for k, col in enumerate(cols):
+                out[:, j, k] = np.bincount(fam_of, weights=col.astype(np.float64), minlength=len(fams))
+        return out
+
+    def rates(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # c: draws x grid x 5
+        n_no = c[..., 2] - c[..., 3] + c[..., 4]  # predicted no-think: missed think prompts + right ones
+        acc = c[..., 1] / c[..., 0]
+        rec = c[..., 3] / np.maximum(c[..., 2], 1)
+        prec = c[..., 4] / np.maximum(n_no, 1)
+        short = sum(np.maximum(0.0, t - v) for t, v in zip(TARGETS, (acc, rec, prec), strict=True))
+        return short[..., :-1].min(axis=-1), acc[..., -1]
+
+    c_ref, c_cand = counts(ref), counts(cand)
+    draws = np.random.default_rng(15).multinomial(len(fams), [1 / len(fams)] * len(fams), size=2000)
+    s_r, a_r = rates(np.einsum("df,fgk->dgk", draws, c_ref))
+    s_c, a_c = rates(np.einsum("df,fgk->dgk", draws, c_cand))
+    for name, d in (("best shortfall", s_c - s_r), (f"accuracy at {think}", a_c - a_r)):
+        better = d < 0 if name == "best shortfall" else d > 0
+        lo, hi = np.percentile(d, [2.5, 97.5])
+        print(
+            f"bootstrap over families (diagnostic), change in {name}: median {np.median(d):+.4f}, "
+            f"95 % interval [{lo:+.4f}, {hi:+.4f}], candidate better in {better.mean():.1%} of draws"
+        )
 
 
 # --------------------------------------------------------------------------------------------- latency
