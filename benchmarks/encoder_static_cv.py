@@ -596,6 +596,21 @@ def cmd_latency(ns: argparse.Namespace) -> int:
         name = f"{label} ({_tokens(messages)} tok, {sum(map(len, toks))} words)"
         print(f"{name:24s} {base[0]:13.3f} / {base[1]:.3f}  {lin[0]:8.3f} / {lin[1]:.3f}  "
               f"{npy[0]:8.3f} / {npy[1]:.3f}  {pyt[0]:8.3f} / {pyt[1]:.3f}")  # fmt: skip
+    if ns.data:  # real text: the 200 longest latest turns of a corpus, each its own conversation
+        texts = sorted((_latest_user(r) for r in _records(ns.data)), key=len)[-200:]
+        counts = [Counter(_words(t)) for t in texts]
+        lin_s: list[int] = []
+        for _ in range(max(1, ns.iterations // len(counts))):
+            for c in counts:
+                c0 = time.thread_time_ns()
+                form_linear(c)
+                lin_s.append(time.thread_time_ns() - c0)
+        p50, p99 = _p50_p99(lin_s)
+        distinct = statistics.mean(map(len, counts))
+        print(
+            f"real long turns (200 longest of --data, {distinct:.0f} distinct tokens per window on average): "
+            f"linear p50 {p50:.3f} / p99 {p99:.3f} ms"
+        )
     words_blob = gzip.compress("\n".join(table.words).encode())
     for name, arr in (("float16", table.vectors.astype(np.float16)), ("int8", _int8(table.vectors))):
         buf = io.BytesIO()
@@ -645,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vectors", default=".cache/encoder_static/vectors_d64.npz")
     p.add_argument("--artifact", required=True, help="a model trained with the extra dims (cv writes one)")
     p.add_argument("--iterations", type=int, default=2000)
+    p.add_argument("--data", help="also time the linear form on the 200 longest latest turns of this JSONL")
     ns = parser.parse_args(argv)
     return {"vectors": cmd_vectors, "cv": cmd_cv, "report": cmd_report, "latency": cmd_latency}[ns.cmd](ns)
 
