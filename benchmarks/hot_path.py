@@ -7,7 +7,11 @@ Targets, each a separate process on the same box, all in front of the same ``moc
   ``git archive`` into a temporary directory, run with this venv), under uvicorn (``thinkgate serve``),
   granian, or a variant of either (``SERVERS``: server options measured against the shipped start);
 * ``nginx``: ``proxy_pass`` with upstream keep-alive, when an ``nginx`` binary is found (``--nginx``);
-* ``litellm``: the LiteLLM proxy, when ``--litellm PATH`` names its ``litellm`` executable (its own venv).
+* ``litellm``: the LiteLLM proxy, when ``--litellm PATH`` names its ``litellm`` executable (its own venv);
+* ``floor``, ``floor-async``, ``floor-asgi``, ``floor-asgi-client`` (``--floor [LAYER]``, repeatable, alone:
+  all four): the floor of a Python proxy of this kind (``floor_proxy.py``, a benchmark target, not a
+  product path) and the layers of thinkgate's stack added on top of it one at a time; the table then ends
+  with the layers' steps (``layers()``).
 
 Measured per target (``model: auto``, one worker, access log on), phase by phase: every target runs one
 measurement before the next measurement starts, in alternating order, and ``--rounds N`` repeats the phases
@@ -26,7 +30,7 @@ and reports medians (the load of a shared box drifts over minutes):
   requests (1 KB, non-stream, at ``--connections``), read after each fifth of them (flat or a plateau?).
 
 Run: ``.venv/bin/python benchmarks/hot_path.py --rev HEAD~1 --rev HEAD --server uvicorn --server granian
-[--nginx] [--litellm /tmp/litellm/bin/litellm] [--memory-requests 100000] [--json out.json]``
+[--nginx] [--litellm /tmp/litellm/bin/litellm] [--floor] [--memory-requests 100000] [--json out.json]``
 
 ``--in-process-rounds N`` then runs ``request_cpu.py`` on the same revisions (the gateway's CPU per request
 with no HTTP server, robust to a loaded box). Each revision runs from ``git archive`` of that commit with this
@@ -50,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from floor_proxy import LAYERS
 from loadgen import (
     HOST,
     JSON_HEADERS,
@@ -295,6 +300,19 @@ def start_nginx(procs: Processes, work: Path, mock: str) -> str:
     return url
 
 
+def start_floor(procs: Processes, layer: str, mock: str) -> str:
+    """Start ``floor_proxy.py --layer LAYER`` in front of the mock (this checkout's ``gateway`` for the ASGI
+    layers); its URL once it answers."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, str(REPO / "benchmarks/floor_proxy.py"), "--layer", layer, "--host", HOST]
+    argv += ["--port", str(port), "--upstream", mock, "--model", MOCK_MODEL]
+    procs.start(layer, argv, env=env)
+    url = f"http://{HOST}:{port}"
+    procs.wait_ok(layer, url + "/health")
+    return url
+
+
 def start_litellm(procs: Processes, work: Path, mock: str, litellm: str) -> str:
     port = free_port()
     conf = work / "litellm.yaml"
@@ -465,6 +483,37 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: the rows of the floor's decomposition: (key, label, is it a CPU cost per request)
+LAYER_ROWS = (
+    ("sat_cpu_ms", "CPU ms/req, 1 KB at 64 conn", True),
+    ("added_p50_1_ms", "added p50 ms at 1 conn", False),
+    ("added_ttfb_1_ms", "added ms to 1st stream byte", False),
+    ("sweep_85kb_cpu_ms", "CPU ms/req, 85 KB at 8 conn", True),
+)
+
+
+def layers(results: dict[str, dict[str, Any]]) -> str:
+    """The floor's layers and the thinkgate targets in stack order: each row's value, its step from the layer
+    below, and for CPU rows nginx's CPU per request over it (the per-core ratio, issue 18's "0.1x nginx")."""
+    names = [n for n in (*LAYERS, *(n for n in results if n.startswith("gw:"))) if n in results]
+    nginx = results.get("nginx", {})
+    lines = ["layers (step = minus the row above; x nginx = nginx's CPU per request / this one's)"]
+    for key, label, is_cpu in LAYER_ROWS:
+        lines.append(f"  {label}")
+        below: float | None = None
+        for name in names:
+            value = results[name].get(key)
+            if value is None:
+                continue
+            cells = f"    {name:<28}{value:8.3f}"
+            cells += f"   step {value - below:+.3f}" if below is not None else " " * 14
+            if is_cpu and nginx.get(key) and value:
+                cells += f"   x nginx {nginx[key] / value:.3f}"
+            lines.append(cells)
+            below = value
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument(
@@ -475,6 +524,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--server", action="append", choices=list(SERVERS), help="repeatable; default uvicorn")
     p.add_argument("--nginx", action="store_true", help="also measure nginx proxy_pass")
     p.add_argument("--litellm", default=None, help="path of a litellm executable (its own venv)")
+    p.add_argument(
+        "--floor",
+        action="append",
+        nargs="?",
+        const="all",
+        choices=[*LAYERS, "all"],
+        help="also measure the floor of a Python proxy (floor_proxy.py) at LAYER (repeatable; alone: all)",
+    )
     p.add_argument("--duration", type=float, default=4.0, help="seconds per closed-loop window")
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--connections", type=int, default=64)
@@ -506,6 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     name = f"gw:{rev}:{server}"
                     targets.append(Target(name, "", name))
                     targets[-1] = Target(name, start_gateway(procs, name, src, server, policy), name)
+            floors = opts.floor or []
+            for layer in LAYERS if "all" in floors else [f for f in LAYERS if f in floors]:
+                targets.append(Target(layer, start_floor(procs, layer, mock), layer))
             if opts.nginx:
                 targets.append(Target("nginx", start_nginx(procs, work, mock), "nginx"))
             if opts.litellm:
@@ -537,6 +597,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         res["added_p50_1_ms"] = round(res["p50_1_ms"] - direct["p50_1_ms"], 3)
         res["added_ttfb_1_ms"] = round(res["ttfb_1_ms"] - direct["ttfb_1_ms"], 3)
     print(table(results))
+    if opts.floor:
+        print()
+        print(layers(results))
     for name, res in results.items():
         if "rss_curve_mb" in res:
             print(f"RSS MB of {name} after each fifth of the memory run: {res['rss_curve_mb']}")
@@ -551,7 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         import request_cpu  # the same revisions in process, after the servers above have stopped
 
         print()
-        request_cpu.main([*(f"--rev={rev}" for rev in revs), f"--rounds={opts.in_process_rounds}"])
+        floor = ["--floor"] if opts.floor else []
+        request_cpu.main([*(f"--rev={rev}" for rev in revs), f"--rounds={opts.in_process_rounds}", *floor])
     return 1 if errors else 0
 
 

@@ -11,7 +11,13 @@ CPU time is counted.
 Each revision runs in its own child process from ``git archive`` of that commit (``python -P``, this venv);
 revisions alternate round by round and the table shows medians.
 
-Run: ``.venv/bin/python benchmarks/request_cpu.py --rev 2f9bada --rev HEAD [--rounds 3] [--json out.json]``
+``--floor`` adds two more children: the floor's ASGI app (``floor_proxy.asgi_app``: parse, splice, the
+floor's pooled upstream client, normalise) as ``floor-app``, and the same with thinkgate's upstream client as
+``floor-app-client``, called the same way: thinkgate's app minus ``floor-app-client`` is what its application
+code costs above the least such an app must do (see ``hot_path.py --floor`` for the layers below the app).
+
+Run: ``.venv/bin/python benchmarks/request_cpu.py --rev 2f9bada --rev HEAD [--floor] [--rounds 3]
+[--json out.json]``
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from loadgen import HOST, Processes
 #: The bodies measured: the trajectories of ``hot_path.py`` by size in KB, and ``0``: its short task through
 #: ``/v1/chat/completions`` (one user turn, no tools: the ``doors`` phase's chat body).
 BODIES = (0, *SIZES_KB)
+#: ``--floor``'s children: name -> does the floor's ASGI app use thinkgate's upstream client
+FLOOR_APPS = {"floor-app": False, "floor-app-client": True}
 
 T = TypeVar("T")
 
@@ -135,6 +143,10 @@ def child(args: list[str]) -> None:
     from gateway.app import create_app
     from gateway.settings import Settings
 
+    floor = os.environ.get("FLOOR_APP")
+    if floor is not None:
+        return floor_child(floor == "client", os.environ["FLOOR_UPSTREAM"], sizes, requests)
+
     async def main() -> dict[int, float]:
         app = create_app(Settings(config=policy))
         out = {}
@@ -154,9 +166,41 @@ def child(args: list[str]) -> None:
     print("RESULT " + json.dumps(result), file=sys.stderr)
 
 
-def run_rev(src: Path, policy: Path, sizes: Sequence[int], requests: int) -> dict[int, float]:
-    """One child run of the revision in ``src``; its stdout (the access log) is dropped."""
-    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{REPO / 'benchmarks'}"}
+def floor_child(thinkgate_client: bool, upstream: str, sizes: Sequence[int], requests: int) -> None:
+    """``child`` for ``--floor``: the floor's ASGI app (``floor_proxy.asgi_app``) measured the same way."""
+    import uvloop
+    from floor_proxy import asgi_app
+    from hot_path import MOCK_MODEL
+
+    async def main() -> dict[int, float]:
+        app = asgi_app(upstream, MOCK_MODEL, thinkgate_client)
+        lifespan: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        started = asyncio.Event()
+
+        async def send(_: dict[str, str]) -> None:
+            started.set()
+
+        await lifespan.put({"type": "lifespan.startup"})
+        task = asyncio.create_task(app({"type": "lifespan"}, lifespan.get, send))
+        await started.wait()
+        out = {}
+        for kb in sizes:
+            n = max(20, requests // max(1, kb // 20))
+            out[kb] = await _per_request(app, body_for(kb), n)
+        await lifespan.put({"type": "lifespan.shutdown"})
+        await task
+        return out
+
+    result = uvloop.run(main())
+    print("RESULT " + json.dumps(result), file=sys.stderr)
+
+
+def run_rev(
+    src: Path, policy: Path, sizes: Sequence[int], requests: int, extra: dict[str, str] | None = None
+) -> dict[int, float]:
+    """One child run of the revision in ``src`` (``extra``: more environment); its stdout (the access log) is
+    dropped."""
+    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{REPO / 'benchmarks'}", **(extra or {})}
     code = "import sys, request_cpu; request_cpu.child(sys.argv[1:])"
     argv = [sys.executable, "-P", "-c", code, str(policy), *map(str, sizes), str(requests)]
     done = subprocess.run(
@@ -177,11 +221,14 @@ def alternate(
     names = list(sources)
     procs = Processes(work, REPO)
     try:
-        _, policy = start_mock_with_policy(procs, work)
+        mock, policy = start_mock_with_policy(procs, work)
         for n in range(rounds):
             for name in names if n % 2 == 0 else names[::-1]:
                 print(f"round {n + 1}: {name}", file=sys.stderr, flush=True)
-                runs[name].append(run_rev(sources[name], policy, BODIES, requests))
+                extra = None
+                if name in FLOOR_APPS:
+                    extra = {"FLOOR_APP": "client" if FLOOR_APPS[name] else "floor", "FLOOR_UPSTREAM": mock}
+                runs[name].append(run_rev(sources[name], policy, BODIES, requests, extra))
     finally:
         procs.close()
     return runs
@@ -192,20 +239,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rev", action="append", help="git revision (repeatable; WORKTREE = this checkout)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--requests", type=int, default=1000, help="requests per size (fewer for large bodies)")
+    p.add_argument(
+        "--floor", action="store_true", help="also the floor's ASGI app (floor_proxy.py), two ways"
+    )
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     revs = opts.rev or ["WORKTREE"]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="thinkgate-cpu-") as tmp:
         work = Path(tmp)
-        runs = alternate({rev: source_dir(rev, work) for rev in revs}, work, opts.rounds, opts.requests)
+        sources = {rev: source_dir(rev, work) for rev in revs}
+        floors = {name: REPO for name in FLOOR_APPS} if opts.floor else {}
+        runs = alternate({**sources, **floors}, work, opts.rounds, opts.requests)
     medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in BODIES} for rev, rs in runs.items()}
     print(f"gateway CPU ms per chat request in process (median of {opts.rounds} rounds; no HTTP server)")
-    print(
-        "body".rjust(8) + "".join(rev.rjust(14) for rev in revs) + ("   last/first" if len(revs) > 1 else "")
-    )
+    ratio_head = "   last/first" if len(revs) > 1 else ""
+    print("body".rjust(8) + "".join(name.rjust(18) for name in runs) + ratio_head)
     for kb in BODIES:
-        cells = "".join(f"{medians[rev][kb]:14.3f}" for rev in revs)
+        cells = "".join(f"{medians[name][kb]:18.3f}" for name in runs)
         ratio = f"{medians[revs[-1]][kb] / medians[revs[0]][kb]:13.2f}" if len(revs) > 1 else ""
         print(f"{body_name(kb):>8}" + cells + ratio)
     print(f"load average before {load_before}, after {os.getloadavg()}")
