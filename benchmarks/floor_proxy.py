@@ -28,11 +28,15 @@ Layers (``--layer``), each adding one step of thinkgate's stack on top of the pr
   uvicorn's httptools protocol with ``OneWriteProtocol``, uvicorn's default options as ``thinkgate serve``
   runs it: proxy headers, ``date`` and ``server`` headers, no access log);
 * ``floor-asgi-client``: ``floor-asgi`` with thinkgate's upstream client (``gateway.backends.client``,
-  with its slot accounting, deadline timer, keep-alive checks and response object) instead of the floor's.
+  with its slot accounting, deadline timer, keep-alive checks and response object) instead of the floor's;
+* ``floor-framework``: ``floor-asgi-client`` inside thinkgate's framework shell: a ``GatewayApp`` (FastAPI
+  with ``gateway/fastpath.py``'s hot routes) with ``RequestIdMiddleware``, the handler taking a Starlette
+  ``Request`` (``await request.body()``) and returning a ``Response`` whose ASGI call runs the exchange (as
+  thinkgate's ``PipelineResponse`` does).
 
-What remains between ``floor-asgi-client`` and thinkgate is thinkgate's application (FastAPI/Starlette app
-and middleware, front door, prologue, decision, render, dispatch, exchange, normalisation, relay, ledger,
-metrics, access log), which ``request_cpu.py`` measures in process.
+What remains between ``floor-framework`` and thinkgate is thinkgate's own pipeline (front door, prologue,
+decision, render, dispatch, disconnect watch, exchange, normalisation, relay, ledger, metrics, access log),
+which ``request_cpu.py`` (in process) and ``request_stages.py`` (per stage) measure.
 
 Run (normally started by ``hot_path.py --floor``):
 ``.venv/bin/python benchmarks/floor_proxy.py --layer floor --port 8100 --upstream http://127.0.0.1:9000``
@@ -49,7 +53,7 @@ from typing import Any, cast
 import httptools
 import orjson
 
-LAYERS = ("floor", "floor-async", "floor-asgi", "floor-asgi-client")
+LAYERS = ("floor", "floor-async", "floor-asgi", "floor-asgi-client", "floor-framework")
 CHAT_PATH = b"/v1/chat/completions"
 SPLICE = {"enable_thinking": False}  # the one field a gateway of this kind adds (instruct: no thinking)
 USAGE = {"include_usage": True}
@@ -547,6 +551,49 @@ def asgi_app(upstream: str, backend_model: str, thinkgate_client: bool) -> Any:
     return app
 
 
+def framework_app(upstream: str, backend_model: str) -> Any:
+    """The ``floor-framework`` layer: the exchange with thinkgate's client inside thinkgate's app shell."""
+    from contextlib import asynccontextmanager
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from gateway.backends.client import UpstreamClient
+    from gateway.fastpath import GatewayApp
+    from gateway.middleware import RequestIdMiddleware
+    from router.policy import Timeouts
+
+    clients: list[UpstreamClient] = []
+    url = upstream.rstrip("/") + "/v1/chat/completions"
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        client = UpstreamClient(Timeouts(), 256)
+        await client.start()
+        clients.append(client)
+        yield
+        await client.close()
+
+    class Exchange(Response):
+        def __init__(self, raw: bytes) -> None:  # Response.__init__ is not called, as in PipelineResponse
+            self.raw = raw
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await handle(clients[0], url, backend_model, self.raw, AsgiEmit(send))
+
+    async def chat(request: Request) -> Response:
+        return Exchange(await request.body())
+
+    async def health() -> Response:
+        return Response(b"")
+
+    app = GatewayApp(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_hot_route(CHAT_PATH.decode(), chat)
+    app.add_api_route("/health", health, methods=["GET"])
+    return app
+
+
 async def serve_raw(layer: str, host: str, port: int, origin: Origin) -> None:
     loop = asyncio.get_running_loop()
     factory: Callable[[], asyncio.Protocol]
@@ -576,7 +623,10 @@ def main() -> None:
     # thinkgate's HTTP server: uvicorn + OneWriteProtocol, as `thinkgate serve` runs it
     from gateway.server import run
 
-    app = asgi_app(ns.upstream, ns.model, thinkgate_client=ns.layer == "floor-asgi-client")
+    if ns.layer == "floor-framework":
+        app = framework_app(ns.upstream, ns.model)
+    else:
+        app = asgi_app(ns.upstream, ns.model, thinkgate_client=ns.layer == "floor-asgi-client")
     run(app, host=ns.host, port=ns.port, log_level="warning", access_log=False, lifespan="on")
 
 

@@ -8,10 +8,10 @@ Targets, each a separate process on the same box, all in front of the same ``moc
   granian, or a variant of either (``SERVERS``: server options measured against the shipped start);
 * ``nginx``: ``proxy_pass`` with upstream keep-alive, when an ``nginx`` binary is found (``--nginx``);
 * ``litellm``: the LiteLLM proxy, when ``--litellm PATH`` names its ``litellm`` executable (its own venv);
-* ``floor``, ``floor-async``, ``floor-asgi``, ``floor-asgi-client`` (``--floor [LAYER]``, repeatable, alone:
-  all four): the floor of a Python proxy of this kind (``floor_proxy.py``, a benchmark target, not a
-  product path) and the layers of thinkgate's stack added on top of it one at a time; the table then ends
-  with the layers' steps (``layers()``).
+* ``floor``, ``floor-async``, ``floor-asgi``, ``floor-asgi-client``, ``floor-framework`` (``--floor [LAYER]``,
+  repeatable, alone: all five): the floor of a Python proxy of this kind (``floor_proxy.py``, a benchmark
+  target, not a product path) and the layers of thinkgate's stack added on top of it one at a time; the
+  table then ends with the layers' steps (``layers()``).
 
 Measured per target (``model: auto``, one worker, access log on), phase by phase: every target runs one
 measurement before the next measurement starts, in alternating order, and ``--rounds N`` repeats the phases

@@ -11,10 +11,12 @@ CPU time is counted.
 Each revision runs in its own child process from ``git archive`` of that commit (``python -P``, this venv);
 revisions alternate round by round and the table shows medians.
 
-``--floor`` adds two more children: the floor's ASGI app (``floor_proxy.asgi_app``: parse, splice, the
-floor's pooled upstream client, normalise) as ``floor-app``, and the same with thinkgate's upstream client as
-``floor-app-client``, called the same way: thinkgate's app minus ``floor-app-client`` is what its application
-code costs above the least such an app must do (see ``hot_path.py --floor`` for the layers below the app).
+``--floor`` adds three more children: the floor's ASGI app (``floor_proxy.asgi_app``: parse, splice, the
+floor's pooled upstream client, normalise) as ``floor-app``, the same with thinkgate's upstream client as
+``floor-app-client``, and that inside thinkgate's app shell (``GatewayApp``, ``RequestIdMiddleware``,
+Starlette request and response) as ``floor-app-framework``, called the same way: thinkgate's app minus
+``floor-app-framework`` is what its pipeline costs above the least such an app must do (see ``hot_path.py
+--floor`` for the layers below the app).
 
 Run: ``.venv/bin/python benchmarks/request_cpu.py --rev 2f9bada --rev HEAD [--floor] [--rounds 3]
 [--json out.json]``
@@ -42,8 +44,8 @@ from loadgen import HOST, Processes
 #: The bodies measured: the trajectories of ``hot_path.py`` by size in KB, and ``0``: its short task through
 #: ``/v1/chat/completions`` (one user turn, no tools: the ``doors`` phase's chat body).
 BODIES = (0, *SIZES_KB)
-#: ``--floor``'s children: name -> does the floor's ASGI app use thinkgate's upstream client
-FLOOR_APPS = {"floor-app": False, "floor-app-client": True}
+#: ``--floor``'s children: name -> which floor app (``floor_child``)
+FLOOR_APPS = {"floor-app": "floor", "floor-app-client": "client", "floor-app-framework": "framework"}
 
 T = TypeVar("T")
 
@@ -145,7 +147,7 @@ def child(args: list[str]) -> None:
 
     floor = os.environ.get("FLOOR_APP")
     if floor is not None:
-        return floor_child(floor == "client", os.environ["FLOOR_UPSTREAM"], sizes, requests)
+        return floor_child(floor, os.environ["FLOOR_UPSTREAM"], sizes, requests)
 
     async def main() -> dict[int, float]:
         app = create_app(Settings(config=policy))
@@ -166,14 +168,17 @@ def child(args: list[str]) -> None:
     print("RESULT " + json.dumps(result), file=sys.stderr)
 
 
-def floor_child(thinkgate_client: bool, upstream: str, sizes: Sequence[int], requests: int) -> None:
-    """``child`` for ``--floor``: the floor's ASGI app (``floor_proxy.asgi_app``) measured the same way."""
+def floor_child(which: str, upstream: str, sizes: Sequence[int], requests: int) -> None:
+    """``child`` for ``--floor``: one of the floor's ASGI apps (``floor_proxy.py``) measured the same way."""
     import uvloop
-    from floor_proxy import asgi_app
+    from floor_proxy import asgi_app, framework_app
     from hot_path import MOCK_MODEL
 
     async def main() -> dict[int, float]:
-        app = asgi_app(upstream, MOCK_MODEL, thinkgate_client)
+        if which == "framework":
+            app = framework_app(upstream, MOCK_MODEL)
+        else:
+            app = asgi_app(upstream, MOCK_MODEL, thinkgate_client=which == "client")
         lifespan: asyncio.Queue[dict[str, str]] = asyncio.Queue()
         started = asyncio.Event()
 
@@ -227,7 +232,7 @@ def alternate(
                 print(f"round {n + 1}: {name}", file=sys.stderr, flush=True)
                 extra = None
                 if name in FLOOR_APPS:
-                    extra = {"FLOOR_APP": "client" if FLOOR_APPS[name] else "floor", "FLOOR_UPSTREAM": mock}
+                    extra = {"FLOOR_APP": FLOOR_APPS[name], "FLOOR_UPSTREAM": mock}
                 runs[name].append(run_rev(sources[name], policy, BODIES, requests, extra))
     finally:
         procs.close()
@@ -239,9 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rev", action="append", help="git revision (repeatable; WORKTREE = this checkout)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--requests", type=int, default=1000, help="requests per size (fewer for large bodies)")
-    p.add_argument(
-        "--floor", action="store_true", help="also the floor's ASGI app (floor_proxy.py), two ways"
-    )
+    p.add_argument("--floor", action="store_true", help="also the floor's ASGI apps (floor_proxy.py)")
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     revs = opts.rev or ["WORKTREE"]
@@ -254,9 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in BODIES} for rev, rs in runs.items()}
     print(f"gateway CPU ms per chat request in process (median of {opts.rounds} rounds; no HTTP server)")
     ratio_head = "   last/first" if len(revs) > 1 else ""
-    print("body".rjust(8) + "".join(name.rjust(18) for name in runs) + ratio_head)
+    width = max(14, *(len(name) + 2 for name in runs))
+    print("body".rjust(8) + "".join(name.rjust(width) for name in runs) + ratio_head)
     for kb in BODIES:
-        cells = "".join(f"{medians[name][kb]:18.3f}" for name in runs)
+        cells = "".join(f"{medians[name][kb]:{width}.3f}" for name in runs)
         ratio = f"{medians[revs[-1]][kb] / medians[revs[0]][kb]:13.2f}" if len(revs) > 1 else ""
         print(f"{body_name(kb):>8}" + cells + ratio)
     print(f"load average before {load_before}, after {os.getloadavg()}")
