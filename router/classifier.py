@@ -9,7 +9,9 @@ The latest user turn is scored first. When it leans on earlier turns (a short fo
 context's, so "now do it for n = 7" in a math thread still thinks.
 
 The artifact (a JSON mapping, built by :mod:`router.train`) holds the vocabulary, the weights, the feature
-scaling and the calibration; the gateway reads it and passes it to :meth:`EffortClassifier.from_artifact`.
+scaling and the calibration, and (version 2) static word vectors folded into five numbers per word
+(``word_weights``: the word's weight in the mean, and its weighted contribution to each output); the gateway
+reads it and passes it to :meth:`EffortClassifier.from_artifact`.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router.conversation import ChatView, leaning
 from router.effort import Effort
-from router.features import DENSE_NAMES, TextFeatures, text_features
+from router.features import DENSE_NAMES, TextFeatures, WordWeights, text_features
 
 ARTIFACT_FORMAT = "thinkgate-effort-classifier"
 ARTIFACT_VERSION = 1
+#: The version of an artifact that also carries folded word vectors (``word_weights``); version 1 has none.
+ARTIFACT_VERSION_WORDS = 2
 #: Standardised hand-built signals are clipped to ``[-CLIP, CLIP]`` (odd inputs cannot dominate the score).
 CLIP = 4.0
 #: The thinking levels the level model chooses among, in order.
@@ -197,6 +201,7 @@ class EffortClassifier:
         "_uni_abs",
         "_uni_cols",
         "_uni_keys",
+        "_words",
         "metadata",
     )
 
@@ -214,11 +219,13 @@ class EffortClassifier:
         tools_logit: float,
         level_cuts: tuple[float, float] = MEDIAN_CUTS,
         metadata: Mapping[str, Any] | None = None,
+        word_weights: WordWeights | None = None,
     ) -> None:
         """Build from parts; most callers use :meth:`from_artifact`.
 
         ``dense_weights`` has one row per output (think, low, medium, high) whose last entry is the bias;
-        ``gram_weights`` maps an n-gram to its four output weights.
+        ``gram_weights`` maps an n-gram to its four output weights; ``word_weights`` (optional) maps a word to
+        its folded word-vector numbers (:func:`router.features.word_sums`).
         """
         n = len(DENSE_NAMES)
         if len(mean) != n or len(scale) != n:
@@ -255,6 +262,7 @@ class EffortClassifier:
         self._prior = prior_think
         self._follow_gain = follow_gain
         self._tools_logit = tools_logit
+        self._words: WordWeights | None = dict(word_weights) if word_weights else None
         self.metadata: dict[str, Any] = dict(metadata or {})
 
     @classmethod
@@ -262,10 +270,11 @@ class EffortClassifier:
         """Build from a parsed artifact mapping; raises :class:`ArtifactError` when it is malformed."""
         if not isinstance(data, Mapping):
             raise ArtifactError("artifact must be a JSON object")
-        if data.get("format") != ARTIFACT_FORMAT or data.get("version") != ARTIFACT_VERSION:
+        version = data.get("version")
+        if data.get("format") != ARTIFACT_FORMAT or version not in (ARTIFACT_VERSION, ARTIFACT_VERSION_WORDS):
             raise ArtifactError(
-                f"unsupported artifact format {data.get('format')!r} version {data.get('version')!r}; "
-                f"expected {ARTIFACT_FORMAT!r} version {ARTIFACT_VERSION}"
+                f"unsupported artifact format {data.get('format')!r} version {version!r}; "
+                f"expected {ARTIFACT_FORMAT!r} version {ARTIFACT_VERSION} or {ARTIFACT_VERSION_WORDS}"
             )
         names = data.get("dense_names")
         if names != list(DENSE_NAMES):
@@ -302,6 +311,7 @@ class EffortClassifier:
             tools_logit=_number(data, "tools_logit"),
             level_cuts=(_number(cuts, "medium"), _number(cuts, "high")),
             metadata=meta if isinstance(meta, Mapping) else None,
+            word_weights=_word_weights(data) if version == ARTIFACT_VERSION_WORDS else None,
         )
 
     def _score(self, feats: TextFeatures, explain: bool) -> _Scores:
@@ -310,6 +320,8 @@ class EffortClassifier:
             for v, m, s in zip(feats.dense, self._mean, self._scale, strict=True)
         ]
         out = [row[-1] + sum(map(operator.mul, row, x)) for row in self._dense_w]
+        for k, v in enumerate(feats.words):
+            out[k] += v
         uni = feats.unigrams & self._uni_keys
         pairs = feats.pairs & self._pair_keys
         present = len(uni) + len(pairs)
@@ -320,7 +332,10 @@ class EffortClassifier:
         contributions: tuple[tuple[str, float], ...] = ()
         if explain:
             think_w, think_u, think_p = self._dense_w[0], self._uni_cols[0], self._pair_cols[0]
-            dense = ((name, think_w[i] * x[i], i) for i, name in enumerate(DENSE_NAMES))
+            dense = itertools.chain(
+                ((name, think_w[i] * x[i], i) for i, name in enumerate(DENSE_NAMES)),
+                (("word vectors", v, -2) for v in feats.words[:1]),
+            )
             # the strongest n-grams first, by a C-level key (norm > 0 does not change the order)
             top_uni = heapq.nlargest(_EVIDENCE, uni, key=self._uni_abs.__getitem__)
             top_pairs = heapq.nlargest(_EVIDENCE, pairs, key=self._pair_abs.__getitem__)
@@ -330,7 +345,10 @@ class EffortClassifier:
             )
             top = heapq.nlargest(_EVIDENCE, itertools.chain(dense, grams), key=lambda item: abs(item[1]))
             contributions = tuple(
-                (f'"{name}"' if i < 0 else name if x[i] >= 0 else f"low {name}", round(value, 3))
+                (
+                    name if i == -2 else f'"{name}"' if i < 0 else name if x[i] >= 0 else f"low {name}",
+                    round(value, 3),
+                )
                 for name, value, i in top
             )
         return _Scores(out[0], (out[1], out[2], out[3]), contributions)
@@ -342,7 +360,7 @@ class EffortClassifier:
 
     def think_logit(self, text: str) -> float:
         """Uncalibrated think logit of one text on its own (used by training and diagnostics)."""
-        return self._score(text_features(text), explain=False).think
+        return self._score(text_features(text, self._words), explain=False).think
 
     def predict(self, view: ChatView) -> Prediction:
         """Calibrated scores for a conversation. Never raises on an odd view; an empty one gets the prior."""
@@ -355,10 +373,10 @@ class EffortClassifier:
             if not context.strip():
                 return self._prior_prediction()
             alpha = 1.0
-        own = self._score(text_features(latest), explain=True)
+        own = self._score(text_features(latest, self._words), explain=True)
         z, levels, evidence = own.think, own.levels, own.contributions
         if alpha > 0.0:
-            ctx = self._score(text_features(context), explain=False)
+            ctx = self._score(text_features(context, self._words), explain=False)
             if not latest.strip():
                 z, levels = ctx.think, ctx.levels
                 evidence = (("context", round(ctx.think, 3)),)
@@ -384,6 +402,24 @@ class EffortClassifier:
             evidence=(("empty prompt", 0.0),),
             level_cuts=self._level_cuts,
         )
+
+
+def _word_weights(data: Mapping[str, Any]) -> dict[str, tuple[float, float, float, float, float]]:
+    """A version-2 artifact's ``word_weights``: ``{"words": [...], "columns": 5 lists}`` (each word's weight,
+    then its weighted contributions to think, low, medium, high)."""
+    table = data.get("word_weights")
+    if not isinstance(table, Mapping):
+        raise ArtifactError("artifact field 'word_weights' must be an object {words, columns}")
+    words = table.get("words")
+    cols = table.get("columns")
+    if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+        raise ArtifactError("artifact field 'word_weights.words' must be a non-empty list of strings")
+    if not isinstance(cols, list) or len(cols) != 5:
+        raise ArtifactError("artifact field 'word_weights.columns' must be 5 lists")
+    c = [_floats({"col": col}, "col", len(words)) for col in cols]
+    if any(v < 0.0 for v in c[0]):
+        raise ArtifactError("artifact word weights must not be negative")
+    return dict(zip(words, zip(c[0], c[1], c[2], c[3], c[4], strict=True), strict=True))
 
 
 def _levels(p: float, q: Sequence[float]) -> dict[str, float]:

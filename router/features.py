@@ -264,6 +264,9 @@ class TextFeatures:
     dense: tuple[float, ...]
     unigrams: frozenset[str]
     pairs: frozenset[tuple[str, str]]
+    #: The folded word-vector signal (:func:`word_sums`) on the four outputs (think, low, medium, high),
+    #: when :func:`text_features` was given a word table; empty otherwise.
+    words: tuple[float, ...] = ()
 
     @property
     def grams(self) -> frozenset[str]:
@@ -347,23 +350,56 @@ def _arithmetic(toks: Sequence[str]) -> int:
     return arith
 
 
-def text_features(text: str) -> TextFeatures:
-    """Hand-built signals and n-grams of one text (bounded cost for any length)."""
+#: A word's folded numbers: its weight in the weighted mean of word vectors, then that weight times the
+#: word vector's contribution to each of the four outputs (think, low, medium, high) of a trained model.
+WordWeights = Mapping[str, tuple[float, float, float, float, float]]
+
+
+def word_tokens(text: str) -> list[str]:
+    """The tokens :func:`text_features` reads of a text (its window's): what word vectors are looked up by."""
+    return tokens(window(text.strip()))
+
+
+def word_sums(counts: Mapping[str, int], table: WordWeights) -> tuple[float, float, float, float]:
+    """A text's word-vector signal on the four outputs from its token counts: the weighted mean, over the
+    tokens in ``table`` (each occurrence), of each word's contributions (``0`` when none is in the table).
+
+    Because the model is linear in the mean word vector, this equals the standardised weighted mean vector
+    times the trained weights (less a constant that training folds into the biases)."""
+    total = s0 = s1 = s2 = s3 = 0.0
+    get = table.get
+    for tok, n in counts.items():
+        row = get(tok)
+        if row is not None:
+            total += n * row[0]
+            s0 += n * row[1]
+            s1 += n * row[2]
+            s2 += n * row[3]
+            s3 += n * row[4]
+    if total <= 0.0:
+        return (0.0, 0.0, 0.0, 0.0)
+    return (s0 / total, s1 / total, s2 / total, s3 / total)
+
+
+def text_features(text: str, words: WordWeights | None = None) -> TextFeatures:
+    """Hand-built signals and n-grams of one text (bounded cost for any length); with a word table
+    (a trained artifact's), also its folded word-vector signal (:attr:`TextFeatures.words`)."""
     text = text.strip()
     values = [0.0] * len(DENSE_NAMES)
     if not text:
         values[_INDEX["empty"]] = 1.0
-        return TextFeatures(tuple(values), frozenset(), frozenset())
+        return TextFeatures(tuple(values), frozenset(), frozenset(), (0.0,) * 4 if words else ())
     win = window(text)
     toks = tokens(win)
     pairs = frozenset(itertools.pairwise(toks))
     counts = dict.fromkeys(_CUES, 0)
-    numbers = notation = code_tokens = words = letters = dialogue = social = content = 0
-    for tok, n in Counter(toks).items():  # each distinct token once, weighted by its count
+    numbers = notation = code_tokens = words_n = letters = dialogue = social = content = 0
+    distinct = Counter(toks)
+    for tok, n in distinct.items():  # each distinct token once, weighted by its count
         for name in _CUE_INDEX.get(tok, ()):
             counts[name] += n
         if tok.isalpha():
-            words += n
+            words_n += n
             letters += len(tok) * n
             dialogue += n if tok in _DIALOGUE else 0
             if tok in SOCIAL_WORDS:
@@ -414,8 +450,8 @@ def text_features(text: str) -> TextFeatures:
     )
     v[_INDEX["persona"]] = _log(sum(1 for t in _PERSONA_PAIRS if t in pairs))
     v[_INDEX["years"]] = _log(len(_YEAR.findall(win)))
-    v[_INDEX["proper_nouns"]] = _proper_noun_share(win, words)
-    v[_INDEX["word_length"]] = letters / words if words else 0.0
+    v[_INDEX["proper_nouns"]] = _proper_noun_share(win, words_n)
+    v[_INDEX["word_length"]] = letters / words_n if words_n else 0.0
     v[_INDEX["word_variety"]] = len(set(toks[:150])) / len(toks[:150])
     v[_INDEX["dialogue_words"]] = dialogue / len(toks)
     content += numbers
@@ -424,7 +460,8 @@ def text_features(text: str) -> TextFeatures:
     v[_INDEX["question_marks"]] = _log(win.count("?"))
     v[_INDEX["question_at_end"]] = 1.0 if "?" in win[-120:] else 0.0
     _request_shape(text, win, toks, counts, v)
-    return TextFeatures(tuple(values), frozenset(toks), pairs)
+    folded = word_sums(distinct, words) if words else ()
+    return TextFeatures(tuple(values), frozenset(toks), pairs, folded)
 
 
 def _add_cjk_cues(win: str, counts: dict[str, int]) -> None:

