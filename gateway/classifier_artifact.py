@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from router.classifier import ArtifactError, EffortClassifier
-from router.train import DataError, Example, WordVectors, example_from_record
+from router.train import DataError, Example, example_from_record
+from router.word_vectors import WordVectors, WordVectorsError
 
 #: The trained artifact shipped inside the ``router`` package.
 PACKAGED_ARTIFACT = "artifacts/effort_classifier.json.gz"
@@ -64,7 +65,10 @@ def read_word_vectors(path: str | Path) -> WordVectors:
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"cannot read word vectors {p}: {exc}") from exc
     digest = hashlib.sha256(p.read_bytes()).hexdigest()
-    return WordVectors(words, vectors, source=f"{p.name} sha256:{digest[:16]}")
+    try:
+        return WordVectors(words, vectors, source=f"{p.name} sha256:{digest[:16]}")
+    except WordVectorsError as exc:
+        raise DataError(f"word vectors {p}: {exc}") from exc
 
 
 def write_artifact(data: dict[str, Any], path: str | Path) -> int:

@@ -20,14 +20,12 @@ from gateway.commands import train as train_cmd
 from router.classifier import ArtifactError, EffortClassifier
 from router.conversation import view_from_messages
 from router.features import DENSE_NAMES, TextFeatures, text_features, word_sums, word_tokens
-from router.train import (
-    DataError,
-    TrainConfig,
+from router.train import TrainConfig, example_from_record, train_artifact
+from router.word_vectors import (
     WordVectors,
-    example_from_record,
+    WordVectorsError,
     fold_word_vectors,
     mean_word_vector,
-    train_artifact,
     word_weights,
 )
 
@@ -157,9 +155,9 @@ def test_artifact_versions(table: WordVectors, examples: list[Any]) -> None:
 
 
 def test_bad_tables_are_refused() -> None:
-    with pytest.raises(DataError, match="one non-empty row"):
+    with pytest.raises(WordVectorsError, match="one non-empty row"):
         WordVectors(("a", "b"), np.zeros((3, 2)))
-    with pytest.raises(DataError, match="twice"):
+    with pytest.raises(WordVectorsError, match="twice"):
         WordVectors(("a", "a"), np.zeros((2, 2)))
 
 
