@@ -681,7 +681,7 @@ def cmd_latency(ns: argparse.Namespace) -> int:
     from gateway.classifier_artifact import load_classifier
     from router.classifier import read_view
     from router.conversation import view_from_messages
-    from router.features import DENSE_NAMES
+    from router.features import DENSE_NAMES, word_sums
 
     table = _Table(ns.vectors)
     dims = table.dims
@@ -701,16 +701,7 @@ def cmd_latency(ns: argparse.Namespace) -> int:
     bias = np.zeros(4)
 
     def form_linear(counts: Counter[str]) -> tuple[float, ...]:
-        s = s0 = s1 = s2 = s3 = 0.0
-        for tok, n in counts.items():  # the featuriser's loop over distinct tokens, one lookup more
-            r = linear.get(tok)
-            if r is not None:
-                s += n * r[0]
-                s0 += n * r[1]
-                s1 += n * r[2]
-                s2 += n * r[3]
-                s3 += n * r[4]
-        return (s0 / s, s1 / s, s2 / s, s3 / s) if s else (0.0, 0.0, 0.0, 0.0)
+        return word_sums(counts, linear)  # what text_features adds with a word table
 
     def form_numpy(toks: list[str]) -> Any:
         ids = [exact[t] for t in toks if t in exact]

@@ -209,16 +209,16 @@ class CallbackUpstream(asyncio.Protocol):
             self.client.fail()
 
 
-class CallbackServer(asyncio.Protocol):
-    """A client connection: each complete request goes straight onto an idle backend connection."""
+class _ServerConnection(asyncio.Protocol):
+    """A client connection's HTTP/1.1 plumbing, shared by the layers' servers: httptools parses, each
+    chat request's body goes to :meth:`request`, another path gets an empty 200, a parse error a 400 and
+    the connection closed."""
 
-    def __init__(self, origin: Origin) -> None:
-        self.origin = origin
+    def __init__(self) -> None:
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.url = b""
         self.body: list[bytes] = []
-        self.model: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -239,7 +239,31 @@ class CallbackServer(asyncio.Protocol):
         raw, self.body = b"".join(self.body), []
         if self.url != CHAT_PATH:
             self.write(EMPTY_OK)  # /health
-            return
+        else:
+            self.request(raw)
+
+    def request(self, raw: bytes) -> None:
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def fail(self, status: int = 502) -> None:
+        self.write(JSON_HEAD % (status, 2) + b"{}")
+        if self.transport is not None:
+            self.transport.close()
+
+
+class CallbackServer(_ServerConnection):
+    """A client connection: each complete request goes straight onto an idle backend connection."""
+
+    def __init__(self, origin: Origin) -> None:
+        super().__init__()
+        self.origin = origin
+        self.model: Any = None
+
+    def request(self, raw: bytes) -> None:
         try:
             payload, stream, self.model = upstream_body(raw, self.origin.model)
         except (orjson.JSONDecodeError, AttributeError):
@@ -260,15 +284,6 @@ class CallbackServer(asyncio.Protocol):
             self.fail()
             return
         conn.start(self, payload, stream, self.model)
-
-    def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def fail(self, status: int = 502) -> None:
-        self.write(JSON_HEAD % (status, 2) + b"{}")
-        if self.transport is not None:
-            self.transport.close()
 
 
 # ---- layers "floor-async", "floor-asgi", "floor-asgi-client": a coroutine per request ----------------------
@@ -466,38 +481,15 @@ async def handle(client: Any, url: str, backend_model: str, raw: bytes, emit: Em
         resp.close()
 
 
-class AsyncServer(asyncio.Protocol):
+class AsyncServer(_ServerConnection):
     """A client connection whose requests each run :func:`handle` as a task."""
 
     def __init__(self, client: FloorClient) -> None:
+        super().__init__()
         self.client = client
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.url = b""
-        self.body: list[bytes] = []
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.write(JSON_HEAD % (400, 2) + b"{}")
-
-    def on_url(self, url: bytes) -> None:
-        self.url = url
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        raw, self.body = b"".join(self.body), []
-        if self.url != CHAT_PATH:
-            self.write(EMPTY_OK)
-            return
-        origin = self.client.origin
-        asyncio.get_running_loop().create_task(self._run(origin.model, raw))
+    def request(self, raw: bytes) -> None:
+        asyncio.get_running_loop().create_task(self._run(self.client.origin.model, raw))
 
     async def _run(self, model: str, raw: bytes) -> None:
         try:
@@ -506,10 +498,6 @@ class AsyncServer(asyncio.Protocol):
             self.write(JSON_HEAD % (400, 2) + b"{}")
         except OSError:
             self.write(JSON_HEAD % (502, 2) + b"{}")
-
-    def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
 
 
 def asgi_app(upstream: str, backend_model: str, thinkgate_client: bool) -> Any:
