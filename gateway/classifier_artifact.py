@@ -54,7 +54,7 @@ def load_classifier(path: str | Path | None = None) -> EffortClassifier:
 
 def read_word_vectors(path: str | Path) -> WordVectors:
     """Static word vectors for training from a ``.npz`` file with ``words`` (strings) and ``vectors`` (one
-    row per word), as ``benchmarks/encoder_static_cv.py vectors`` writes it; raises :class:`DataError`."""
+    row per word), as ``scripts/classifier/build_word_vectors.py`` writes it; raises :class:`DataError`."""
     import numpy as np
 
     p = Path(path)

@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--word-vectors",
         metavar="PATH",
         help="static word vectors (.npz: words, vectors) as extra signals, folded into the artifact "
-        "(benchmarks/encoder_static_cv.py vectors --engine numpy builds them from the pinned wheel)",
+        "(scripts/classifier/build_word_vectors.py builds them from the pinned wheel)",
     )
     parser.add_argument(
         "--median-level-cuts",
