@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -285,8 +285,11 @@ class UpstreamClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         first_byte: float | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> UpstreamResponse:
-        """Send a request and wait for the response headers (connect + first-byte timeouts)."""
+        """Send a request and wait for the response headers (connect + first-byte timeouts). ``sent()`` is
+        called once the request is written, before the wait: work the caller needs after the answer but
+        that does not depend on it runs while the backend works (an exception from it fails the request)."""
         if not self._started:
             raise RuntimeError("UpstreamClient used before start()")
         wait = first_byte if first_byte is not None else self._timeouts.first_byte
@@ -305,6 +308,8 @@ class UpstreamClient:
             slot = True
             conn = await self._connection(origin)
             conn.send(head, body)
+            if sent is not None:
+                sent()
             while not conn.headers_done:
                 if conn.error is not None:
                     raise UpstreamFailure("protocol", f"{url}: {conn.error} before answering")

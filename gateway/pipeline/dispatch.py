@@ -12,6 +12,7 @@ die mid-way add up to an ejection too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from gateway.backends.client import UpstreamFailure
 from gateway.backends.pool import Endpoint, Lease, Pool
@@ -26,7 +27,11 @@ from gateway.probes import publish_health
 from gateway.tokens import ReasoningCounter
 from router.records import record
 
-Opener = Callable[[Step, Lease, Call, str, ReasoningCounter | None], Awaitable[Exchange]]
+#: ``(step, lease, call, request id, counter, sent)``; ``sent`` (if not ``None``) is called once the request
+#: is written to the backend, before its answer is awaited
+Opener = Callable[
+    [Step, Lease, Call, str, ReasoningCounter | None, Callable[[], None] | None], Awaitable[Exchange]
+]
 
 #: how a step is opened, by its budget mode
 OPENERS: dict[str, Opener] = {"native": open_native, "forcing": open_forced}
@@ -68,10 +73,13 @@ async def dispatch(
     max_attempts: int,
     metrics: GatewayMetrics,
     counter_for: Callable[[Pool], ReasoningCounter | None],
+    sent: Callable[[Step, str, int], None] | None = None,
 ) -> Dispatched:
     """Open the first exchange that succeeds; raise the last error (502/503/504) if none does.
 
-    ``session`` (an ``x-session-id`` or ``user``) lets sticky pools keep a conversation on one endpoint."""
+    ``session`` (an ``x-session-id`` or ``user``) lets sticky pools keep a conversation on one endpoint.
+    ``sent(step, endpoint, attempt)`` is called when an attempt's request is written (by the openers that
+    report it: native), so the caller can use the wait for the backend."""
     last: GatewayError | None = None
     attempts = 0
     tried: set[str] = set()
@@ -87,7 +95,8 @@ async def dispatch(
                 metrics.inc(metrics.retries, (pool.name,))
             lease = pool.acquire(endpoint, metrics)
             try:
-                exchange = await opener(step, lease, call, request_id, counter_for(pool))
+                on_sent = None if sent is None else partial(sent, step, endpoint.url, attempts)
+                exchange = await opener(step, lease, call, request_id, counter_for(pool), on_sent)
             except UpstreamFailure as failure:
                 lease.release()
                 book_failure(pool, endpoint, metrics, failure.kind)

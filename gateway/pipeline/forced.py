@@ -3,7 +3,7 @@ vLLM cannot enforce ``thinking_token_budget`` (or that are configured ``budget: 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,10 +79,17 @@ class ForcedExchange:
 
 
 async def open_forced(
-    step: Step, lease: Lease, call: Call, request_id: str, counter: ReasoningCounter | None
+    step: Step,
+    lease: Lease,
+    call: Call,
+    request_id: str,
+    counter: ReasoningCounter | None,
+    sent: Callable[[], None] | None = None,
 ) -> ForcedExchange:
     """Tokenize and run (or open) the first pass: what may still be retried on another endpoint. (The
-    forced run counts reasoning with the backend's own token ids: ``counter`` is not needed.)"""
+    forced run counts reasoning with the backend's own token ids: ``counter`` is not needed; and it makes
+    several upstream requests before it returns, so ``sent`` is not called: the caller does that work after
+    it.)"""
     rendered = step.rendered
     assert rendered is not None and rendered.forcing_budget is not None
     check_forcing_request(call.body)

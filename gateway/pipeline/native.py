@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +53,7 @@ class NativeExchange:
             raise UpstreamFailure("protocol", "upstream closed the stream before sending any event")
 
     async def answer(self) -> dict[str, Any]:
-        try:
-            raw = await self.response.read()
-        finally:
-            self.close()
+        raw = await self.response.read()  # the pipeline closes the exchange after the client's write
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -99,14 +96,20 @@ class NativeExchange:
 
 
 async def open_native(
-    step: Step, lease: Lease, call: Call, request_id: str, counter: ReasoningCounter | None
+    step: Step,
+    lease: Lease,
+    call: Call,
+    request_id: str,
+    counter: ReasoningCounter | None,
+    sent: Callable[[], None] | None = None,
 ) -> NativeExchange:
-    """Send ``step.body`` to the lease's endpoint; raise :class:`UpstreamFailure` / 5xx ``UpstreamError``
-    (retried elsewhere) or :class:`gateway.errors.UpstreamRejected` (a 4xx, not retried)."""
+    """Send ``step.body`` to the lease's endpoint (``sent()`` once it is written); raise
+    :class:`UpstreamFailure` / 5xx ``UpstreamError`` (retried elsewhere) or
+    :class:`gateway.errors.UpstreamRejected` (a 4xx, not retried)."""
     pool = step.pool
     headers = {"content-type": "application/json", "x-request-id": request_id}
     response = await pool.client.request(
-        "POST", lease.endpoint.url + call.path, body=step.body, headers=headers
+        "POST", lease.endpoint.url + call.path, body=step.body, headers=headers, sent=sent
     )
     try:
         if response.status >= 400:

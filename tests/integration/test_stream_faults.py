@@ -175,14 +175,20 @@ def test_error_before_first_byte_is_retried_on_another_endpoint() -> None:
         run_sim(SimConfig(model="sim", mode="hybrid")) as good,
         run_gateway(hybrid_policy(bad.url, good.url)) as gw,
     ):
+        retried = 0
         for stream in (False, True):
             for _ in range(4):
                 body = {"model": "auto", "messages": USER, "reasoning_effort": "none", "stream": stream}
                 resp = httpx.post(gw + "/v1/chat/completions", json=body, timeout=30)
                 assert resp.status_code == 200, resp.text
+                # the head names the attempt that answered, not the one written first (built as it was sent)
+                assert resp.headers["x-thinkgate-endpoint"] == good.url
+                assert resp.headers["x-thinkgate-attempts"] in ("1", "2")
+                retried += resp.headers["x-thinkgate-attempts"] == "2"
         assert stats(good.url)["completed"] == 8
         # the bad endpoint was tried, failed, and got ejected after three failures
         assert 1 <= stats(bad.url)["received"] <= 3
+        assert retried == stats(bad.url)["received"]
 
 
 def test_all_endpoints_failing_gives_502_and_no_sdk_retry() -> None:
@@ -194,6 +200,8 @@ def test_all_endpoints_failing_gives_502_and_no_sdk_retry() -> None:
         resp = httpx.post(gw + "/v1/chat/completions", json={"model": "auto", "messages": USER}, timeout=30)
         assert resp.status_code == 502
         assert resp.headers["x-should-retry"] == "false"
+        assert resp.headers["x-request-id"] and resp.headers["x-thinkgate-front-door"] == "chat"
+        assert "x-thinkgate-endpoint" not in resp.headers  # no attempt answered: no routing headers
         assert "failed (HTTP 500)" in resp.json()["error"]["message"]
 
 

@@ -140,6 +140,46 @@ async def test_content_length_body_and_keep_alive_reuse(serve: Callable[..., Awa
         await client.close()
 
 
+async def test_sent_is_called_once_the_request_is_written(serve: Callable[..., Awaitable[Server]]) -> None:
+    """``sent`` runs after the request is on the wire and before its answer is awaited (the pipeline builds
+    the answer's head then), once per request; a failing ``sent`` fails the request and frees its slot."""
+    answer = asyncio.Event()
+    seen: list[int] = []
+
+    async def script(
+        head: bytes, body: bytes, writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        seen.append(len(server.requests))
+        await answer.wait()  # no answer until the client has called sent()
+        writer.write(ok(b"{}"))
+
+    server = await serve(script)
+    client = make_client(max_connections=1)
+    await client.start()
+    calls: list[int] = []
+
+    def sent() -> None:
+        calls.append(1)
+        answer.set()
+
+    try:
+        resp = await asyncio.wait_for(client.request("POST", server.url + "/x", body=b"{}", sent=sent), 5)
+        assert await resp.read() == b"{}"
+        resp.close()
+        assert len(calls) == 1 and seen == [1]
+
+        def broken() -> None:
+            raise RuntimeError("sent failed")
+
+        with pytest.raises(RuntimeError, match="sent failed"):
+            await client.request("POST", server.url + "/x", body=b"{}", sent=broken)
+        resp = await asyncio.wait_for(client.request("POST", server.url + "/x", body=b"{}"), 5)  # slot freed
+        assert resp.status == 200
+        resp.close()
+    finally:
+        await client.close()
+
+
 async def test_chunked_stream_arrives_chunk_by_chunk(serve: Callable[..., Awaitable[Server]]) -> None:
     gate = asyncio.Event()
 
