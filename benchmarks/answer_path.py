@@ -13,6 +13,10 @@ false), and again when the app returns. So each request's CPU splits into
 * ``w.first``, ``w.last``: the median wall-clock time to the first and last body bytes (the mock's own
   time included): work the gateway does while the backend works (on the other core) leaves them, even
   though it is still counted in the CPU parts.
+* ``c.first``, ``c.last``: ``first`` and ``last`` minus the thread CPU between the end of the upstream write
+  (``Connection.send`` returns) and the first upstream bytes (``Connection.data_received``): the CPU on the
+  critical path at one connection, where the work done while the backend works costs the client nothing
+  (as long as the backend takes longer). The two wrappers that take these marks cost every revision alike.
 
 Kinds: ``short`` (the doors' short chat task, non-stream), ``1KB`` (``hot_path.py``'s 1 KB trajectory, an
 agent step), ``stream`` (the 1 KB trajectory with ``stream: true``: the body of ``hot_path.py``'s first-byte
@@ -49,6 +53,10 @@ from request_cpu import call_once, chat_scope
 
 KINDS = ("short", "1KB", "stream")
 PARTS = ("first", "last", "total")
+#: the CPU parts minus the work done while the backend works (see the module doc)
+CRITICAL = ("crit_first", "crit_last")
+#: thread CPU at the end of the request's upstream write and at its first upstream bytes (``_mark_window``)
+WINDOW = [0.0, 0.0]
 #: wall-clock medians (µs): from the app call to the first / last body bytes, the mock's own time included
 WALL = ("wall_first", "wall_last")
 
@@ -79,12 +87,15 @@ async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
         began, began_wall = clock(), wall()
         await call_once(app, body, scope, on_body)
         ended = clock()
+        waiting = WINDOW[1] - WINDOW[0]
         return (
             marks[0] - began,
             marks[-1] - began,
             ended - began,
             walls[0] - began_wall,
             walls[-1] - began_wall,
+            marks[0] - began - waiting,
+            marks[-1] - began - waiting,
         )
 
     for _ in range(min(n, 100)):
@@ -96,7 +107,29 @@ async def _per_request(app: Any, body: bytes, n: int) -> dict[str, float]:
     }
     for i, part in enumerate(WALL, start=len(PARTS)):
         out[part] = statistics.median(r[i] for r in rows) * 1e6
+    for i, part in enumerate(CRITICAL, start=len(PARTS) + len(WALL)):
+        out[part] = sum(r[i] for r in rows) / n * 1e6
     return out
+
+
+def _mark_window() -> None:
+    """Wrap the upstream connection's ``send`` and ``data_received`` to fill :data:`WINDOW` per request."""
+    from gateway.backends.http1 import Connection
+
+    send, received = Connection.send, Connection.data_received
+    clock = time.thread_time
+
+    def marked_send(self: Any, head: bytes, body: bytes | None) -> None:
+        send(self, head, body)
+        WINDOW[0] = WINDOW[1] = clock()
+
+    def marked_received(self: Any, data: bytes) -> None:
+        if WINDOW[1] == WINDOW[0]:
+            WINDOW[1] = clock()
+        received(self, data)
+
+    Connection.send = marked_send  # type: ignore[method-assign]
+    Connection.data_received = marked_received  # type: ignore[method-assign]
 
 
 def child(args: list[str]) -> None:
@@ -105,6 +138,8 @@ def child(args: list[str]) -> None:
     policy, requests, kinds = args[0], int(args[1]), args[2:]
     from gateway.app import create_app
     from gateway.settings import Settings
+
+    _mark_window()
 
     async def main() -> dict[str, dict[str, float]]:
         app = create_app(Settings(config=policy))
@@ -153,6 +188,7 @@ MARKS = (
     ("gateway.pipeline.disconnect", "DisconnectWatch", "__aenter__", "watch: enter", "watch: entered"),
     ("gateway.backends.client", "UpstreamClient", "request", "client.request", "upstream headers back"),
     ("gateway.backends.http1", "Connection", "send", "upstream write", "upstream written"),
+    ("gateway.pipeline.serve", "PipelineResponse", "_sent", "head (while waiting)", "head built"),
     ("gateway.backends.http1", "Connection", "data_received", "upstream bytes in", None),
     ("gateway.pipeline.native", "NativeExchange", "prefetch", "stream prefetch", "first events parsed"),
     ("gateway.pipeline.native", "NativeExchange", "answer", "exchange.answer", "answer normalised"),
@@ -198,7 +234,9 @@ def marks_child(args: list[str]) -> None:
             setattr(cls, attr, wrapped)
 
     for module, cls, attr, before, after in MARKS:
-        wrap(getattr(importlib.import_module(module), cls), attr, before, after)
+        owner = getattr(importlib.import_module(module), cls)
+        if hasattr(owner, attr):  # an older revision may lack a step
+            wrap(owner, attr, before, after)
     body = body_for(kind)
 
     async def main() -> list[dict[str, float]]:
@@ -297,10 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         after = [statistics.median(r[kind]["total"] - r[kind]["last"] for r in runs[rev]) for rev in revs]
         ratio = f"{after[-1] / after[0]:13.2f}" if len(revs) > 1 and after[0] else ""
         print(f"{kind:<7} after" + "".join(f"{m:14.1f}" for m in after) + ratio)
-        for part in WALL:
+        for part in WALL + CRITICAL:
+            if any(part not in r[kind] for rev in revs for r in runs[rev]):
+                continue  # a revision whose script predates the part
             med = [statistics.median(r[kind][part] for r in runs[rev]) for rev in revs]
             ratio = f"{med[-1] / med[0]:13.2f}" if len(revs) > 1 else ""
-            print(f"{kind:<7} {part.replace('wall_', 'w.'):<5}" + "".join(f"{m:14.1f}" for m in med) + ratio)
+            name = part.replace("wall_", "w.").replace("crit_", "c.")
+            print(f"{kind:<7} {name:<5}" + "".join(f"{m:14.1f}" for m in med) + ratio)
     print(f"load average before {load_before}, after {os.getloadavg()}")
     if opts.json:
         opts.json.write_text(json.dumps({"argv": sys.argv, "runs": runs}, indent=2) + "\n")
