@@ -32,6 +32,9 @@ and reports medians (the load of a shared box drifts over minutes):
 Run: ``.venv/bin/python benchmarks/hot_path.py --rev HEAD~1 --rev HEAD --server uvicorn --server granian
 [--nginx] [--litellm /tmp/litellm/bin/litellm] [--floor] [--memory-requests 100000] [--json out.json]``
 
+``--phase NAME`` (repeatable) runs only those measurements (``PHASES``), e.g. ``--phase sat --phase sweep1``
+for an A/B of server variants in a few minutes; ``--json`` keeps every round's numbers beside the medians.
+
 ``--in-process-rounds N`` then runs ``request_cpu.py`` on the same revisions (the gateway's CPU per request
 with no HTTP server, robust to a loaded box). Each revision runs from ``git archive`` of that commit with this
 checkout's venv (``python -P``), so the revisions differ in code only, not in installed packages.
@@ -270,6 +273,21 @@ SERVERS: dict[str, list[str]] = {
         "import gc, sys; gc.disable(); from gateway.cli import main; sys.exit(main())",
         "serve",
     ],
+    # ``thinkgate serve`` with no access log at all: lines off and the log's writer never installed (a
+    # measurement of what the access log costs under load)
+    "uvicorn-nolog": [
+        "-c",
+        "import os, sys; os.environ['THINKGATE_ACCESS_LOG_ENABLED'] = 'false'; import gateway.logs as logs; "
+        "logs.install_handler = lambda logger: None; from gateway.cli import main; sys.exit(main())",
+        "serve",
+    ],
+    # ``thinkgate serve`` with the interpreter's switch interval at 50 ms instead of 5 ms (a measurement of
+    # what GIL hand-offs between the event loop and other threads cost under load)
+    "uvicorn-switch50": [
+        "-c",
+        "import sys; sys.setswitchinterval(0.05); from gateway.cli import main; sys.exit(main())",
+        "serve",
+    ],
 }
 
 
@@ -280,7 +298,7 @@ def start_gateway(procs: Processes, name: str, src: Path, server: str, policy: P
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     argv = [sys.executable, "-P", *SERVERS[server], "--host", HOST, "--port", str(port), "--workers", "1"]
     argv += ["--log-level", "warning"]
-    if server in ("uvicorn", "uvicorn-nogc"):
+    if SERVERS[server][-1] == "serve":  # thinkgate's own command line
         argv += ["--config", str(policy)]
     procs.start(name, argv, env=env)
     url = f"http://{HOST}:{port}"
@@ -357,10 +375,22 @@ async def first_byte(url: str, body: bytes, n: int, warmup: int = 20) -> list[fl
     return out
 
 
+#: every measurement, in the order they run (``--phase`` picks some)
+PHASES = [
+    "sat",
+    "stream",
+    "lat1",
+    "ttfb",
+    *(f"sweep{kb}" for kb in SIZES_KB),
+    *(f"door_{d}" for d in DOORS),
+    "memory",
+]
+
+
 def phases(opts: argparse.Namespace) -> list[str]:
     """The measurements, in order; each runs for every target before the next one starts."""
-    out = ["sat", "stream", "lat1", "ttfb", *(f"sweep{kb}" for kb in SIZES_KB), *(f"door_{d}" for d in DOORS)]
-    return out + (["memory"] if opts.memory_requests else [])
+    out = PHASES if opts.memory_requests else PHASES[:-1]
+    return [phase for phase in out if not opts.phase or phase in opts.phase]
 
 
 def applies(phase: str, target: Target) -> bool:
@@ -478,6 +508,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     width = max(14, *(len(n) + 2 for n in names))
     lines = ["measure".ljust(40) + "".join(n.rjust(width) for n in names), "-" * (40 + width * len(names))]
     for key, label in rows:
+        if all(results[n].get(key) is None for n in names):
+            continue  # not measured (--phase)
         cells = []
         for n in names:
             v = results[n].get(key)
@@ -539,6 +571,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=[*LAYERS, "all"],
         help="also measure the floor of a Python proxy (floor_proxy.py) at LAYER (repeatable; alone: all)",
     )
+    p.add_argument(
+        "--phase",
+        action="append",
+        choices=PHASES,
+        help="run only this measurement (repeatable; default: all of them; memory needs --memory-requests)",
+    )
     p.add_argument("--duration", type=float, default=4.0, help="seconds per closed-loop window")
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--connections", type=int, default=64)
@@ -556,6 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     revs = opts.rev or ["WORKTREE"]
     servers = opts.server or ["uvicorn"]
     results: dict[str, dict[str, Any]] = {}
+    rounds: dict[str, list[dict[str, Any]]] = {}  # per target, each round's numbers
     started = time.monotonic()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="thinkgate-hot-") as tmp:
@@ -584,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             # Phase by phase, every target in turn (alternating the order), so that the targets of one
             # measurement run minutes apart at most: on a shared box the load drifts more than that.
-            rounds: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+            rounds = {t.name: [] for t in targets}
             for n in range(opts.rounds):
                 for t in targets:
                     rounds[t.name].append(dict(starts.get(t.name, {})))
@@ -601,8 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             procs.close()
     direct = results["direct"]
     for res in results.values():
-        res["added_p50_1_ms"] = round(res["p50_1_ms"] - direct["p50_1_ms"], 3)
-        res["added_ttfb_1_ms"] = round(res["ttfb_1_ms"] - direct["ttfb_1_ms"], 3)
+        for key in ("p50_1_ms", "ttfb_1_ms"):
+            if key in direct:  # measured unless --phase left it out
+                res[f"added_{key}"] = round(res[key] - direct[key], 3)
     print(table(results))
     if opts.floor:
         print()
@@ -616,7 +656,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = {n: e for n, e in errors.items() if e}
     print("errors:", errors or "none")
     if opts.json:
-        opts.json.write_text(json.dumps({"argv": sys.argv, "results": results}, indent=2) + "\n")
+        report = {"argv": sys.argv, "results": results, "rounds": rounds}
+        opts.json.write_text(json.dumps(report, indent=2) + "\n")
     if opts.in_process_rounds:
         import request_cpu  # the same revisions in process, after the servers above have stopped
 
