@@ -315,10 +315,12 @@ def install_handler(logger: logging.Logger) -> None:
 
 
 def access_log_for(request: Request) -> AccessLog:
-    """The app's access log, built from the environment on first use and kept on ``app.state``."""
+    """The app's access log, built from the environment on first use and kept on ``app.state``; switched off
+    (``THINKGATE_ACCESS_LOG_ENABLED=false``), it writes nothing and installs no writer (no thread)."""
     log = getattr(request.app.state, "access_log", None)
     if not isinstance(log, AccessLog):
         log = AccessLog(AccessLogSettings())
-        install_handler(log.logger)
+        if log.settings.enabled:
+            install_handler(log.logger)
         request.app.state.access_log = log
     return log

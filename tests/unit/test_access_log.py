@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -11,11 +13,13 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.logs import (
+    ACCESS_LOGGER,
     DEFAULT_REDACT,
     AccessLog,
     AccessLogSettings,
     AccessRecord,
     BatchedWriter,
+    access_log_for,
     install_handler,
     prompt_text,
 )
@@ -186,6 +190,32 @@ def test_disabled_log_writes_nothing() -> None:
     log, lines = make_log(enabled=False)
     log.emit(record())
     assert lines.lines == []
+
+
+def test_the_off_switch_installs_no_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # THINKGATE_ACCESS_LOG_ENABLED=false: no line, and no writer thread waking every interval either
+    logger = logging.getLogger(ACCESS_LOGGER)
+    monkeypatch.setattr(logger, "handlers", [])
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
+    monkeypatch.setenv("THINKGATE_ACCESS_LOG_ENABLED", "false")
+    threads = threading.active_count()
+    log = access_log_for(request)  # type: ignore[arg-type]  # only .app.state is read
+    assert access_log_for(request) is log  # type: ignore[arg-type]
+    log.emit(record())
+    assert logger.handlers == [] and threading.active_count() == threads and out.getvalue() == ""
+    # switched on (the default), the first request installs the batched writer on the access logger
+    monkeypatch.delenv("THINKGATE_ACCESS_LOG_ENABLED")
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    monkeypatch.setattr(logger, "propagate", True)
+    on = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
+    log = access_log_for(on)  # type: ignore[arg-type]
+    (handler,) = logger.handlers
+    assert isinstance(handler, BatchedWriter)
+    log.emit(record(request_id="on"))
+    handler.close()
+    assert orjson.loads(out.getvalue())["request_id"] == "on"
 
 
 def test_prompt_text_flattens_messages() -> None:
