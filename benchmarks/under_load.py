@@ -15,16 +15,24 @@ requests only. This script measures, round by round in alternating order, for th
 
 and prints per target ``e2e - alone@C`` (the server layer and the sockets, plus whatever 64 interleaved
 connections cost under a server) and, per round, thinkgate's minus the floor's: the pipeline's own
-under-load excess. The load average is printed before and after.
+under-load excess. For each server process it also prints what each of its threads did in its last
+window (CPU, voluntary and involuntary context switches, from /proc): which threads run under load, how
+often the event loop sleeps and how often it is preempted.
+
+``--pin`` adds a second end-to-end window per target and round (``e2e pinned``): the server's threads on
+CPU 0, the mock's and the load generator's on CPU 1 (issue 18's setup: the gateway on a core of its own),
+then every process back on every CPU. On a 2-core box that is shared, the unpinned server shares its cores
+with the load generator and the mock and is preempted by them; the difference is what that costs it.
 
 Run: ``.venv/bin/python benchmarks/under_load.py --rev 28b27b1 [--rev WORKTREE] [--rounds 4]
-[--duration 3] [--requests 3000] [--json F]``
+[--duration 3] [--requests 3000] [--pin] [--json F]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -135,6 +143,37 @@ def alone(src: Path, where: str, which: str, requests: int, levels: Sequence[int
     return {int(k): v for k, v in json.loads(lines[-1].removeprefix("RESULT ")).items()}
 
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` on ``cpus`` (``sched_setaffinity`` of a pid moves only its main thread)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+def window(
+    procs: Processes, name: str, url: str, body: bytes, opts: argparse.Namespace
+) -> tuple[float, list[str]]:
+    """One end-to-end closed-loop window on ``name``: its CPU ms per request, and its threads' report."""
+    pid = procs.children[name].proc.pid
+    before, began = thread_counters(pid), time.monotonic()
+    r = run_async(
+        saturate(
+            url + "/v1/chat/completions",
+            body,
+            name,
+            stream=False,
+            concurrency=opts.connections,
+            duration=opts.duration,
+            warmup=1.0,
+            cpu=lambda: cpu_tree(procs),
+        )
+    )
+    if r.errors:
+        raise RuntimeError(f"{name}: {r.errors} errors, {r.first_error}")
+    seconds = f"{time.monotonic() - began:.1f} s, {r.rps:.0f} req/s"
+    return r.cpu_ms_per_request(name), [seconds, *thread_report(before, thread_counters(pid))]
+
+
 def row(label: str, values: Sequence[float]) -> str:
     """``label``, the median and the per-round values of one measure."""
     per_round = ", ".join(f"{v:.3f}" for v in values)
@@ -148,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=3.0, help="seconds per end-to-end window")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--requests", type=int, default=3000, help="requests per in-process measurement")
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="also an end-to-end window with the server alone on CPU 0 (mock and load generator on CPU 1)",
+    )
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     revs = opts.rev or ["WORKTREE"]
@@ -156,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()
     began = time.monotonic()
     rounds: dict[str, list[dict[str, float]]] = {}
-    threads: dict[str, list[str]] = {}  # per target, its threads in the last end-to-end window
+    threads: dict[str, list[str]] = {}  # per target and window kind, its threads in the last window
     with tempfile.TemporaryDirectory(prefix="thinkgate-under-load-") as tmp:
         work = Path(tmp)
         procs = Processes(work, REPO)
@@ -179,44 +223,44 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name in targets if n % 2 == 0 else list(targets)[::-1]:
                     url, src, where, which = targets[name]
                     print(f"round {n + 1}: {name}", file=sys.stderr, flush=True)
-                    pid = procs.children[name].proc.pid
-                    before, window = thread_counters(pid), time.monotonic()
-                    r = run_async(
-                        saturate(
-                            url + "/v1/chat/completions",
-                            body,
-                            name,
-                            stream=False,
-                            concurrency=opts.connections,
-                            duration=opts.duration,
-                            warmup=1.0,
-                            cpu=lambda: cpu_tree(procs),
-                        )
-                    )
-                    window = time.monotonic() - window
-                    threads[name] = [f"{window:.1f} s", *thread_report(before, thread_counters(pid))]
-                    if r.errors:
-                        raise RuntimeError(f"{name}: {r.errors} errors, {r.first_error}")
-                    got = alone(src, where, which, opts.requests, levels)
-                    rounds[name].append(
-                        {"e2e": r.cpu_ms_per_request(name), **{f"alone@{c}": got[c] for c in levels}}
-                    )
+                    got = {}
+                    for pinned in (False, True) if opts.pin else (False,):
+                        key = "e2e pinned" if pinned else "e2e"
+                        if pinned:  # the server on CPU 0; the mock and this load generator on CPU 1
+                            pin(procs.children[name].proc.pid, {0})
+                            pin(procs.children["mock"].proc.pid, {1})
+                            pin(os.getpid(), {1})
+                        try:
+                            got[key], threads[f"{name}, {key}"] = window(procs, name, url, body, opts)
+                        finally:
+                            everywhere = set(range(os.cpu_count() or 1))
+                            for pid in (
+                                procs.children[name].proc.pid,
+                                procs.children["mock"].proc.pid,
+                                os.getpid(),
+                            ):
+                                pin(pid, everywhere)
+                    alone_ms = alone(src, where, which, opts.requests, levels)
+                    rounds[name].append({**got, **{f"alone@{c}": alone_ms[c] for c in levels}})
         finally:
             procs.close()
     c = opts.connections
     print(f"CPU ms per 1 KB request, median of {opts.rounds} rounds (per-round values in brackets)")
     for name, rs in rounds.items():
         print(f"\n{name}")
-        for key in ("e2e", "alone@1", f"alone@{c}"):
-            print(row(key, [r[key] for r in rs]))
+        for key in ("e2e", "e2e pinned", "alone@1", f"alone@{c}"):
+            if key in rs[0]:
+                print(row(key, [r[key] for r in rs]))
         print(row(f"e2e - alone@{c}", [r["e2e"] - r[f"alone@{c}"] for r in rs]))
+        if "e2e pinned" in rs[0]:
+            print(row("e2e - e2e pinned", [r["e2e"] - r["e2e pinned"] for r in rs]))
     floor_gaps = [r["e2e"] - r[f"alone@{c}"] for r in rounds[FLOOR]]
     for name in (n for n in rounds if n != FLOOR):
         excess = [r["e2e"] - r[f"alone@{c}"] - f for r, f in zip(rounds[name], floor_gaps, strict=True)]
         print(f"\n{name}: its gap minus the floor's (the pipeline's own under-load excess)")
         print(row("excess", excess))
     for name, lines in threads.items():
-        print(f"\nthreads of {name} in its last end-to-end window (incl. warm-up), {lines[0]}")
+        print(f"\nthreads of {name}: the last window (incl. warm-up), {lines[0]}")
         print("\n".join(f"  {line}" for line in lines[1:]))
     print(f"\nload average before {load_before}, after {os.getloadavg()}; {time.monotonic() - began:.0f} s")
     if opts.json:
