@@ -188,7 +188,7 @@ MARKS = (
     ("gateway.pipeline.disconnect", "DisconnectWatch", "__aenter__", "watch: enter", "watch: entered"),
     ("gateway.backends.client", "UpstreamClient", "request", "client.request", "upstream headers back"),
     ("gateway.backends.http1", "Connection", "send", "upstream write", "upstream written"),
-    ("gateway.pipeline.serve", "PipelineResponse", "_sent", "head (while waiting)", "head built"),
+    ("gateway.pipeline.serve", "PipelineResponse", "_waiting", "head (while waiting)", "head built"),
     ("gateway.backends.http1", "Connection", "data_received", "upstream bytes in", None),
     ("gateway.pipeline.native", "NativeExchange", "prefetch", "stream prefetch", "first events parsed"),
     ("gateway.pipeline.native", "NativeExchange", "answer", "exchange.answer", "answer normalised"),

@@ -191,11 +191,15 @@ class UpstreamClient:
                 raise UpstreamFailure("connect", str(exc)) from None
         return origin, path
 
-    async def _slot(self) -> None:
-        """One of the ``max_connections`` exchange slots (FIFO when all are taken)."""
+    def _free_slot(self) -> bool:
+        """Take one of the ``max_connections`` exchange slots if one is free and nobody queues for one."""
         if self._in_use < self._max_connections and not self._waiters:
             self._in_use += 1
-            return
+            return True
+        return False
+
+    async def _slot(self) -> None:
+        """Wait for one of the ``max_connections`` exchange slots (FIFO), when :meth:`_free_slot` had none."""
         assert self._loop is not None
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
@@ -216,17 +220,22 @@ class UpstreamClient:
                 return
         self._in_use -= 1
 
-    async def _connection(self, origin: Origin) -> Connection:
-        loop = self._loop
-        assert loop is not None
+    def _idle_connection(self, origin: Origin) -> Connection | None:
+        """The most recent idle connection to ``origin`` that may still be used (older ones are closed)."""
+        assert self._loop is not None
         idle = origin.idle
-        now = loop.time()
+        now = self._loop.time()
         while idle:
             conn = idle.pop()
             if not conn.lost and now - conn.idle_since < KEEPALIVE_S:
                 return conn
             conn.close()
             self._all.discard(conn)
+        return None
+
+    async def _connect(self, origin: Origin) -> Connection:
+        loop = self._loop
+        assert loop is not None
         try:
             async with asyncio.timeout(self._timeouts.connect):
                 _, conn = await loop.create_connection(
@@ -285,11 +294,14 @@ class UpstreamClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         first_byte: float | None = None,
-        sent: Callable[[], None] | None = None,
+        waiting: Callable[[], None] | None = None,
     ) -> UpstreamResponse:
-        """Send a request and wait for the response headers (connect + first-byte timeouts). ``sent()`` is
-        called once the request is written, before the wait: work the caller needs after the answer but
-        that does not depend on it runs while the backend works (an exception from it fails the request)."""
+        """Send a request and wait for the response headers (connect + first-byte timeouts).
+
+        ``waiting()`` is called once, when the request first waits: right after its write when a slot and an
+        idle connection are at hand (the usual case), else before it waits for a slot or a new connection. So
+        work the caller needs after the answer, but that does not depend on it, runs while the backend works
+        (an exception from it fails the request)."""
         if not self._started:
             raise RuntimeError("UpstreamClient used before start()")
         wait = first_byte if first_byte is not None else self._timeouts.first_byte
@@ -304,12 +316,21 @@ class UpstreamClient:
         conn: Connection | None = None
         try:
             deadline.wait(self._timeouts.connect + wait)
-            await self._slot()
+            if not self._free_slot():
+                if waiting is not None:
+                    waiting()
+                    waiting = None
+                await self._slot()
             slot = True
-            conn = await self._connection(origin)
+            conn = self._idle_connection(origin)
+            if conn is None:
+                if waiting is not None:
+                    waiting()
+                    waiting = None
+                conn = await self._connect(origin)
             conn.send(head, body)
-            if sent is not None:
-                sent()
+            if waiting is not None:
+                waiting()
             while not conn.headers_done:
                 if conn.error is not None:
                     raise UpstreamFailure("protocol", f"{url}: {conn.error} before answering")

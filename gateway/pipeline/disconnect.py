@@ -23,10 +23,16 @@ class DisconnectWatch:
 
     Set :attr:`closing` before the last ``send``: a disconnect after that point is the normal end of the
     exchange (servers report ``http.disconnect`` once the response is complete), not a client that left.
+
+    ``DisconnectWatch(receive, deferred=True)`` starts listening only at :meth:`listen`, for a caller that has
+    nothing to wait for until later (the pipeline: until the upstream request waits, so the listener task is
+    made while the backend works, ~8 us of CPU off the critical path at one connection); a disconnect before
+    it is heard as soon as it listens.
     """
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, *, deferred: bool = False) -> None:
         self._receive = receive
+        self._deferred = deferred
         self.gone = False
         self.gone_at: float | None = None  # perf_counter() when the disconnect was seen
         self.closing = False
@@ -48,9 +54,15 @@ class DisconnectWatch:
             self.gone_at = time.perf_counter()
             self._task.cancel()
 
+    def listen(self) -> None:
+        """Start listening (once; inside the block)."""
+        if self._listener is None and self._task is not None and not self.closing:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
     async def __aenter__(self) -> DisconnectWatch:
         self._task = asyncio.current_task()
-        self._listener = asyncio.get_running_loop().create_task(self._listen())
+        if not self._deferred:
+            self.listen()
         return self
 
     async def __aexit__(

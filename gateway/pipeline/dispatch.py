@@ -27,8 +27,8 @@ from gateway.probes import publish_health
 from gateway.tokens import ReasoningCounter
 from router.records import record
 
-#: ``(step, lease, call, request id, counter, sent)``; ``sent`` (if not ``None``) is called once the request
-#: is written to the backend, before its answer is awaited
+#: ``(step, lease, call, request id, counter, waiting)``; ``waiting`` (if not ``None``) is called once, when
+#: the attempt first waits for the backend (the native opener: after its request is written, as a rule)
 Opener = Callable[
     [Step, Lease, Call, str, ReasoningCounter | None, Callable[[], None] | None], Awaitable[Exchange]
 ]
@@ -73,13 +73,14 @@ async def dispatch(
     max_attempts: int,
     metrics: GatewayMetrics,
     counter_for: Callable[[Pool], ReasoningCounter | None],
-    sent: Callable[[Step, str, int], None] | None = None,
+    waiting: Callable[[Step, str, int], None] | None = None,
 ) -> Dispatched:
     """Open the first exchange that succeeds; raise the last error (502/503/504) if none does.
 
     ``session`` (an ``x-session-id`` or ``user``) lets sticky pools keep a conversation on one endpoint.
-    ``sent(step, endpoint, attempt)`` is called when an attempt's request is written (by the openers that
-    report it: native), so the caller can use the wait for the backend."""
+    ``waiting(step, endpoint, attempt)`` is called once per attempt, when it first waits for the backend (a
+    native attempt once its request is written, as a rule; a forcing run before it starts), so the caller
+    can use the wait for the backend."""
     last: GatewayError | None = None
     attempts = 0
     tried: set[str] = set()
@@ -95,8 +96,11 @@ async def dispatch(
                 metrics.inc(metrics.retries, (pool.name,))
             lease = pool.acquire(endpoint, metrics)
             try:
-                on_sent = None if sent is None else partial(sent, step, endpoint.url, attempts)
-                exchange = await opener(step, lease, call, request_id, counter_for(pool), on_sent)
+                on_wait = None if waiting is None else partial(waiting, step, endpoint.url, attempts)
+                if step.forcing and on_wait is not None:  # its run waits on several requests
+                    on_wait()
+                    on_wait = None
+                exchange = await opener(step, lease, call, request_id, counter_for(pool), on_wait)
             except UpstreamFailure as failure:
                 lease.release()
                 book_failure(pool, endpoint, metrics, failure.kind)

@@ -84,12 +84,11 @@ async def open_forced(
     call: Call,
     request_id: str,
     counter: ReasoningCounter | None,
-    sent: Callable[[], None] | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> ForcedExchange:
     """Tokenize and run (or open) the first pass: what may still be retried on another endpoint. (The
-    forced run counts reasoning with the backend's own token ids: ``counter`` is not needed; and it makes
-    several upstream requests before it returns, so ``sent`` is not called: the caller does that work after
-    it.)"""
+    forced run counts reasoning with the backend's own token ids: ``counter`` is not needed; it waits on
+    several upstream requests, so the dispatcher calls ``waiting`` before it instead: not passed here.)"""
     rendered = step.rendered
     assert rendered is not None and rendered.forcing_budget is not None
     check_forcing_request(call.body)

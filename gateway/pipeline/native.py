@@ -101,15 +101,16 @@ async def open_native(
     call: Call,
     request_id: str,
     counter: ReasoningCounter | None,
-    sent: Callable[[], None] | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> NativeExchange:
-    """Send ``step.body`` to the lease's endpoint (``sent()`` once it is written); raise
+    """Send ``step.body`` to the lease's endpoint (``waiting()`` when it first waits: see
+    :meth:`gateway.backends.client.UpstreamClient.request`); raise
     :class:`UpstreamFailure` / 5xx ``UpstreamError`` (retried elsewhere) or
     :class:`gateway.errors.UpstreamRejected` (a 4xx, not retried)."""
     pool = step.pool
     headers = {"content-type": "application/json", "x-request-id": request_id}
     response = await pool.client.request(
-        "POST", lease.endpoint.url + call.path, body=step.body, headers=headers, sent=sent
+        "POST", lease.endpoint.url + call.path, body=step.body, headers=headers, waiting=waiting
     )
     try:
         if response.status >= 400:

@@ -3,10 +3,10 @@
 In the handler: the prologue (:func:`gateway.pipeline.prologue.admit`) and the plan
 (:func:`gateway.pipeline.plan.plan_call`); a 4xx there is written by the front door. Then the returned
 :class:`PipelineResponse` does the rest inside the ASGI response call, under a :class:`DisconnectWatch`:
-dispatch (the answer's head is built once the upstream request is written, while the backend works:
-:meth:`PipelineResponse._sent`), the front door's writer (JSON or stream), closing the exchange, and, once the
-last byte is sent, the bookkeeping: the plan's metrics and the :class:`gateway.pipeline.ledger.Ledger` (built
-only then).
+dispatch (once the upstream request is written the watch starts listening and the answer's head is built,
+while the backend works: :meth:`PipelineResponse._waiting`), the front door's writer (JSON or stream), closing
+the exchange, and, once the last byte is sent, the bookkeeping: the plan's metrics and the
+:class:`gateway.pipeline.ledger.Ledger` (built only then).
 
 What runs between the upstream answer's arrival and the client's write is what the client waits for at one
 connection; what depends only on the request is done before it (in the wait for the backend), what nobody
@@ -168,7 +168,8 @@ class PipelineResponse(Response):
         self.background = None
         self.pool = plan.steps[0].pool.name if plan.steps else ""
         self.served: Dispatched | None = None
-        # The answer's head for the attempt it was built for (``_sent``): built while the backend works.
+        self.watch: DisconnectWatch | None = None
+        # The answer's head for the attempt it was built for (``_waiting``): built while the backend works.
         self.head: list[tuple[bytes, bytes]] = []
         self.head_for: tuple[Step, str, int] | None = None
         self.outcome = CLIENT_GONE
@@ -176,7 +177,7 @@ class PipelineResponse(Response):
         self.exchange: Exchange | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        watch = DisconnectWatch(receive)
+        watch = self.watch = DisconnectWatch(receive, deferred=True)  # listens from _waiting on
         try:
             async with watch:
                 try:
@@ -274,10 +275,13 @@ class PipelineResponse(Response):
             headers["x-thinkgate-warnings"] = warnings_header(step.notes)
         return headers
 
-    def _sent(self, step: Step, endpoint: str, attempts: int) -> None:
-        """The upstream request of this attempt is written: build the answer's head now, while the backend
-        works, instead of after its answer arrives (at one connection the wait for the backend is idle time
-        of this worker; the head is ~16 headers, their dict and their Latin-1 bytes)."""
+    def _waiting(self, step: Step, endpoint: str, attempts: int) -> None:
+        """This attempt waits for the backend (its request is written, as a rule): start listening for the
+        client's disconnect and build the answer's head now, while the backend works, instead of before the
+        upstream write and after its answer (at one connection the wait for the backend is idle time of this
+        worker; the head is ~16 headers, their dict and their Latin-1 bytes)."""
+        if self.watch is not None:
+            self.watch.listen()
         self.head_for = (step, endpoint, attempts)
         self.head = raw_headers(self.answer_headers(self.head_for))
         if self.admitted.call.stream:
@@ -296,13 +300,13 @@ class PipelineResponse(Response):
         await self.door.error(exc)(scope, receive, send)
 
     def _served(self, d: Dispatched) -> tuple[Step, str, int]:
-        """The step that answered; the answer's head built for it, unless :meth:`_sent` did already."""
+        """The step that answered; the answer's head built for it, unless :meth:`_waiting` did already."""
         self.served = d
         self.pool = d.step.pool.name
         served = (d.step, d.endpoint, d.attempts)
         head_for = self.head_for
         if head_for is None or head_for[0] is not d.step or head_for[1:] != served[1:]:
-            self._sent(*served)  # an opener that does not report its write (forcing)
+            self._waiting(*served)  # not reported by the attempt that answered (not expected)
         return served
 
     async def _run(self, watch: DisconnectWatch, scope: Scope, receive: Receive, send: Send) -> None:
@@ -317,7 +321,7 @@ class PipelineResponse(Response):
                 max_attempts=state.settings.max_attempts,
                 metrics=state.metrics,
                 counter_for=lambda pool: state.reasoning_counter(pool) if call.decided else None,
-                sent=self._sent,
+                waiting=self._waiting,
             )
         except GatewayError as exc:
             self.outcome = UPSTREAM_ERROR if exc.status >= 500 else CLIENT_ERROR

@@ -140,42 +140,54 @@ async def test_content_length_body_and_keep_alive_reuse(serve: Callable[..., Awa
         await client.close()
 
 
-async def test_sent_is_called_once_the_request_is_written(serve: Callable[..., Awaitable[Server]]) -> None:
-    """``sent`` runs after the request is on the wire and before its answer is awaited (the pipeline builds
-    the answer's head then), once per request; a failing ``sent`` fails the request and frees its slot."""
+async def test_waiting_is_called_once_when_the_request_first_waits(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    """``waiting`` runs once per request, before it first waits: after its write on an idle connection (the
+    pipeline builds the answer's head then), before connecting on a new one, before queueing for a slot; a
+    failing ``waiting`` fails the request and frees its slot."""
     answer = asyncio.Event()
-    seen: list[int] = []
 
     async def script(
         head: bytes, body: bytes, writer: asyncio.StreamWriter, reader: asyncio.StreamReader
     ) -> None:
-        seen.append(len(server.requests))
-        await answer.wait()  # no answer until the client has called sent()
+        await answer.wait()  # no answer until the client has called waiting()
         writer.write(ok(b"{}"))
 
     server = await serve(script)
     client = make_client(max_connections=1)
     await client.start()
-    calls: list[int] = []
+    calls: list[tuple[int, int]] = []  # (connections, requests) the server had seen by then
 
-    def sent() -> None:
-        calls.append(1)
+    def waiting() -> None:
+        calls.append((server.connections, len(server.requests)))
         answer.set()
 
-    try:
-        resp = await asyncio.wait_for(client.request("POST", server.url + "/x", body=b"{}", sent=sent), 5)
+    async def one(hook: Callable[[], None] | None = waiting) -> None:
+        resp = await asyncio.wait_for(client.request("POST", server.url + "/x", body=b"{}", waiting=hook), 5)
         assert await resp.read() == b"{}"
         resp.close()
-        assert len(calls) == 1 and seen == [1]
+
+    try:
+        await one()  # no idle connection: called before connecting
+        assert calls == [(0, 0)]
+        answer.clear()
+        await one()  # an idle connection: called after the write (the server may not have read it yet)
+        assert len(calls) == 2 and calls[1][0] == 1
+        answer.clear()
+        calls.clear()
+        first = asyncio.create_task(one(None))  # holds the only slot until answered
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(one())  # queues for the slot: called before it waits
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        assert len(calls) == 1
 
         def broken() -> None:
-            raise RuntimeError("sent failed")
+            raise RuntimeError("waiting failed")
 
-        with pytest.raises(RuntimeError, match="sent failed"):
-            await client.request("POST", server.url + "/x", body=b"{}", sent=broken)
-        resp = await asyncio.wait_for(client.request("POST", server.url + "/x", body=b"{}"), 5)  # slot freed
-        assert resp.status == 200
-        resp.close()
+        with pytest.raises(RuntimeError, match="waiting failed"):
+            await client.request("POST", server.url + "/x", body=b"{}", waiting=broken)
+        await one()  # the slot was freed
     finally:
         await client.close()
 
