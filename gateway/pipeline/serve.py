@@ -370,6 +370,7 @@ class PipelineResponse(Response):
         call = self.admitted.call
         body = self.door.answer(data, call)
         if call.settle is not None:
+            ex.close()  # the backend's part is done: its lease does not wait for the settling
             await call.settle()
         watch.closing = True
         # the messages Starlette's Response(body, media_type="application/json") sends, without building one
