@@ -18,8 +18,13 @@ Starlette request and response) as ``floor-app-framework``, called the same way:
 ``floor-app-framework`` is what its pipeline costs above the least such an app must do (see ``hot_path.py
 --floor`` for the layers below the app).
 
+``--to-write`` also measures, in each child after its CPU rounds, the thread CPU from each request's start
+(the app's call) to its upstream request's write (``gateway.backends.http1.Connection.send``): the work on
+the critical path before the backend can start, at one connection (issue 18). The median over the requests,
+in µs; the marks are two ``thread_time_ns`` calls per request.
+
 Run: ``.venv/bin/python benchmarks/request_cpu.py --rev 2f9bada --rev HEAD [--floor] [--rounds 3]
-[--json out.json]``
+[--to-write] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -138,6 +143,36 @@ async def _per_request(app: Any, body: bytes, n: int) -> float:
     return (time.process_time() - began) / n * 1000
 
 
+async def _to_write(app: Any, body: bytes, n: int) -> float:
+    """Median thread CPU µs from the start of each of ``n`` sequential requests with ``body`` to its upstream
+    write (the first ``Connection.send`` of the request)."""
+    from gateway.backends import http1
+
+    clock = time.thread_time_ns
+    spent: list[int] = []
+    began = [0]
+    send = http1.Connection.send
+
+    def marked(conn: Any, head: bytes, data: bytes | None) -> None:
+        if began[0]:
+            spent.append(clock() - began[0])
+            began[0] = 0
+        send(conn, head, data)
+
+    http1.Connection.send = marked  # type: ignore[method-assign]
+    try:
+        scope = chat_scope(body)
+        for _ in range(min(n, 50)):
+            await call_once(app, body, scope)
+        spent.clear()
+        for _ in range(n):
+            began[0] = clock()
+            await call_once(app, body, scope)
+    finally:
+        http1.Connection.send = send  # type: ignore[method-assign]
+    return statistics.median(spent) / 1000
+
+
 def child(args: list[str]) -> None:
     """In the child (the revision's code on the path), with ``POLICY KB... REQUESTS``: print ``{kb: cpu ms
     per request}`` as JSON on stderr."""
@@ -149,6 +184,8 @@ def child(args: list[str]) -> None:
     if floor is not None:
         return floor_child(floor, os.environ["FLOOR_UPSTREAM"], sizes, requests)
 
+    writes: dict[int, float] = {}
+
     async def main() -> dict[int, float]:
         app = create_app(Settings(config=policy))
         out = {}
@@ -156,6 +193,9 @@ def child(args: list[str]) -> None:
             for kb in sizes:
                 n = max(20, requests // max(1, kb // 20))
                 out[kb] = await _per_request(app, body_for(kb), n)
+            if os.environ.get("TO_WRITE"):
+                for kb in sizes:
+                    writes[kb] = await _to_write(app, body_for(kb), max(20, requests // max(1, kb // 20)))
         return out
 
     try:
@@ -165,6 +205,8 @@ def child(args: list[str]) -> None:
     except ImportError:
         result = asyncio.run(main())
     sys.stdout.flush()
+    if writes:
+        print("WRITE " + json.dumps(writes), file=sys.stderr)
     print("RESULT " + json.dumps(result), file=sys.stderr)
 
 
@@ -201,10 +243,18 @@ def floor_child(which: str, upstream: str, sizes: Sequence[int], requests: int) 
 
 
 def run_rev(
-    src: Path, policy: Path, sizes: Sequence[int], requests: int, extra: dict[str, str] | None = None
+    src: Path,
+    policy: Path,
+    sizes: Sequence[int],
+    requests: int,
+    extra: dict[str, str] | None = None,
+    writes: list[dict[int, float]] | None = None,
 ) -> dict[int, float]:
     """One child run of the revision in ``src`` (``extra``: more environment); its stdout (the access log) is
-    dropped."""
+    dropped. With ``writes``, the child also measures µs to the upstream write (``--to-write``), appended
+    there."""
+    if writes is not None:
+        extra = {**(extra or {}), "TO_WRITE": "1"}
     env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{REPO / 'benchmarks'}", **(extra or {})}
     code = "import sys, request_cpu; request_cpu.child(sys.argv[1:])"
     argv = [sys.executable, "-P", "-c", code, str(policy), *map(str, sizes), str(requests)]
@@ -214,14 +264,22 @@ def run_rev(
     lines = [line for line in done.stderr.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{src}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    if writes is not None:
+        marks = [line for line in done.stderr.splitlines() if line.startswith("WRITE ")]
+        writes.append({int(k): v for k, v in json.loads(marks[-1].removeprefix("WRITE ")).items()})
     return {int(k): v for k, v in json.loads(lines[-1].removeprefix("RESULT ")).items()}
 
 
 def alternate(
-    sources: dict[str, Path], work: Path, rounds: int, requests: int
+    sources: dict[str, Path],
+    work: Path,
+    rounds: int,
+    requests: int,
+    writes: dict[str, list[dict[int, float]]] | None = None,
 ) -> dict[str, list[dict[int, float]]]:
     """``rounds`` child runs of each source tree against one mock backend, in alternating order (the first
-    source first in odd rounds, last in even ones): per name, ``{kb: cpu ms per request}`` of each round."""
+    source first in odd rounds, last in even ones): per name, ``{kb: cpu ms per request}`` of each round.
+    ``writes``: per revision name (not the floor apps), ``{kb: µs to the upstream write}`` of each round."""
     runs: dict[str, list[dict[int, float]]] = {name: [] for name in sources}
     names = list(sources)
     procs = Processes(work, REPO)
@@ -233,7 +291,8 @@ def alternate(
                 extra = None
                 if name in FLOOR_APPS:
                     extra = {"FLOOR_APP": FLOOR_APPS[name], "FLOOR_UPSTREAM": mock}
-                runs[name].append(run_rev(sources[name], policy, BODIES, requests, extra))
+                into = None if writes is None or name in FLOOR_APPS else writes.setdefault(name, [])
+                runs[name].append(run_rev(sources[name], policy, BODIES, requests, extra, into))
     finally:
         procs.close()
     return runs
@@ -245,15 +304,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--requests", type=int, default=1000, help="requests per size (fewer for large bodies)")
     p.add_argument("--floor", action="store_true", help="also the floor's ASGI apps (floor_proxy.py)")
+    p.add_argument("--to-write", action="store_true", help="also µs of thread CPU to the upstream write")
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
+    writes: dict[str, list[dict[int, float]]] | None = {} if opts.to_write else None
     revs = opts.rev or ["WORKTREE"]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="thinkgate-cpu-") as tmp:
         work = Path(tmp)
         sources = {rev: source_dir(rev, work) for rev in revs}
         floors = {name: REPO for name in FLOOR_APPS} if opts.floor else {}
-        runs = alternate({**sources, **floors}, work, opts.rounds, opts.requests)
+        runs = alternate({**sources, **floors}, work, opts.rounds, opts.requests, writes)
     medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in BODIES} for rev, rs in runs.items()}
     print(f"gateway CPU ms per chat request in process (median of {opts.rounds} rounds; no HTTP server)")
     ratio_head = "   last/first" if len(revs) > 1 else ""
@@ -263,12 +324,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         cells = "".join(f"{medians[name][kb]:{width}.3f}" for name in runs)
         ratio = f"{medians[revs[-1]][kb] / medians[revs[0]][kb]:13.2f}" if len(revs) > 1 else ""
         print(f"{body_name(kb):>8}" + cells + ratio)
+    if writes:
+        print_writes(writes, revs, opts.rounds, width)
     print(f"load average before {load_before}, after {os.getloadavg()}")
     if opts.json:
         opts.json.write_text(
-            json.dumps({"argv": sys.argv, "runs": runs, "medians": medians}, indent=2) + "\n"
+            json.dumps({"argv": sys.argv, "runs": runs, "medians": medians, "to_write": writes}, indent=2)
+            + "\n"
         )
     return 0
+
+
+def print_writes(writes: dict[str, list[dict[int, float]]], revs: list[str], rounds: int, width: int) -> None:
+    """The ``--to-write`` table: median over rounds of each round's median µs to the upstream write, and the
+    per-round ratio last/first (median, min-max) for two or more revisions."""
+    print(f"\nthread CPU us from the request's start to its upstream write (median of {rounds} rounds)")
+    head = "body".rjust(8) + "".join(rev.rjust(width) for rev in revs)
+    print(head + ("   last/first: median (min-max) per round" if len(revs) > 1 else ""))
+    for kb in BODIES:
+        cells = "".join(f"{statistics.median(r[kb] for r in writes[rev]):{width}.1f}" for rev in revs)
+        ratio = ""
+        if len(revs) > 1:
+            per = sorted(b[kb] / a[kb] for a, b in zip(writes[revs[0]], writes[revs[-1]], strict=True))
+            ratio = f"   {statistics.median(per):.2f} ({per[0]:.2f}-{per[-1]:.2f})"
+        print(f"{body_name(kb):>8}" + cells + ratio)
 
 
 if __name__ == "__main__":
