@@ -71,13 +71,32 @@ def episode_of(policy: AgentPolicy, call: Call, header: str | None) -> Episode |
 
 
 async def agent_inputs(
-    ledger: EpisodeLedger, policy: AgentPolicy, call: Call, header: str | None, *, fail_closed: bool
+    ledger: EpisodeLedger,
+    policy: AgentPolicy,
+    call: Call,
+    header: str | None,
+    *,
+    fail_closed: bool,
+    budget_only: bool = False,
 ) -> AgentInputs:
     """The step policy, episode and thinking left for one call (:func:`episode_of`); what is left is read
-    (never charged) only when an episode budget is configured."""
-    episode = episode_of(policy, call, header)
+    (never charged) only when an episode budget is configured. ``budget_only``: the episode is looked for
+    only when a budget needs it before the step (the serving path: without a budget the episode only names
+    the answer, :func:`answer_episode`, found after the upstream write — a task hash, ~170 bytecode
+    instructions of a 1 KB agent step, 2026-12-07)."""
     budget = policy.episodes.budget
+    if budget_only and budget is None:
+        return AgentInputs(policy)
+    episode = episode_of(policy, call, header)
     if episode is None:
         return AgentInputs(policy)
     left = None if budget is None else await ledger.left(episode.id, budget, fail_closed=fail_closed)
     return AgentInputs(policy, episode, left)
+
+
+def answer_episode(agent: AgentInputs, call: Call, header: str | None) -> Episode | None:
+    """The episode an answer names (``x-thinkgate-episode``): the one :func:`agent_inputs` found, or, when it
+    did not look for one (``budget_only`` without a budget), :func:`episode_of` now."""
+    if agent.episode is not None or agent.policy.episodes.budget is not None:
+        return agent.episode
+    return episode_of(agent.policy, call, header)

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.backends.client import UpstreamFailure
-from gateway.episodes import EpisodeLedger, agent_inputs
+from gateway.episodes import EpisodeLedger, agent_inputs, answer_episode
 from gateway.errors import GatewayError
 from gateway.logs import AccessLog, access_log_for, prompt_text
 from gateway.metrics import GatewayMetrics
@@ -78,11 +78,11 @@ def plan_headers(admitted: Admitted, plan: Plan) -> dict[str, str]:
     headers.update(admitted.grant.headers)  # x-ratelimit-*, x-thinkgate-quota (issue 6)
     if plan.shed is not None:
         headers["x-thinkgate-shed"] = plan.shed
-    headers.update(agent_headers(plan))
+    headers.update(agent_headers(plan, admitted))
     return headers
 
 
-def agent_headers(plan: Plan) -> dict[str, str]:
+def agent_headers(plan: Plan, admitted: Admitted) -> dict[str, str]:
     """``x-thinkgate-step`` (kind) and ``-step-index``; ``x-thinkgate-episode`` and, when the episode has a
     budget, ``x-thinkgate-episode-thinking-left`` (what it had left when this step started)."""
     out: dict[str, str] = {}
@@ -91,8 +91,9 @@ def agent_headers(plan: Plan) -> dict[str, str]:
         out["x-thinkgate-step"] = step.kind.value
         out["x-thinkgate-step-index"] = str(step.state.step)
     agent = plan.agent
-    if agent is not None and agent.episode is not None:
-        out["x-thinkgate-episode"] = agent.episode.id
+    episode = None if agent is None else answer_episode(agent, admitted.call, admitted.episode_header)
+    if agent is not None and episode is not None:
+        out["x-thinkgate-episode"] = episode.id
         if agent.left is not None:
             out["x-thinkgate-episode-thinking-left"] = str(agent.left)
     return out
@@ -126,6 +127,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
             a.call,
             a.episode_header,
             fail_closed=a.state.policy.state.on_redis_error == "closed",
+            budget_only=True,  # without a budget the episode only names the answer: found with its headers
         )
         plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps, agent)
     except EpisodeBudgetSpent as exc:
