@@ -11,6 +11,7 @@ import orjson
 
 from gateway.backends.pool import Pool
 from gateway.errors import BadRequest, GatewayError
+from gateway.metrics import GatewayMetrics
 from gateway.pipeline.door import Call
 from gateway.proxy.forcing import TOKENIZE_PATH, prompt_payload
 from gateway.render import Rendered, render_chat
@@ -59,6 +60,7 @@ class Plan:
     shed: str | None
     steps: tuple[Step, ...]
     agent: AgentInputs | None = None
+    decided_in: float = 0.0  # seconds the decision took (thinkgate_decision_duration_seconds)
 
     # Effort and Source are StrEnums: a member is the string of its value (as a header, a metric label, in
     # JSON), and reading ``.value`` runs two Python-level calls (~0.3 us; these are read ~6 times a request)
@@ -132,7 +134,21 @@ def decide_call(
     agent: AgentInputs | None = None,
 ) -> Decision:
     """The effort decision for a chat call (signals, virtual model, classifier, agent step, caps, episode
-    budget)."""
+    budget), its metrics observed at once (:func:`observe_decision`)."""
+    decision, seconds = timed_decision(state, call, target, header, caps, agent)
+    observe_decision(state.metrics, decision, seconds)
+    return decision
+
+
+def timed_decision(
+    state: GatewayState,
+    call: Call,
+    target: Target,
+    header: str | None,
+    caps: Caps | None,
+    agent: AgentInputs | None = None,
+) -> tuple[Decision, float]:
+    """:func:`decide_call` without the metrics: the decision and the seconds it took."""
     body = call.body
     messages = body["messages"]
     tools = bool(body.get("tools"))
@@ -164,11 +180,16 @@ def decide_call(
         raise BadRequest(str(exc), param=exc.param, code="conflicting_thinking_signals") from None
     except SignalError as exc:
         raise BadRequest(str(exc), param=exc.param, code="invalid_thinking_signal") from None
-    metrics = state.metrics
-    metrics.observe(metrics.decision_seconds, (), time.perf_counter() - began)
-    if "p_think" in decision.scores:
-        metrics.observe(metrics.classifier_p_think, (), decision.scores["p_think"])
-    return decision
+    return decision, time.perf_counter() - began
+
+
+def observe_decision(metrics: GatewayMetrics, decision: Decision, seconds: float) -> None:
+    """A decision's metrics: ``thinkgate_decision_duration_seconds`` and, when the classifier answered,
+    ``thinkgate_classifier_p_think``."""
+    metrics.observe(metrics.decision_seconds, (), seconds)
+    p_think = decision.scores.get("p_think")
+    if p_think is not None:
+        metrics.observe(metrics.classifier_p_think, (), p_think)
 
 
 def _without_instruct_pool(decision: Decision, target: Target) -> Decision:
@@ -198,23 +219,35 @@ def plan_call(
     header: str | None,
     caps: Caps | None,
     agent: AgentInputs | None = None,
+    *,
+    observe: bool = True,
 ) -> Plan:
-    """Decide, route and render ``call``; raises a 4xx :class:`gateway.errors.GatewayError` on bad input."""
+    """Decide, route and render ``call``; raises a 4xx :class:`gateway.errors.GatewayError` on bad input.
+    ``observe=False``: the decision's metrics are left to the caller (:attr:`Plan.decided_in`; the serving
+    path observes them with the plan's other metrics after the answer's last byte, ``serve.record_plan``:
+    two histogram updates less before the upstream write), except for a decision that ends in a 4xx here."""
     if not call.decided:
         names = target.instruct or target.thinking
         steps = [Step(state.pools[n], None, None, _passthrough_body(call, state.pools[n])) for n in names]
         return Plan(None, None, tuple(steps))
-    decided = decide_call(state, call, target, header, caps, agent)
+    decided, seconds = timed_decision(state, call, target, header, caps, agent)
+    if observe:
+        observe_decision(state.metrics, decided, seconds)
     try:
-        routed = route(state.policy, target, decided, state.health())
-    except NoPoolForEffort as exc:
-        raise BadRequest(str(exc), param="model", code="effort_not_supported") from None
-    rendered = []
-    for routed_step in routed.steps:
-        pool = state.pools[routed_step.pool]
-        r = render_chat(pool, call.body, routed_step.decision, stream=call.stream)
-        rendered.append(Step(pool, routed_step.decision, r, r.body))
-    return Plan(routed.decision, routed.shed, tuple(rendered), agent)
+        try:
+            routed = route(state.policy, target, decided, state.health())
+        except NoPoolForEffort as exc:
+            raise BadRequest(str(exc), param="model", code="effort_not_supported") from None
+        rendered = []
+        for routed_step in routed.steps:
+            pool = state.pools[routed_step.pool]
+            r = render_chat(pool, call.body, routed_step.decision, stream=call.stream)
+            rendered.append(Step(pool, routed_step.decision, r, r.body))
+    except GatewayError:
+        if not observe:  # a decision that ends in a 4xx here is observed all the same
+            observe_decision(state.metrics, decided, seconds)
+        raise
+    return Plan(routed.decision, routed.shed, tuple(rendered), agent, seconds)
 
 
 def step_view(step: Step, path: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from gateway.pipeline.plan import (
     Plan,
     Step,
     decision_headers,
+    observe_decision,
     plan_call,
 )
 from gateway.pipeline.prologue import Admitted, admit
@@ -100,10 +101,13 @@ def agent_headers(plan: Plan, admitted: Admitted) -> dict[str, str]:
 
 
 def record_plan(metrics: GatewayMetrics, plan: Plan, front_door: str) -> None:
-    """The metrics of a plan: ``thinkgate_decisions``, ``thinkgate_agent_steps``, when its episode was spent
-    ``thinkgate_episode_budget_spent{action="no_thinking"}`` and, when effort was shed, ``thinkgate_shed``."""
+    """The metrics of a plan: the decision's (:func:`observe_decision`: its duration and the classifier's
+    ``p_think``; left to here by ``plan_call(observe=False)``), ``thinkgate_decisions``,
+    ``thinkgate_agent_steps``, when its episode was spent ``thinkgate_episode_budget_spent{action=
+    "no_thinking"}`` and, when effort was shed, ``thinkgate_shed``."""
     if plan.decision is None:
         return
+    observe_decision(metrics, plan.decision, plan.decided_in)
     metrics.inc(metrics.decisions, (plan.effort, plan.source, front_door))
     if plan.decision.episode_effect == "no_thinking":
         metrics.inc(metrics.episode_spent, ("no_thinking",))
@@ -129,7 +133,7 @@ async def serve(request: Request, door: FrontDoor) -> Response:
             fail_closed=a.state.policy.state.on_redis_error == "closed",
             budget_only=True,  # without a budget the episode only names the answer: found with its headers
         )
-        plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps, agent)
+        plan = plan_call(a.state, a.call, a.target, a.effort_header, a.caps, agent, observe=False)
     except EpisodeBudgetSpent as exc:
         a.state.metrics.inc(a.state.metrics.episode_spent, ("refused",))
         return door.error(exc)

@@ -172,3 +172,21 @@ def test_two_workers_every_scrape_holds_every_request(tmp_path: Path) -> None:
                 assert got["thinkgate_time_to_first_token_seconds_count"] == 8
                 assert got["inflight"] == 0
                 assert {k: got[k] for k in told} == dict(told)
+
+
+def test_a_decision_that_ends_in_a_4xx_before_dispatch_is_observed_once() -> None:
+    """The serving path observes a decision's metrics with the plan's after the answer's last byte; one that
+    cannot be routed (no pool for the effort: 400) has no answer and is observed all the same, as it was made."""
+    with (
+        run_sim(SimConfig(model="sim", mode="hybrid", reasoning_words=30)) as fast,
+        run_sim(SimConfig(model="sim-broken", mode="instruct", error_rate=1.0)) as broken,
+        run_gateway(
+            make_policy(pools(fast.url, broken.url), {"deep": {"effort": "classify", "thinking": ["h"]}})
+        ) as gw,
+    ):
+        r = post(gw, "deep", reasoning_effort="none")
+        assert r.status_code == 400 and r.json()["error"]["code"] == "effort_not_supported"
+        assert post(gw, "deep", reasoning_effort="high").status_code == 200
+        got = totals(httpx.get(gw + "/metrics", timeout=5).text)
+        assert got["thinkgate_decision_duration_seconds_count"] == 2
+        assert got["thinkgate_decisions_total"] == 1  # counted for a served request only, as before
