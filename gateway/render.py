@@ -78,7 +78,7 @@ def render_chat(pool: Pool, body: dict[str, Any], decision: Decision, *, stream:
         result = render_family(
             family,
             client,
-            decision.effort.value,
+            decision.effort._value_,  # the plain value: .value is a property, two Python calls
             decision.budget if decision.effort.thinks else 0,
             vllm_version=pool.vllm_version or DEFAULT_VLLM_VERSION,
             native_budget=pool.spec.budget != "forcing",

@@ -151,7 +151,7 @@ def decide(
     task_effort = effort
     if step is not None and agent is not None and agent.enabled and source in agent.sources:
         stepped, why = agent.step_effort(step, effort)
-        reason += f"; step {step.kind.value} ({step.reason}); {why}"
+        reason += f"; step {step.kind} ({step.reason}); {why}"  # StrEnum: formats as its value
         if stepped is not effort:
             effort, budget = stepped, budgets.for_effort(stepped)
 

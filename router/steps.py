@@ -115,7 +115,7 @@ class StepRules(_Frozen):
     answer: StepRule = StepRule()
 
     def for_kind(self, kind: StepKind) -> StepRule:
-        rule: StepRule = getattr(self, kind.value)
+        rule: StepRule = getattr(self, kind)  # a StrEnum member is its value (no .value property call)
         return rule
 
 
@@ -148,7 +148,7 @@ class AgentPolicy(_Frozen):
         """The rule for a step and its name as the reason shows it."""
         if view.kind is StepKind.STUCK and view.stuck_count > self.stuck_escalations:
             return self.stuck_then, "stuck_then"
-        return self.steps.for_kind(view.kind), view.kind.value
+        return self.steps.for_kind(view.kind), view.kind
 
     def step_effort(self, view: StepView, task: Effort) -> tuple[Effort, str]:
         """The effort for this step of a task at ``task``, and why (pure)."""
