@@ -8,9 +8,12 @@ several times slower.
 
 With ``--opcodes`` it also counts the bytecode instructions executed per request, by where their code lives
 (:func:`opcode_counting`): a count that a loaded box does not move, for comparing two revisions' own Python.
+``--before-write`` counts only those executed before the request's upstream write (the first
+``gateway.backends.http1.Connection.send`` of the request): the work on the critical path before the backend
+can start, by area and by the source file of the code (the ``--top`` largest files).
 
 Run (repo root; the checkout's own code): ``.venv/bin/python benchmarks/request_calls.py [--kb 0] [-n 200]
-[--opcodes]``
+[--opcodes] [--before-write [--top 25]]``
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from collections import Counter
 from types import FrameType
 from typing import Any
 
-from request_cpu import _per_request, body_for, body_name, with_app
+from hot_path import REPO
+from request_cpu import _per_request, body_for, body_name, call_once, chat_scope, with_app
 
 
 def counting(calls: Counter[str]) -> Any:
@@ -54,8 +58,11 @@ def area(filename: str) -> str:
     return "other"
 
 
-def opcode_counting(opcodes: Counter[str]) -> Any:
-    """A trace hook counting the bytecode instructions executed, by :func:`area` of their code object.
+def opcode_counting(
+    opcodes: Counter[str], files: Counter[str] | None = None, on: list[bool] | None = None
+) -> Any:
+    """A trace hook counting the bytecode instructions executed, by :func:`area` of their code object (and,
+    with ``files``, by source file); with ``on``, only while ``on[0]`` is true.
 
     Unlike CPU time, the count does not move with the load of a shared box (the same requests execute the
     same instructions, up to the event loop's turns): a change of a few microseconds in our own Python code
@@ -63,12 +70,14 @@ def opcode_counting(opcodes: Counter[str]) -> Any:
     areas: dict[str, str] = {}
 
     def local(frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "opcode":
+        if event == "opcode" and (on is None or on[0]):
             filename = frame.f_code.co_filename
             where = areas.get(filename)
             if where is None:
                 where = areas[filename] = area(filename)
             opcodes[where] += 1
+            if files is not None:
+                files[filename] += 1
         return local
 
     def hook(frame: FrameType, event: str, arg: Any) -> Any:
@@ -83,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kb", type=int, default=0, help="body: 0 = short task, else a trajectory of KB")
     p.add_argument("-n", type=int, default=200, help="requests counted")
     p.add_argument("--opcodes", action="store_true", help="also count bytecode instructions, by area")
+    p.add_argument("--before-write", action="store_true", help="also those before the upstream write")
+    p.add_argument("--top", type=int, default=25, help="--before-write: the largest files shown")
     opts = p.parse_args(argv)
     calls: Counter[str] = Counter()
     opcodes: Counter[str] = Counter()
+    before: Counter[str] = Counter()
+    files: Counter[str] = Counter()
     out = os.fdopen(os.dup(1), "w")  # the table; the access log (stdout) goes to /dev/null
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 
@@ -103,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 await _per_request(app, body, opts.n)
             finally:
                 sys.settrace(None)
+        if opts.before_write:
+            await count_before_write(app, body, opts.n, before, files)
 
     with_app("thinkgate-calls-", work)
     count = opts.n + min(opts.n, 50)  # _per_request's own warm-up requests are counted too
@@ -117,8 +132,44 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{sum(opcodes.values()) / count:9.1f}  bytecode instructions, of which:", file=out)
         for key in ("gateway", "router", "templates", "other"):
             print(f"{opcodes[key] / count:9.1f}    {key}", file=out)
+    if opts.before_write:
+        total = sum(before.values()) / opts.n
+        print(f"{total:9.1f}  bytecode instructions before the upstream write, of which:", file=out)
+        for key in ("gateway", "router", "templates", "other"):
+            print(f"{before[key] / opts.n:9.1f}    {key}", file=out)
+        print(f"  the {opts.top} largest files:", file=out)
+        root = f"{REPO}/"
+        for name, n in files.most_common(opts.top):
+            shown = name.split("/site-packages/")[-1].removeprefix(root)
+            print(f"{n / opts.n:9.1f}    {shown}", file=out)
     out.flush()
     return 0
+
+
+async def count_before_write(
+    app: Any, body: bytes, n: int, by_area: Counter[str], files: Counter[str]
+) -> None:
+    """Count the instructions of ``n`` requests from their start to their upstream write (the first
+    ``Connection.send`` of each), into ``by_area`` and ``files``."""
+    from gateway.backends import http1
+
+    on = [False]
+    send = http1.Connection.send
+
+    def marked(conn: Any, head: bytes, data: bytes | None) -> None:
+        on[0] = False
+        send(conn, head, data)
+
+    http1.Connection.send = marked  # type: ignore[method-assign]
+    scope = chat_scope(body)
+    sys.settrace(opcode_counting(by_area, files, on))
+    try:
+        for _ in range(n):
+            on[0] = True
+            await call_once(app, body, scope)
+    finally:
+        sys.settrace(None)
+        http1.Connection.send = send  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
