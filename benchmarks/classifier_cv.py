@@ -11,6 +11,7 @@ and the predicted vs labelled think-share.
         [--think 0.26] [--sweep] [--level-rules] [--save PRED.jsonl | --load PRED.jsonl]
         [--calibration-folds K] [--fold-split greedy|hash] [--think-weight-share W]
         [--calibration-think-share P] [--weight-group source|family]
+        [--word-vectors VECTORS.npz [--word-vectors-think-only]]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
 without training again.
@@ -43,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.classifier_artifact import read_examples
+from gateway.classifier_artifact import read_examples, read_word_vectors
 from router.classifier import MEDIAN_CUTS, ClassifierThresholds, Prediction, choose_effort
 from router.evaluation import loso_predictions, score_predictions
 from router.train import Example, TrainConfig
@@ -166,6 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--weight-group", choices=("source", "family"), help="what weighs the same in training (TrainConfig)"
     )
+    parser.add_argument(
+        "--word-vectors", metavar="PATH", help="static word vectors (.npz) as extra signals (TrainConfig)"
+    )
+    parser.add_argument(
+        "--word-vectors-think-only",
+        dest="word_vectors_levels",
+        action="store_false",
+        help="the word vectors in the think model only (TrainConfig.word_vectors_levels off)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
@@ -206,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("think_weight_share", "calibration_think_share", "weight_group"):
             if getattr(ns, key) is not None:
                 split[key] = getattr(ns, key)
+        if ns.word_vectors:
+            split["word_vectors"] = read_word_vectors(ns.word_vectors)
+            split["word_vectors_levels"] = ns.word_vectors_levels
         config = TrainConfig(fit_level_cuts=ns.fit_level_cuts, all_level_cuts=ns.level_rules, **split)
         pairs = loso_predictions(examples, config, group=ns.group, progress=step, on_artifact=keep)
         bar.close()

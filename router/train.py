@@ -157,9 +157,14 @@ class TrainConfig:
     seed: int = 0
     #: Static word vectors as extra signals (``None``: none). Each text gets the weighted mean of its tokens'
     #: vectors (weight ``SIF_A / (SIF_A + p(w))``, ``p(w)`` the word's token frequency in the training data),
-    #: standardised like the hand-built signals, in both models; the artifact stores them folded into a few
-    #: numbers per word (:func:`router.word_vectors.fold_word_vectors`).
+    #: standardised like the hand-built signals, in both models (or the think model only:
+    #: ``word_vectors_levels``); the artifact stores them folded into a few numbers per word
+    #: (:func:`router.word_vectors.fold_word_vectors`).
     word_vectors: WordVectors | None = field(default=None, repr=False, compare=False)
+    #: With ``word_vectors``: whether the level head gets their columns too (``True``) or only the think model
+    #: does (``False``: the level head is fitted on the other columns exactly as without vectors, and the
+    #: artifact's folded level contributions are zero).
+    word_vectors_levels: bool = True
 
 
 # --- model fitting ----------------------------------------------------------------------------------------
@@ -263,7 +268,22 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
     think.fit(x, y, sample_weight=w)
     think_coef = np.concatenate([think.coef_[0], think.intercept_])
     _apply_priors(think_coef, mean, scale, cfg.priors)
-    return _Raw(vocab, mean, scale, think_coef, _fit_levels(examples, x, w, cfg))
+    return _Raw(vocab, mean, scale, think_coef, _level_head(examples, x, w, cfg))
+
+
+def _level_head(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
+    """The level head's weights over every column of ``x`` (3 x (columns + bias)); with
+    ``word_vectors_levels`` off, fitted without the word-vector columns, whose weights are then zero."""
+    table = cfg.word_vectors
+    if table is None or cfg.word_vectors_levels:
+        return _fit_levels(examples, x, w, cfg)
+    n_dense = len(DENSE_NAMES)
+    cols = np.r_[0:n_dense, n_dense + table.vectors.shape[1] : x.shape[1]]
+    fitted = _fit_levels(examples, x[:, cols], w, cfg)
+    full = np.zeros((3, x.shape[1] + 1))
+    full[:, cols] = fitted[:, :-1]
+    full[:, -1] = fitted[:, -1]
+    return full
 
 
 def _fit_levels(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
@@ -306,7 +326,7 @@ def _oof_levels_by_source(
             continue
         sub = [examples[i] for i in train_idx]
         vocab, mean, scale, x, w = _design(sub, [feats[i] for i in train_idx], cfg)
-        coef = _fit_levels(sub, x, w, cfg)
+        coef = _level_head(sub, x, w, cfg)
         xh = _matrix([feats[i] for i in held], vocab, mean, scale)
         out[held] = np.asarray(xh @ coef[:, :-1].T + coef[:, -1], dtype=np.float64)
     return out

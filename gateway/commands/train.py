@@ -79,6 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(scripts/classifier/build_word_vectors.py builds them from the pinned wheel)",
     )
     parser.add_argument(
+        "--word-vectors-think-only",
+        dest="word_vectors_levels",
+        action="store_false",
+        help="with --word-vectors: the vectors enter the think model only; the level head is trained without "
+        "them (its folded word contributions are zero)",
+    )
+    parser.add_argument(
         "--median-level-cuts",
         dest="fit_level_cuts",
         action="store_false",
@@ -91,6 +98,8 @@ def run(ns: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         examples = read_examples(ns.data)
+        if not ns.word_vectors_levels and not ns.word_vectors:
+            raise DataError("--word-vectors-think-only needs --word-vectors")
         vectors = read_word_vectors(ns.word_vectors) if ns.word_vectors else None
         config = TrainConfig(
             c=ns.c,
@@ -104,6 +113,7 @@ def run(ns: argparse.Namespace) -> int:
             calibration_think_share=ns.calibration_think_share,
             weight_group=ns.weight_group,
             word_vectors=vectors,
+            word_vectors_levels=ns.word_vectors_levels,
         )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))

@@ -177,3 +177,56 @@ def test_train_command_word_vectors(tmp_path: Path, table: WordVectors) -> None:
                                                                word_vectors=loaded))  # fmt: skip
     assert read_artifact(out) == json.loads(json.dumps(expected))
     assert train_cmd.run(parser.parse_args([*flags, "--word-vectors", str(tmp_path / "none.npz")])) == 2
+
+
+def test_think_only_vectors_leave_the_level_head_as_without(table: WordVectors, examples: list[Any]) -> None:
+    """``word_vectors_levels=False``: the think model gets the vectors, the level head is the one trained
+    without them (same weights, temperature and cut points) and its folded word contributions are zero."""
+    plain = train_artifact(examples, TrainConfig(**CONFIG))
+    both = train_artifact(examples, TrainConfig(**CONFIG, word_vectors=table))
+    think_only = train_artifact(
+        examples, TrainConfig(**CONFIG, word_vectors=table, word_vectors_levels=False)
+    )
+    assert think_only["version"] == 2 and think_only["metadata"]["config"]["word_vectors_levels"] is False
+    columns = think_only["word_weights"]["columns"]
+    assert any(columns[1]) and not any(any(col) for col in columns[2:])  # think: used; levels: zero
+    assert any(any(col) for col in both["word_weights"]["columns"][2:])
+    for k in (1, 2, 3):  # the level rows, dense weights and bias
+        assert think_only["dense_weights"][k] == pytest.approx(plain["dense_weights"][k], abs=1e-4)
+    assert think_only["dense_weights"][0] != pytest.approx(plain["dense_weights"][0], abs=1e-4)
+    grams = {g: [col[i] for col in plain["gram_weights"][1:]] for i, g in enumerate(plain["vocab"])}
+    for i, g in enumerate(think_only["vocab"]):
+        assert [col[i] for col in think_only["gram_weights"][1:]] == pytest.approx(grams.get(g, [0.0] * 3),
+                                                                                   abs=1e-4)  # fmt: skip
+    cal, cal_plain = think_only["calibration"], plain["calibration"]
+    assert cal["levels_temperature"] == cal_plain["levels_temperature"]
+    assert cal["level_cuts"] == cal_plain["level_cuts"]
+    clf = EffortClassifier.from_artifact(json.loads(json.dumps(think_only)))
+    ref = EffortClassifier.from_artifact(plain)
+    texts = [ex.view.latest_user for ex in examples[:20]]
+    assert not np.allclose(
+        [clf.think_logit(t) for t in texts], [ref.think_logit(t) for t in texts], atol=1e-3
+    )
+    for ex in examples[:20]:  # given thinking, the same level shares
+        got, want = clf.predict(ex.view).thinking_share(), ref.predict(ex.view).thinking_share()
+        assert all(got[k] == pytest.approx(want[k], abs=1e-3) for k in want)
+
+
+def test_train_command_think_only_flag(tmp_path: Path, table: WordVectors) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _rows(12)) + "\n", encoding="utf-8")
+    vec = tmp_path / "vectors.npz"
+    np.savez(vec, words=np.array(WORDS), vectors=table.vectors)
+    out = tmp_path / "model.json.gz"
+    parser = argparse.ArgumentParser()
+    train_cmd.add_arguments(parser)
+    flags = ["--data", str(data), "--out", str(out), "--min-sources", "2", "--calibration-folds", "3"]
+    assert (
+        train_cmd.run(parser.parse_args([*flags, "--word-vectors", str(vec), "--word-vectors-think-only"]))
+        == 0
+    )
+    expected = train_artifact(read_examples(data), TrainConfig(min_sources=2, calibration_folds=3,
+                                                               word_vectors=read_word_vectors(vec),
+                                                               word_vectors_levels=False))  # fmt: skip
+    assert read_artifact(out) == json.loads(json.dumps(expected))
+    assert train_cmd.run(parser.parse_args([*flags, "--word-vectors-think-only"])) == 2  # needs the vectors
