@@ -11,7 +11,7 @@ and the predicted vs labelled think-share.
         [--think 0.26] [--sweep] [--level-rules] [--save PRED.jsonl | --load PRED.jsonl]
         [--calibration-folds K] [--fold-split greedy|hash] [--think-weight-share W]
         [--calibration-think-share P] [--weight-group source|family]
-        [--word-vectors VECTORS.npz [--word-vectors-think-only]]
+        [--word-vectors VECTORS.npz [--word-vectors-think-only]] [--only G1,G2]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
 without training again.
@@ -176,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="the word vectors in the think model only (TrainConfig.word_vectors_levels off)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="G1,G2",
+        help="hold out only these groups (to split a run across processes: --save each, concatenate, --load)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--sweep", action="store_true", help="also print pooled metrics per think threshold")
     parser.add_argument("--save", help="write the held-out predictions to this JSONL file")
@@ -196,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         from tqdm import tqdm
 
         groups = sorted({ex.group(ns.group) for ex in examples})
+        only = set(ns.only.split(",")) if ns.only else None
+        if only is not None:
+            if only - set(groups):
+                parser.error(f"--only: no such {ns.group}: {', '.join(sorted(only - set(groups)))}")
+            groups = [g for g in groups if g in only]
         bar = tqdm(total=len(groups), desc=f"held-out {ns.group}", file=sys.stderr)
 
         def step(source: str) -> None:
@@ -220,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             split["word_vectors"] = read_word_vectors(ns.word_vectors)
             split["word_vectors_levels"] = ns.word_vectors_levels
         config = TrainConfig(fit_level_cuts=ns.fit_level_cuts, all_level_cuts=ns.level_rules, **split)
-        pairs = loso_predictions(examples, config, group=ns.group, progress=step, on_artifact=keep)
+        pairs = loso_predictions(examples, config, group=ns.group, progress=step, on_artifact=keep, only=only)
         bar.close()
     if ns.save:
         _save(examples, pairs, cands, Path(ns.save))

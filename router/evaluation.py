@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,13 +97,17 @@ def loso_predictions(
     group: str = "source",
     progress: Callable[[str], None] | None = None,
     on_artifact: Callable[[str, Mapping[str, Any]], None] | None = None,
+    only: Collection[str] | None = None,
 ) -> list[tuple[Example, Prediction]]:
     """Leave-one-group-out predictions: every example scored by a model trained only on the examples of the
     other groups (``group`` = ``source`` or ``family``; in group order, then file order). ``on_artifact``
-    is given each held-out group and the artifact trained without it."""
+    is given each held-out group and the artifact trained without it; ``only`` limits which groups are held
+    out (each still trained on all others: a run can be split across processes)."""
     out: list[tuple[Example, Prediction]] = []
     feats = [text_features(ex.view.latest_user) for ex in examples]
     for held in sorted({ex.group(group) for ex in examples}):
+        if only is not None and held not in only:
+            continue
         if progress is not None:
             progress(held)
         keep = [i for i, ex in enumerate(examples) if ex.group(group) != held]
