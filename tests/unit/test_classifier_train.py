@@ -467,6 +467,24 @@ def test_loso_predictions_hold_out_each_source() -> None:
     assert low["overall"]["think_share"] >= high["overall"]["think_share"]
 
 
+def test_loso_predictions_split_into_parts_give_the_whole() -> None:
+    """``only`` holds out a subset of the groups, each model still trained on all the others: the parts'
+    predictions, concatenated in group order, are the whole run's."""
+    examples = [example_from_record(r) for r in _synthetic(24)]
+    config = TrainConfig(calibration_folds=2)
+    whole = loso_predictions(examples, config)
+    held: list[str] = []
+    parts = [
+        loso_predictions(examples, config, only={"src0", "src1"}, progress=held.append),
+        loso_predictions(examples, config, only={"src2"}, progress=held.append),
+    ]
+    assert held == ["src0", "src1", "src2"]
+    joined = [*parts[0], *parts[1]]
+    assert [id(ex) for ex, _ in joined] == [id(ex) for ex, _ in whole]
+    assert [pred for _, pred in joined] == [pred for _, pred in whole]
+    assert loso_predictions(examples, config, only=set()) == []
+
+
 def test_family_groups_and_falls_back_to_the_source() -> None:
     rec = {"prompt": "2+2?", "effort": "low", "source": "svamp", "family": "word_math"}
     assert example_from_record(rec).group("family") == "word_math"
