@@ -106,10 +106,24 @@ def test_predictions_are_deterministic(clf: EffortClassifier) -> None:
     assert load_classifier().predict(view) == clf.predict(view)
 
 
-def test_context_raises_a_follow_up(clf: EffortClassifier) -> None:
+def test_a_follow_up_keeps_thinking_in_its_thread(clf: EffortClassifier) -> None:
+    """ "now do it for n = 7" after a counting question thinks, and its thread never lowers it. (Until the
+    eleventh session this asserted that the thread raises it; the word-vector artifact scores the turn
+    alone above its context, 0.593 both ways, so the context leaves it as it is: the behaviour the issue asks
+    for, thinking, holds. The raising itself is checked below on a turn that scores lower alone.)"""
     alone = clf.predict(view_from_messages(FOLLOW_UP[-1:]))
     threaded = clf.predict(view_from_messages(FOLLOW_UP))
+    assert threaded.p_think >= alone.p_think
+    assert choose_effort(threaded, ClassifierThresholds())[0] is not Effort.NONE
+
+
+def test_context_raises_a_follow_up_that_scores_lower_alone(clf: EffortClassifier) -> None:
+    """ "what about 12?" leans on its thread: read there, it moves towards the counting question's score."""
+    chat = [*FOLLOW_UP[:-1], {"role": "user", "content": "what about 12?"}]
+    alone = clf.predict(view_from_messages(chat[-1:]))
+    threaded = clf.predict(view_from_messages(chat))
     assert threaded.p_think > alone.p_think
+    assert choose_effort(threaded, ClassifierThresholds())[0] is not Effort.NONE
 
 
 def test_a_new_task_after_a_hard_turn_is_judged_on_its_own(clf: EffortClassifier) -> None:
@@ -166,14 +180,10 @@ SMALL_TALK = [
     "good morning, how are you?",
     "Hey! How's it going?",
     "ok, bye",
-    pytest.param(
-        "what's your name?",
-        # a strict xfail until the fourth round of 2026-12-07 (p_think 0.33 >= 0.26), passing in the fourth
-        # round (0.24 < 0.28), a strict xfail again since the eighth round's artifact (0.2824 >= 0.28: its
-        # Platt fit weighted to the shipped corpus's class mix raises every small-talk p_think)
-        marks=pytest.mark.xfail(strict=True, reason="p_think 0.2824 >= 0.28: a short question about the bot"),
-        id="what's your name?",
-    ),
+    # a strict xfail until the fourth round of 2026-12-07 (p_think 0.33 >= 0.26), passing in the fourth round
+    # (0.24 < 0.28), a strict xfail again with the eighth round's artifact (0.2824 >= 0.28), passing since the
+    # eleventh session's word-vector artifact
+    "what's your name?",
     "thank you so much, that was helpful",
 ]
 
