@@ -23,8 +23,14 @@ Starlette request and response) as ``floor-app-framework``, called the same way:
 the critical path before the backend can start, at one connection (issue 18). The median over the requests,
 in µs; the marks are two ``thread_time_ns`` calls per request.
 
+``--artifact NAME=PATH`` (repeatable) adds a child named NAME: the first revision's code with the policy's
+``classifier.artifact`` set to PATH, to compare classifier artifacts with the same code in the same run.
+``--distinct`` makes every request's latest user turn differ (the body's with `` (#i)`` appended), so the
+classifier's per-reading cache misses and each request classifies its prompt, as with real traffic; the
+bodies are built before the clock starts.
+
 Run: ``.venv/bin/python benchmarks/request_cpu.py --rev 2f9bada --rev HEAD [--floor] [--rounds 3]
-[--to-write] [--json out.json]``
+[--to-write] [--artifact prev=/tmp/prev.json.gz] [--distinct] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -58,6 +64,18 @@ T = TypeVar("T")
 def body_for(kb: int) -> bytes:
     """The chat body measured as ``kb`` (``0``: the short task)."""
     return orjson.dumps(DOORS["chat"][1]) if kb == 0 else trajectory(kb)
+
+
+def distinct_bodies(kb: int, n: int) -> list[bytes]:
+    """``n`` bodies like :func:`body_for`'s, each with its last user turn's text followed by `` (#i)``."""
+    body = orjson.loads(body_for(kb))
+    turn = next(m for m in reversed(body["messages"]) if m["role"] == "user")
+    text = turn["content"]
+    out = []
+    for i in range(n):
+        turn["content"] = f"{text} (#{i})"
+        out.append(orjson.dumps(body))
+    return out
 
 
 def body_name(kb: int) -> str:
@@ -132,11 +150,18 @@ async def call_once(
         raise RuntimeError(f"status {status}")
 
 
-async def _per_request(app: Any, body: bytes, n: int) -> float:
-    """CPU ms per request of ``n`` sequential chat requests with ``body`` through ``app``."""
+async def _per_request(app: Any, body: bytes, n: int, bodies: Sequence[bytes] = ()) -> float:
+    """CPU ms per request of ``n`` sequential chat requests with ``body`` through ``app`` (with ``bodies``:
+    each of those once instead, ``n`` of them, after the warm-up with ``body``)."""
     scope = chat_scope(body)
     for _ in range(min(n, 50)):
         await call_once(app, body, scope)
+    if bodies:
+        scopes = [chat_scope(b) for b in bodies]
+        began = time.process_time()
+        for b, s in zip(bodies, scopes, strict=True):
+            await call_once(app, b, s)
+        return (time.process_time() - began) / len(bodies) * 1000
     began = time.process_time()
     for _ in range(n):
         await call_once(app, body, scope)
@@ -192,7 +217,8 @@ def child(args: list[str]) -> None:
         async with app.router.lifespan_context(app):
             for kb in sizes:
                 n = max(20, requests // max(1, kb // 20))
-                out[kb] = await _per_request(app, body_for(kb), n)
+                bodies = distinct_bodies(kb, n) if os.environ.get("DISTINCT") else ()
+                out[kb] = await _per_request(app, body_for(kb), n, bodies)
             if os.environ.get("TO_WRITE"):
                 for kb in sizes:
                     writes[kb] = await _to_write(app, body_for(kb), max(20, requests // max(1, kb // 20)))
@@ -276,23 +302,31 @@ def alternate(
     rounds: int,
     requests: int,
     writes: dict[str, list[dict[int, float]]] | None = None,
+    artifacts: dict[str, Path] | None = None,
+    distinct: bool = False,
 ) -> dict[str, list[dict[int, float]]]:
     """``rounds`` child runs of each source tree against one mock backend, in alternating order (the first
     source first in odd rounds, last in even ones): per name, ``{kb: cpu ms per request}`` of each round.
-    ``writes``: per revision name (not the floor apps), ``{kb: µs to the upstream write}`` of each round."""
+    ``writes``: per revision name (not the floor apps), ``{kb: µs to the upstream write}`` of each round.
+    ``artifacts``: per name of a source, the classifier artifact its policy names (``--artifact``)."""
     runs: dict[str, list[dict[int, float]]] = {name: [] for name in sources}
     names = list(sources)
     procs = Processes(work, REPO)
     try:
         mock, policy = start_mock_with_policy(procs, work)
+        policies = {}
+        for name, artifact in (artifacts or {}).items():
+            policies[name] = work / f"policy-{name}.yaml"
+            policies[name].write_text(policy.read_text() + f"classifier: {{artifact: {artifact}}}\n")
         for n in range(rounds):
             for name in names if n % 2 == 0 else names[::-1]:
                 print(f"round {n + 1}: {name}", file=sys.stderr, flush=True)
-                extra = None
+                extra = {"DISTINCT": "1"} if distinct else {}
                 if name in FLOOR_APPS:
                     extra = {"FLOOR_APP": FLOOR_APPS[name], "FLOOR_UPSTREAM": mock}
                 into = None if writes is None or name in FLOOR_APPS else writes.setdefault(name, [])
-                runs[name].append(run_rev(sources[name], policy, BODIES, requests, extra, into))
+                used = policies.get(name, policy)
+                runs[name].append(run_rev(sources[name], used, BODIES, requests, extra, into))
     finally:
         procs.close()
     return runs
@@ -305,16 +339,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=1000, help="requests per size (fewer for large bodies)")
     p.add_argument("--floor", action="store_true", help="also the floor's ASGI apps (floor_proxy.py)")
     p.add_argument("--to-write", action="store_true", help="also µs of thread CPU to the upstream write")
+    p.add_argument(
+        "--artifact",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also the first revision with this classifier artifact, as NAME (repeatable)",
+    )
+    p.add_argument("--distinct", action="store_true", help="a different latest user turn in every request")
     p.add_argument("--json", type=Path, default=None)
     opts = p.parse_args(argv)
     writes: dict[str, list[dict[int, float]]] | None = {} if opts.to_write else None
-    revs = opts.rev or ["WORKTREE"]
+    artifacts = {name: Path(path).resolve() for name, _, path in (a.partition("=") for a in opts.artifact)}
+    revs = (opts.rev or ["WORKTREE"]) + list(artifacts)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="thinkgate-cpu-") as tmp:
         work = Path(tmp)
-        sources = {rev: source_dir(rev, work) for rev in revs}
+        sources = {rev: source_dir(rev, work) for rev in revs if rev not in artifacts}
+        sources.update({name: sources[revs[0]] for name in artifacts})
         floors = {name: REPO for name in FLOOR_APPS} if opts.floor else {}
-        runs = alternate({**sources, **floors}, work, opts.rounds, opts.requests, writes)
+        runs = alternate(
+            {**sources, **floors}, work, opts.rounds, opts.requests, writes, artifacts, opts.distinct
+        )
     medians = {rev: {kb: statistics.median(r[kb] for r in rs) for kb in BODIES} for rev, rs in runs.items()}
     print(f"gateway CPU ms per chat request in process (median of {opts.rounds} rounds; no HTTP server)")
     ratio_head = "   last/first" if len(revs) > 1 else ""
