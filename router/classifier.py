@@ -19,9 +19,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import mul, sub, truediv
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -178,6 +178,17 @@ class _Scores:
 
 #: How many contributions a prediction's evidence lists.
 _EVIDENCE = 6
+#: One n-gram's weights on the four outputs (think, low, medium, high).
+_Weights = tuple[float, float, float, float]
+#: The weights by output of no n-grams.
+_NO_COLUMNS: tuple[tuple[float, ...], ...] = ((), (), (), ())
+
+
+def _strongest(values: Sequence[float]) -> list[int]:
+    """The indices of the :data:`_EVIDENCE` values largest in magnitude, largest first (ties: lowest index
+    first, as ``heapq.nlargest`` orders them)."""
+    size = list(map(abs, values))
+    return sorted(range(len(size)), key=size.__getitem__, reverse=True)[:_EVIDENCE]
 
 
 class EffortClassifier:
@@ -188,19 +199,16 @@ class EffortClassifier:
         "_cal_b",
         "_dense_w",
         "_follow_gain",
-        "_gram_w",
         "_level_cuts",
         "_mean",
-        "_pair_abs",
-        "_pair_cols",
         "_pair_keys",
+        "_pair_w",
         "_prior",
         "_scale",
         "_temperature",
         "_tools_logit",
-        "_uni_abs",
-        "_uni_cols",
         "_uni_keys",
+        "_uni_w",
         "_words",
         "metadata",
     )
@@ -242,21 +250,18 @@ class EffortClassifier:
         self._mean = tuple(mean)
         self._scale = tuple(s if s > 0 else 1.0 for s in scale)
         self._dense_w = tuple(tuple(row) for row in dense_weights)
-        self._gram_w = dict(gram_weights)
-        # the same weights by output, unigrams by string and bigrams by token pair, for C-level sums over
-        # the n-grams a text has in the vocabulary
-        unigrams = {g: w for g, w in self._gram_w.items() if " " not in g}
-        pairs: dict[tuple[str, str], tuple[float, float, float, float]] = {}
-        for g, w in self._gram_w.items():
+        # the n-grams' four output weights, unigrams by string and bigrams by token pair (what TextFeatures
+        # holds), and the key sets a text's n-grams are intersected with
+        self._uni_w: dict[str, _Weights] = {}
+        self._pair_w: dict[tuple[str, str], _Weights] = {}
+        for g, w in gram_weights.items():
             parts = g.split(" ")
-            if len(parts) == 2:
-                pairs[(parts[0], parts[1])] = w
-        self._uni_keys = frozenset(unigrams)
-        self._pair_keys = frozenset(pairs)
-        self._uni_cols = tuple({g: w[k] for g, w in unigrams.items()} for k in range(4))
-        self._pair_cols = tuple({p: w[k] for p, w in pairs.items()} for k in range(4))
-        self._uni_abs = {g: abs(w[0]) for g, w in unigrams.items()}
-        self._pair_abs = {p: abs(w[0]) for p, w in pairs.items()}
+            if len(parts) == 1:
+                self._uni_w[g] = w
+            elif len(parts) == 2:
+                self._pair_w[(parts[0], parts[1])] = w
+        self._uni_keys = frozenset(self._uni_w)
+        self._pair_keys = frozenset(self._pair_w)
         self._cal_a, self._cal_b = calibration
         self._temperature = temperature
         self._prior = prior_think
@@ -315,35 +320,40 @@ class EffortClassifier:
         )
 
     def _score(self, feats: TextFeatures, explain: bool) -> _Scores:
-        x = [
-            min(CLIP, max(-CLIP, (v - m) / s))
-            for v, m, s in zip(feats.dense, self._mean, self._scale, strict=True)
-        ]
-        out = [row[-1] + sum(map(operator.mul, row, x)) for row in self._dense_w]
+        # Written for speed (CPU per uncached prediction, benchmarks/RESULTS.md "Hot path, session 12, request
+        # side"): C-level maps, one weight lookup per n-gram, the strongest signals found by C-level sorts.
+        # Every sum adds the same numbers in the same order as the plain loops did, so the scores are
+        # bit-identical (tests/unit/test_classifier_scoring.py compares them with the plain formulas).
+        z = map(truediv, map(sub, feats.dense, self._mean), self._scale)  # (v - m) / s
+        x = list(map(min, itertools.repeat(CLIP), map(max, itertools.repeat(-CLIP), z)))  # min(C, max(-C, z))
+        out = [row[-1] + sum(map(mul, row, x)) for row in self._dense_w]
         for k, v in enumerate(feats.words):
             out[k] += v
-        uni = feats.unigrams & self._uni_keys
-        pairs = feats.pairs & self._pair_keys
+        # the sums run in the intersections' own order, as they always did
+        uni = list(feats.unigrams & self._uni_keys)
+        pairs = list(feats.pairs & self._pair_keys)
         present = len(uni) + len(pairs)
         norm = 1.0 / math.sqrt(present) if present else 0.0
+        # each n-gram's weights by output: (think..., low..., medium..., high...)
+        uni_cols = tuple(zip(*map(self._uni_w.__getitem__, uni), strict=True)) or _NO_COLUMNS
+        pair_cols = tuple(zip(*map(self._pair_w.__getitem__, pairs), strict=True)) or _NO_COLUMNS
         for k in range(4):
-            found = sum(map(self._uni_cols[k].__getitem__, uni))
-            out[k] += norm * (found + sum(map(self._pair_cols[k].__getitem__, pairs)))
+            out[k] += norm * (sum(uni_cols[k]) + sum(pair_cols[k]))
         contributions: tuple[tuple[str, float], ...] = ()
         if explain:
-            think_w, think_u, think_p = self._dense_w[0], self._uni_cols[0], self._pair_cols[0]
-            dense = itertools.chain(
-                ((name, think_w[i] * x[i], i) for i, name in enumerate(DENSE_NAMES)),
+            think = list(map(mul, self._dense_w[0], x))  # each signal's contribution (map stops at len(x))
+            # the candidates: the strongest few of each kind. A signal outside its kind's strongest six
+            # has six signals before it at least as strong, so it never made the evidence; the six stay in
+            # their own order, so ties break as when all signals were candidates.
+            dense = sorted(_strongest(think))
+            top_uni, top_pairs = _strongest(uni_cols[0]), _strongest(pair_cols[0])
+            candidates = itertools.chain(
+                ((DENSE_NAMES[i], think[i], i) for i in dense),
                 (("word vectors", v, -2) for v in feats.words[:1]),
+                ((uni[i], uni_cols[0][i] * norm, -1) for i in top_uni),
+                ((" ".join(pairs[i]), pair_cols[0][i] * norm, -1) for i in top_pairs),
             )
-            # the strongest n-grams first, by a C-level key (norm > 0 does not change the order)
-            top_uni = heapq.nlargest(_EVIDENCE, uni, key=self._uni_abs.__getitem__)
-            top_pairs = heapq.nlargest(_EVIDENCE, pairs, key=self._pair_abs.__getitem__)
-            grams = itertools.chain(
-                ((g, think_u[g] * norm, -1) for g in top_uni),
-                ((" ".join(p), think_p[p] * norm, -1) for p in top_pairs),
-            )
-            top = heapq.nlargest(_EVIDENCE, itertools.chain(dense, grams), key=lambda item: abs(item[1]))
+            top = heapq.nlargest(_EVIDENCE, candidates, key=lambda item: abs(item[1]))
             contributions = tuple(
                 (
                     name if i == -2 else f'"{name}"' if i < 0 else name if x[i] >= 0 else f"low {name}",
