@@ -13,11 +13,10 @@ out: the socket syscalls and the event loop's I/O polling (C code in uvloop; ``s
 syscalls per request).
 
 Apps: ``trivial`` (reads the body, answers 1 KB of JSON with a content-length: the server's cost almost
-alone), ``head`` (the same with the gateway's 11 answer headers), ``lines`` (``head`` sending 8 of them as
-pre-built head lines where the server takes them: ``gateway/server.py``'s ``HEAD_LINES``), ``shaped`` (the
-gateway's message pattern without its work: the body read, a ``DisconnectWatch`` listening on ``receive``
-while the answer is made, the gateway's answer head) and ``gateway`` (``create_app`` on a policy routing to
-``mock_backend.py``, the short chat task of ``request_cpu.py``: the real app, upstream socket included).
+alone), ``head`` (the same with the gateway's 11 answer headers), ``shaped`` (the gateway's message pattern
+without its work: the body read, a ``DisconnectWatch`` listening on ``receive`` while the answer is made,
+the gateway's answer head) and ``gateway`` (``create_app`` on a policy routing to ``mock_backend.py``, the
+short chat task of ``request_cpu.py``: the real app, upstream socket included).
 
 ``--sockets`` then serves the first three apps over loopback (one server process per target, plus
 ``floor``: an httptools protocol that answers in ``data_received``, no ASGI) and drives each with aiohttp
@@ -137,32 +136,8 @@ async def head_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": ANSWER})
 
 
-#: ``SHAPED_HEADERS`` but only the request id and the answer's length and type as headers, the rest as head
-#: lines, built once: what the gateway's pipeline sends under a server that takes them
-#: (``gateway/server.py``'s ``HEAD_LINES``), having built them while the backend worked
-LINES_KEY = "thinkgate.head_lines"
-LINES = b"".join(b"%s: %s\r\n" % header for header in SHAPED_HEADERS[1:-2])
-LINES_HEADERS = [SHAPED_HEADERS[0], *SHAPED_HEADERS[-2:]]
-
-
-async def lines_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """``head_app`` sending its head as head lines where the server takes them (else as ``head_app``): what
-    the server's per-header work on the critical path costs with them."""
-    more = True
-    while more:
-        message = await receive()
-        more = message.get("more_body", False)
-    lines = (scope.get("extensions") or {}).get(LINES_KEY)
-    if lines is not None:
-        lines["insert"](LINES)
-        await send({"type": "http.response.start", "status": 200, "headers": LINES_HEADERS})
-    else:
-        await send({"type": "http.response.start", "status": 200, "headers": SHAPED_HEADERS})
-    await send({"type": "http.response.body", "body": ANSWER})
-
-
 #: ``--app`` choices other than ``gateway``
-APPS: dict[str, Any] = {"trivial": trivial_app, "head": head_app, "shaped": shaped_app, "lines": lines_app}
+APPS: dict[str, Any] = {"trivial": trivial_app, "head": head_app, "shaped": shaped_app}
 
 
 class MemoryTransport(asyncio.Transport):

@@ -26,24 +26,9 @@ envelopes, a mock stream whose events end in one message), and at one connection
 on this VM (p50 0.83-0.93x, gateway CPU 0.82-0.98x): a loopback write also runs the client's receive path and
 wakes it, twice before. At 64 connections: no change beyond the noise.
 
-The second change is an ASGI extension, :data:`HEAD_LINES`: ``scope["extensions"][HEAD_LINES]["insert"]``
-is the connection's :meth:`HeadHoldingTransport.insert_lines`. An app that calls it with header lines built
-and checked by :func:`head_lines` right before it sends ``http.response.start`` gets them put into that
-response's head, before its blank line; uvicorn's per-header loop (two regex searches, ``lower`` and a compare
-chain per header) then runs only over the message's own ``headers``. The pipeline builds its lines while the
-backend works and keeps as plain headers only ``x-request-id`` and the answer's length and type, so after the
-upstream answer arrived uvicorn checks 5-6 headers (with its ``date`` and ``server``) instead of ~18
-(RESULTS.md, "Hot path, session 12, answer side"). :func:`head_lines` refuses what uvicorn refuses (its own
-two patterns) and the framing headers uvicorn must see
-(``content-length``, ``transfer-encoding``, ``connection``): a header that would split the head (a CR or LF in
-a value: header injection) is never a line; the app then sends it as a plain header and uvicorn refuses it as
-before. Lines not written (the client left before the head) are dropped when the connection's next request
-starts.
-
-It relies on internals of uvicorn's ``HttpToolsProtocol`` (``connection_made`` stores the transport that
-every request cycle and the flow control use; ``_start_asgi_task(cycle, app)`` starts each request's task,
-pipelined ones included; a response's head is one write ending in its blank line) and was
-verified with the uvicorn series in :data:`VERIFIED_UVICORN`;
+It relies on two internals of uvicorn's ``HttpToolsProtocol`` (``connection_made`` stores the transport that
+every request cycle and the flow control use, and ``_start_asgi_task(cycle, app)`` starts each request's task,
+pipelined ones included) and was verified with the uvicorn series in :data:`VERIFIED_UVICORN`;
 :func:`check_uvicorn` refuses to start on another series or when those internals are missing, instead of
 silently writing twice. After upgrading uvicorn: run ``tests/integration/test_server_writes.py``, then update
 :data:`VERIFIED_UVICORN`.
@@ -53,49 +38,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 #: the uvicorn release series whose internals ``OneWriteProtocol`` was checked against
 VERIFIED_UVICORN = "0.55."
 _INTERIM = b"HTTP/1.1 100 "  # uvicorn's "100 Continue" before the app reads the body: never held
-
-#: the ASGI extension (``scope["extensions"]``) that takes pre-checked head lines: ``{"insert": callable}``
-HEAD_LINES = "thinkgate.head_lines"
-#: headers whose values uvicorn reads to frame the response or the connection: never head lines
-_FRAMING = frozenset(("content-length", "transfer-encoding", "connection"))
-#: uvicorn's two patterns for text: the characters it refuses in a header name and in a header value
-_NAME_RE = re.compile(HEADER_RE.pattern.decode("latin-1"))
-_VALUE_RE = re.compile(HEADER_VALUE_RE.pattern.decode("latin-1"))
-
-
-def head_lines(headers: Mapping[str, str]) -> bytes | None:
-    """``headers`` (lower-case names) as the lines of a response head, ``name: value\r\n`` each in Latin-1,
-    for :data:`HEAD_LINES`; ``None`` when uvicorn would refuse one of them, one is a framing header
-    (:data:`_FRAMING`), a name is not lower-case or a text is not Latin-1: the caller then sends them as plain
-    headers, which uvicorn checks itself.
-
-    The names and the values are each checked at once, over their concatenation, with uvicorn's patterns
-    (values that are all printable need no search: none of the characters it refuses is). ~3 us for the
-    pipeline's ~8-13 headers, while the backend works (their list of Latin-1 pairs it replaces: ~2 us)."""
-    if not headers:
-        return b""
-    names = "".join(headers)
-    if names != names.lower() or not _FRAMING.isdisjoint(headers):
-        return None
-    if _NAME_RE.search(names):
-        return None
-    values = "".join(headers.values())
-    if not values.isprintable() and _VALUE_RE.search(values):  # printable: nothing uvicorn refuses (faster)
-        return None
-    try:
-        return ("\r\n".join(map(": ".join, headers.items())) + "\r\n").encode("latin-1")
-    except UnicodeEncodeError:
-        return None
 
 
 class HeadHoldingTransport(asyncio.Transport):
@@ -107,26 +58,11 @@ class HeadHoldingTransport(asyncio.Transport):
         self._loop = loop
         self._hold = False
         self._held: bytes | None = None
-        self._lines: bytes | None = None
 
     def hold_next_write(self) -> None:
         self._hold = True
-        self._lines = None  # lines the previous response never wrote (its client left) are not this one's
-
-    def insert_lines(self, lines: bytes) -> None:
-        """Put ``lines`` (:func:`head_lines`) into the next response head written, before its blank line."""
-        self._lines = lines
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        lines = self._lines
-        if (
-            lines is not None
-            and type(data) is bytes
-            and data.endswith(b"\r\n\r\n")
-            and not data.startswith(_INTERIM)
-        ):
-            self._lines = None
-            data = b"".join((data[:-2], lines, b"\r\n"))
         held = self._held
         if held is not None:
             self._held = None
@@ -200,22 +136,16 @@ class HeadHoldingTransport(asyncio.Transport):
 
 
 class OneWriteProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol whose responses send their head with the first body bytes, and take
-    pre-checked head lines (:data:`HEAD_LINES`)."""
+    """uvicorn's httptools protocol whose responses send their head with the first body bytes."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         self._holding = HeadHoldingTransport(transport, self.loop)
-        # the scope extensions of all its requests (uvicorn's httptools scope has none of its own)
-        self._extensions = {HEAD_LINES: {"insert": self._holding.insert_lines}}
         super().connection_made(self._holding)
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # the response of this task is the connection's next writer (pipelined requests start only after
         # the previous response completed), so its first write is its head
         self._holding.hold_next_write()
-        extensions = cycle.scope.setdefault("extensions", self._extensions)
-        if extensions is not self._extensions:
-            extensions.update(self._extensions)
         super()._start_asgi_task(cycle, app)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.backends.client import UpstreamFailure
 from gateway.episodes import EpisodeLedger, agent_inputs, answer_episode
@@ -46,14 +46,17 @@ from gateway.pipeline.plan import (
     plan_call,
 )
 from gateway.pipeline.prologue import Admitted, admit
-from gateway.server import HEAD_LINES, head_lines
 from router.routing import failover_chain
 
 log = logging.getLogger("thinkgate.pipeline")
 
 SSE_TYPE = "text/event-stream; charset=utf-8"
 #: the head of a stream after the request's headers
-STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no", "content-type": SSE_TYPE}
+STREAM_HEAD = [
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+    (b"content-type", SSE_TYPE.encode()),
+]
 
 
 def warnings_header(notes: tuple[str, ...]) -> str:
@@ -173,20 +176,13 @@ class PipelineResponse(Response):
         self.served: Dispatched | None = None
         self.watch: DisconnectWatch | None = None
         # The answer's head for the attempt it was built for (``_waiting``): built while the backend works.
-        # Under a server that takes pre-checked head lines (``insert``: gateway/server.py's HEAD_LINES)
-        # ``head`` keeps only ``x-request-id`` (the request-id middleware looks for it) and ``lines`` holds
-        # the rest, which the server's per-header checks then skip after the answer arrived.
         self.head: list[tuple[bytes, bytes]] = []
-        self.lines: bytes | None = None
-        self.insert: Callable[[bytes], None] | None = None
         self.head_for: tuple[Step, str, int] | None = None
         self.outcome = CLIENT_GONE
         self.usage: Usage | None = None
         self.exchange: Exchange | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lines = (scope.get("extensions") or {}).get(HEAD_LINES)
-        self.insert = lines["insert"] if lines is not None else None
         watch = self.watch = DisconnectWatch(receive, deferred=True)  # listens from _waiting on
         try:
             async with watch:
@@ -293,26 +289,9 @@ class PipelineResponse(Response):
         if self.watch is not None:
             self.watch.listen()
         self.head_for = (step, endpoint, attempts)
-        headers = self.answer_headers(self.head_for)
+        self.head = raw_headers(self.answer_headers(self.head_for))
         if self.admitted.call.stream:
-            headers.update(STREAM_HEADERS)
-        self.lines = None
-        if self.insert is not None:
-            rid = headers.pop("x-request-id", None)
-            self.lines = head_lines(headers)  # None: a header uvicorn would refuse; sent plain, it does
-            if self.lines is not None:
-                headers = {}
-            if rid is not None:
-                headers = {"x-request-id": rid, **headers}
-        self.head = raw_headers(headers)
-
-    def _start(self, tail: list[tuple[bytes, bytes]]) -> Message:
-        """The answer's ``http.response.start``: its head (built while the backend worked) and ``tail``; its
-        lines handed to the server just before (the next head it writes is this one)."""
-        if self.lines is not None:
-            assert self.insert is not None
-            self.insert(self.lines)
-        return {"type": "http.response.start", "status": 200, "headers": self.head + tail}
+            self.head += STREAM_HEAD
 
     async def _error(
         self,
@@ -401,14 +380,14 @@ class PipelineResponse(Response):
             await call.settle()
         watch.closing = True
         # the messages Starlette's Response(body, media_type="application/json") sends, without building one
-        raw = []
+        raw = self.head.copy()
         if ex.reports_budget_hit():
             usage = self.usage = ex.usage()
             if usage is not None:
                 raw.append((b"x-thinkgate-budget-hit", b"true" if usage.budget_hit else b"false"))
         raw.append((b"content-length", str(len(body)).encode("latin-1")))
         raw.append((b"content-type", b"application/json"))
-        await send(self._start(raw))
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
         await send({"type": "http.response.body", "body": body})
         self.outcome = OK
         if self.usage is None:
@@ -417,7 +396,7 @@ class PipelineResponse(Response):
     async def _stream(self, ex: Exchange, d: Dispatched, watch: DisconnectWatch, send: Send) -> None:
         call: Call = self.admitted.call
         pool = d.step.pool
-        await send(self._start([]))
+        await send({"type": "http.response.start", "status": 200, "headers": self.head})
         writer = self.door.stream(call)
         first = True
         # The bytes of the upstream's last read go out with the stream's end in one message when nothing

@@ -26,7 +26,7 @@ from gateway.app import create_app
 from gateway.commands import demo, serve
 from gateway.config import parse_policy_text
 from gateway.demo_policy import demo_policy_yaml
-from gateway.server import HEAD_LINES, OneWriteProtocol, head_lines
+from gateway.server import OneWriteProtocol
 from gateway.settings import Settings
 from simulator.config import SimConfig
 from simulator.server import run_sim
@@ -339,56 +339,6 @@ def test_a_large_answer_is_delivered_through_flow_control() -> None:
         assert len(writes) == 8 and writes[0].startswith(b"HTTP/1.1 200") and writes[0].endswith(part)
 
 
-async def with_lines(scope: Scope, receive: Any, send: Any) -> None:
-    """Answers with pre-checked head lines (``HEAD_LINES``) unless the path is ``/plain``; a ``/bad`` header
-    would split the head: ``head_lines`` refuses it and it goes as a plain header."""
-    if scope["type"] != "http":
-        return
-    body = b"ok"
-    own = {"x-thinkgate-effort": "low", "x-thinkgate-backend": "small"}
-    if scope["path"] == "/bad":
-        own["x-thinkgate-episode"] = "run\r\nset-cookie: stolen=1"
-    plain = [(b"x-request-id", b"r1"), (b"content-length", b"%d" % len(body))]
-    lines = head_lines(own) if scope["path"] != "/plain" else None
-    if lines is None:
-        plain += [(k.encode(), v.encode()) for k, v in own.items()]
-    else:
-        scope["extensions"][HEAD_LINES]["insert"](lines)
-    await send({"type": "http.response.start", "status": 200, "headers": plain})
-    await send({"type": "http.response.body", "body": body})
-
-
-def test_head_lines_go_into_the_head_once_and_never_into_the_next_response() -> None:
-    with served(with_lines) as addr:
-        sock, f = connect(addr)
-        with sock:
-            for path in ("/lines", "/plain", "/lines"):
-                sock.sendall(get(path))
-                status, headers, body = read_response(f)
-                assert (status, body) == (200, b"ok")
-                assert headers["x-thinkgate-effort"] == "low" and headers["x-request-id"] == "r1"
-                assert {"date", "server", "content-length", "x-thinkgate-backend"} <= set(headers)
-        writes = CONNECTIONS[0].writes
-        assert len(writes) == 3
-        for w in writes:  # each header once, the blank line once, then the body
-            head, _, rest = w.partition(b"\r\n\r\n")
-            assert rest == b"ok" and head.count(b"x-thinkgate-effort: low") == 1
-        assert writes[0].index(b"content-length") < writes[0].index(b"x-thinkgate-effort")  # lines last
-
-
-def test_a_header_value_with_cr_lf_is_never_sent_as_head_lines() -> None:
-    with served(with_lines) as addr:
-        sock, f = connect(addr)
-        with sock:
-            sock.sendall(get("/bad"))
-            received = f.read()  # uvicorn refuses the plain header: the connection closes, nothing sent
-        assert b"set-cookie" not in received.lower() and not responses(CONNECTIONS[0].writes)
-        sock, f = connect(addr)  # the server goes on
-        with sock:
-            sock.sendall(get("/lines"))
-            assert read_response(f)[0] == 200
-
-
 # ---- the gateway itself ----------------------------------------------------------------------------
 
 
@@ -416,39 +366,6 @@ def test_gateway_answers_and_streams_with_the_head_in_the_first_write() -> None:
             assert (
                 b"\r\n\r\n" in heads[1] and b"data: {" in heads[1]
             )  # the stream's head with its first event
-            for head in heads:  # the head lines (HEAD_LINES) and the plain headers, each once
-                lines = head.partition(b"\r\n\r\n")[0].lower().split(b"\r\n")
-                names = [line.partition(b":")[0] for line in lines[1:]]
-                assert len(names) == len(set(names))
-                assert {b"x-request-id", b"x-thinkgate-backend", b"date", b"server"} <= set(names)
-            # the answer's own headers (plain) come before the lines built while the backend worked
-            assert heads[0].index(b"content-type") < heads[0].index(b"x-thinkgate-backend")
-
-
-def test_a_client_influenced_episode_id_cannot_split_the_gateways_head() -> None:
-    with (
-        run_sim(SimConfig(model="sim-qwen3-hybrid", mode="hybrid")) as hybrid,
-        run_sim(SimConfig(model="sim-qwen3-thinking-2507", mode="thinking", seed=1)) as thinking,
-        run_sim(SimConfig(model="sim-qwen3-instruct-2507", mode="instruct", seed=2)) as instruct,
-    ):
-        policy = parse_policy_text(demo_policy_yaml(hybrid.url, thinking.url, instruct.url))
-        app = create_app(Settings(health_interval=0.5), policy)
-        with (
-            served(app) as (host, port),
-            httpx.Client(base_url=f"http://{host}:{port}", timeout=30) as client,
-        ):
-            tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
-            body = {
-                "model": "auto-fast",
-                "messages": [{"role": "user", "content": "Say hello."}],
-                "tools": [tool],
-                "metadata": {"episode_id": "run-1\r\nset-cookie: stolen=1"},
-            }
-            resp = client.post("/v1/chat/completions", json=body)
-            assert resp.status_code == 200 and "set-cookie" not in resp.headers
-            assert resp.headers["x-thinkgate-episode"].startswith("x-")  # the unsafe id, digested
-            [head] = responses(CONNECTIONS[0].writes)
-            assert b"set-cookie" not in head.lower() and head.count(b"\r\n\r\n") == 1
 
 
 def test_serve_and_demo_run_the_one_write_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
