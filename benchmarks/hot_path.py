@@ -38,6 +38,9 @@ for an A/B of server variants in a few minutes; ``--json`` keeps every round's n
 ``--in-process-rounds N`` then runs ``request_cpu.py`` on the same revisions (the gateway's CPU per request
 with no HTTP server, robust to a loaded box). Each revision runs from ``git archive`` of that commit with this
 checkout's venv (``python -P``), so the revisions differ in code only, not in installed packages.
+``--rev REV+mypyc`` (here and in every script that takes revisions through ``source_dir``) is REV with its
+hot-path modules compiled in place by this venv's mypyc (``mypyc_tree.py``; ``REV+mypyc-router``: ``router/``
+and ``templates/`` only), to measure compiled against interpreted code in one run.
 """
 
 from __future__ import annotations
@@ -241,10 +244,20 @@ def cpu_tree(procs: Processes) -> dict[str, float]:
 
 
 def source_dir(rev: str, work: Path) -> Path:
-    """The repository at ``rev`` (``WORKTREE``: this checkout as it is, uncommitted changes included)."""
+    """The repository at ``rev`` (``WORKTREE``: this checkout as it is, uncommitted changes included).
+    ``REV+mypyc`` (or ``REV+mypyc-SET``): that tree with its hot-path modules compiled by mypyc
+    (``mypyc_tree.py``), to measure compiled against interpreted in one run."""
+    base, plus, build = rev.partition("+mypyc")
+    if plus:
+        from mypyc_tree import compiled_tree
+
+        out = work / f"src-{rev.replace('/', '_').replace('~', '-')}"
+        return compiled_tree(source_dir(base, work), out, build.removeprefix("-") or "hot")
     if rev == "WORKTREE":
         return REPO
     out = work / f"src-{rev.replace('/', '_').replace('~', '-')}"
+    if out.exists():  # already extracted (``--rev X --rev X+mypyc``)
+        return out
     out.mkdir()
     archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)

@@ -8,7 +8,8 @@ per request. That leaves out the HTTP server (uvicorn's parsing and writes), whi
 end to end, and it is far less sensitive to a loaded box than req/s or latency, because only this process's
 CPU time is counted.
 
-Each revision runs in its own child process from ``git archive`` of that commit (``python -P``, this venv);
+Each revision runs in its own child process from ``git archive`` of that commit (``python -P``, this venv;
+``REV+mypyc``: with its hot-path modules compiled by mypyc, ``mypyc_tree.py``);
 revisions alternate round by round and the table shows medians.
 
 ``--floor`` adds three more children: the floor's ASGI app (``floor_proxy.asgi_app``: parse, splice, the
