@@ -69,7 +69,14 @@ def reading_of(
 ) -> Reading:
     """The reading of a latest user turn, its context, whether the conversation has other turns, and tools;
     ``weigh`` is :func:`router.conversation.leaning` or a cache of it."""
-    return Reading(latest, context, weigh(latest) if context and other_turns else 0.0, tools)
+    return Reading(latest, context, follow_alpha(latest, context, other_turns, weigh), tools)
+
+
+def follow_alpha(
+    latest: str, context: str, other_turns: bool, weigh: Callable[[str], float] = leaning
+) -> float:
+    """:attr:`Reading.alpha`: how much the latest user turn leans on its context (0 without one)."""
+    return weigh(latest) if context and other_turns else 0.0
 
 
 @dataclass(frozen=True, slots=True)
