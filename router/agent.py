@@ -380,7 +380,13 @@ def read_agent_state(messages: Any, tools: Any = None, tool_choice: Any = None) 
     start = 0
     for i in range(len(messages) - 1, -1, -1):
         msg = messages[i]
-        if _is_map(msg) and _is_user_turn(msg):
+        # the role first, inline: most messages after the latest user turn are not the user's (on an 85 KB
+        # trajectory 20 calls of _is_user_turn, ~2.5 us warm, were made to find it)
+        if (
+            (type(msg) is dict or isinstance(msg, Mapping))
+            and msg.get("role") == "user"
+            and _is_user_turn(msg)
+        ):
             start = i + 1
             break
     if start == len(messages):  # nothing after the latest user turn (a chat, a task's first step)
