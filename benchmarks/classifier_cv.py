@@ -11,7 +11,8 @@ and the predicted vs labelled think-share.
         [--think 0.26] [--sweep] [--level-rules] [--save PRED.jsonl | --load PRED.jsonl]
         [--calibration-folds K] [--fold-split greedy|hash] [--think-weight-share W]
         [--calibration-think-share P] [--weight-group source|family]
-        [--word-vectors VECTORS.npz [--word-vectors-think-only]] [--only G1,G2]
+        [--word-vectors VECTORS.npz [--word-vectors-think-only]] [--level-model multinomial|ordinal]
+        [--only G1,G2]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
 without training again.
@@ -177,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the word vectors in the think model only (TrainConfig.word_vectors_levels off)",
     )
     parser.add_argument(
+        "--level-model",
+        choices=("multinomial", "ordinal"),
+        help="the level head (TrainConfig.level_model; default multinomial)",
+    )
+    parser.add_argument(
         "--only",
         metavar="G1,G2",
         help="hold out only these groups (to split a run across processes: --save each, concatenate, --load)",
@@ -223,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             split["calibration_folds"] = ns.calibration_folds
         if ns.fold_split is not None:
             split["fold_split"] = ns.fold_split
-        for key in ("think_weight_share", "calibration_think_share", "weight_group"):
+        for key in ("think_weight_share", "calibration_think_share", "weight_group", "level_model"):
             if getattr(ns, key) is not None:
                 split[key] = getattr(ns, key)
         if ns.word_vectors:

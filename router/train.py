@@ -165,6 +165,11 @@ class TrainConfig:
     #: does (``False``: the level head is fitted on the other columns exactly as without vectors, and the
     #: artifact's folded level contributions are zero).
     word_vectors_levels: bool = True
+    #: The level head: ``multinomial`` (three free rows of weights, the recipe until the twelfth session) or
+    #: ``ordinal`` (one difficulty score ``s`` shared by the levels, :func:`_fit_levels_ordinal`: the logits
+    #: are ``0``, ``a·s + b1`` and ``2a·s + b2``, an adjacent-category ordinal model, so the level
+    #: distribution moves along one axis and the artifact's three level rows are ``0``, ``a·w`` and ``2a·w``).
+    level_model: str = "multinomial"
 
 
 # --- model fitting ----------------------------------------------------------------------------------------
@@ -274,12 +279,15 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
 def _level_head(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
     """The level head's weights over every column of ``x`` (3 x (columns + bias)); with
     ``word_vectors_levels`` off, fitted without the word-vector columns, whose weights are then zero."""
+    fit = {"multinomial": _fit_levels, "ordinal": _fit_levels_ordinal}.get(cfg.level_model)
+    if fit is None:
+        raise DataError(f"level_model must be 'multinomial' or 'ordinal', got {cfg.level_model!r}")
     table = cfg.word_vectors
     if table is None or cfg.word_vectors_levels:
-        return _fit_levels(examples, x, w, cfg)
+        return fit(examples, x, w, cfg)
     n_dense = len(DENSE_NAMES)
     cols = np.r_[0:n_dense, n_dense + table.vectors.shape[1] : x.shape[1]]
-    fitted = _fit_levels(examples, x[:, cols], w, cfg)
+    fitted = fit(examples, x[:, cols], w, cfg)
     full = np.zeros((3, x.shape[1] + 1))
     full[:, cols] = fitted[:, :-1]
     full[:, -1] = fitted[:, -1]
@@ -308,6 +316,45 @@ def _fit_levels(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainCo
         level_coef[:, -1] = -10.0
         level_coef[present[0], -1] = 0.0
     return level_coef
+
+
+def _fit_levels_ordinal(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
+    """An adjacent-category ordinal level head (3 x (columns + bias)), fitted on the thinking examples.
+
+    One difficulty score ``s = x·β + β0`` is a weighted ridge regression of the level's rank (low 0, medium
+    1, high 2; penalty ``1 / levels_c``); the logits of low, medium and high are ``0``, ``a·s + b1`` and
+    ``2a·s + b2``, with ``(a, b1, b2)`` the weighted maximum-likelihood fit (a convex problem in three
+    numbers). Every level row is a multiple of ``β``, so a higher score always moves probability from low to
+    high, and the artifact keeps the multinomial's layout. With fewer than three levels present it falls
+    back to :func:`_fit_levels`.
+    """
+    from scipy.optimize import minimize
+    from sklearn.linear_model import Ridge
+
+    levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
+    keep = np.array([ex.think for ex in examples]) & (levels >= 0)
+    if len(set(levels[keep].tolist())) < 3:
+        return _fit_levels(examples, x, w, cfg)
+    xk, yk, wk = x[keep], levels[keep], w[keep]
+    ridge = Ridge(alpha=1.0 / cfg.levels_c, solver="sparse_cg").fit(xk, yk, sample_weight=wk)
+    beta, beta0 = np.asarray(ridge.coef_, dtype=np.float64), float(ridge.intercept_)
+    score = np.asarray(xk @ beta, dtype=np.float64) + beta0
+    design = np.stack([np.zeros_like(score), score, 2.0 * score], axis=1)  # d logit / d a, per level
+    onehot = np.eye(3)[yk]
+
+    def nll(p: FloatArray) -> tuple[float, FloatArray]:
+        z = p[0] * design + np.array([0.0, p[1], p[2]])
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        resid = (np.exp(logp) - onehot) * wk[:, None]  # d nll / d logit
+        grad = np.array([float((resid * design).sum()), float(resid[:, 1].sum()), float(resid[:, 2].sum())])
+        return -float((wk * logp[np.arange(len(yk)), yk]).sum()), grad
+
+    a, b1, b2 = minimize(nll, np.array([1.0, 0.0, 0.0]), jac=True, method="L-BFGS-B").x.tolist()
+    coef = np.zeros((3, x.shape[1] + 1))
+    coef[1, :-1], coef[1, -1] = a * beta, a * beta0 + b1
+    coef[2, :-1], coef[2, -1] = 2.0 * a * beta, 2.0 * a * beta0 + b2
+    return coef
 
 
 def _oof_levels_by_source(

@@ -86,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "them (its folded word contributions are zero)",
     )
     parser.add_argument(
+        "--level-model",
+        choices=("multinomial", "ordinal"),
+        default=_DEFAULTS.level_model,
+        help="the level head: three free rows (multinomial) or one shared difficulty score (ordinal)",
+    )
+    parser.add_argument(
         "--median-level-cuts",
         dest="fit_level_cuts",
         action="store_false",
@@ -114,6 +120,7 @@ def run(ns: argparse.Namespace) -> int:
             weight_group=ns.weight_group,
             word_vectors=vectors,
             word_vectors_levels=ns.word_vectors_levels,
+            level_model=ns.level_model,
         )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))
