@@ -505,3 +505,61 @@ def test_leave_one_family_out_holds_out_whole_families() -> None:
     scores = score_predictions(pairs, ClassifierThresholds(), group="family")
     assert set(scores) == {"fam_a", "fam_b", "overall"}
     assert scores["fam_a"]["n"] == 2 * scores["fam_b"]["n"]
+
+
+def _three_levels(n: int = 30) -> list[dict[str, Any]]:
+    rng = random.Random(1)
+    rows = _synthetic(n)
+    for i in range(n):
+        a = rng.randint(3, 90)
+        rows.append(
+            {
+                "prompt": f"Prove that for every integer n > {a} the polynomial n^4 + 4 is composite; "
+                "justify each step of the proof by induction.",
+                "effort": "high",
+                "source": f"src{i % 3}",
+            }
+        )
+    return rows
+
+
+def test_ordinal_level_head_is_one_score() -> None:
+    """``level_model="ordinal"``: the low row is zero and the high row's weights are twice the medium row's
+    (adjacent-category logits 0, a·s + b1, 2a·s + b2), so the expected level follows one score."""
+    examples = [example_from_record(r) for r in _three_levels()]
+    art = train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, level_model="ordinal"))
+    low, medium, high = art["dense_weights"][1:]
+    assert low == [0.0] * len(low)
+    assert high[:-1] == pytest.approx([2 * v for v in medium[:-1]], abs=2e-5)
+    assert art["gram_weights"][1] == [0.0] * len(art["vocab"])
+    assert art["gram_weights"][3] == pytest.approx([2 * v for v in art["gram_weights"][2]], abs=2e-5)
+    assert art["metadata"]["config"]["level_model"] == "ordinal"
+    clf = EffortClassifier.from_artifact(json.loads(json.dumps(art)))
+    from router.conversation import view_from_messages
+
+    def expected_level(text: str) -> float:
+        shares = clf.predict(view_from_messages([{"role": "user", "content": text}])).levels
+        return (shares["medium"] + 2 * shares["high"]) / (shares["low"] + shares["medium"] + shares["high"])
+
+    easy = expected_level("Tom has 5 apples and buys 7 more, then gives away 2. How many are left?")
+    hard = expected_level("Prove that for every integer n > 9 the polynomial n^4 + 4 is composite.")
+    assert easy < hard
+
+
+def test_ordinal_level_head_falls_back_with_two_levels() -> None:
+    examples = [example_from_record(r) for r in _synthetic()]
+    ordinal = train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, level_model="ordinal"))
+    plain = train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2))
+    assert ordinal["dense_weights"] == plain["dense_weights"]
+    with pytest.raises(DataError, match="level_model"):
+        train_artifact(examples, TrainConfig(calibration_folds=3, min_sources=2, level_model="tree"))
+
+
+def test_train_command_passes_the_level_model(tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _three_levels(12)) + "\n", encoding="utf-8")
+    out = tmp_path / "model.json.gz"
+    argv = ["--data", str(data), "--out", str(out), "--min-sources", "2", "--calibration-folds", "2"]
+    assert _run(train_cmd, [*argv, "--level-model", "ordinal"]) == 0
+    config = TrainConfig(min_sources=2, calibration_folds=2, level_model="ordinal")
+    assert read_artifact(out) == json.loads(json.dumps(train_artifact(read_examples(data), config)))
