@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 import pytest
 
+from gateway.classifier_artifact import load_classifier
 from router.conversation import ChatView, followup_weight, view_from_messages
-from router.features import DENSE_NAMES, HEAD_CHARS, TAIL_CHARS, text_features, tokens, window
+from router.features import (
+    DENSE_NAMES,
+    HEAD_CHARS,
+    TAIL_CHARS,
+    WordWeights,
+    text_features,
+    tokens,
+    window,
+    word_sums,
+    word_tokens,
+)
+from tests.unit.test_classifier_scoring import PROMPTS
 
 LONG = "word " * 50_000
 
@@ -351,3 +364,29 @@ def test_non_english_cues_count_in_their_theme(text: str, name: str) -> None:
 def test_english_words_do_not_hit_foreign_cues() -> None:
     """Whole words only: "describe" contains "escribe" and "historian" contains "historia"."""
     assert _signal("Describe what the historian wrote.", "creative") == 0.0
+
+
+# --- text_features' word-vector signal equals word_sums to the last bit (issue 18, session 12) ---------------
+
+
+@pytest.fixture(scope="module")
+def word_table() -> WordWeights:
+    table = load_classifier()._words
+    assert table
+    return table
+
+
+@pytest.mark.parametrize("text", PROMPTS)
+def test_word_signal_equals_word_sums(word_table: WordWeights, text: str) -> None:
+    """``text_features``' word-vector signal must *equal* (``==`` on floats) :func:`word_sums`, the plain
+    loop, over the counts of the tokens it reads: a rewrite for speed (e.g. the sums folded into its own loop
+    over distinct tokens) must add the same products in the same order."""
+    expected = word_sums(Counter(word_tokens(text)), word_table) if text.strip() else (0.0,) * 4
+    assert text_features(text, word_table).words == expected
+
+
+def test_word_sums_see_the_order(word_table: WordWeights) -> None:
+    """The comparison above is sharp: adding the same products in another order changes a sum's last bit."""
+    counts = Counter(word_tokens(PROMPTS[-2] + " " + PROMPTS[7] + " " + PROMPTS[13]))
+    backwards = dict(reversed(counts.items()))
+    assert word_sums(backwards, word_table) != word_sums(counts, word_table)
