@@ -12,7 +12,9 @@ candidate (the working tree, or ``--cand REV``) as two modules in this process, 
    this process, so frozen sets iterate in the same order; it exits non-zero on the first difference.
 2. times, in alternating rounds, ``text_features(prompt, table)`` and ``predict`` over all prompts per module
    (``time.thread_time``, best of ``--passes`` passes per round), plus an A/A: the base module loaded twice,
-   so the run shows its own noise. Printed: µs per prompt per round, and per-round ratios against the base.
+   so the run shows its round-to-round noise. Printed: µs per prompt per round, and per-round ratios against
+   the base. Each loaded module also carries a placement bias of several per cent that the A/A does not show
+   (benchmarks/RESULTS.md, "Classifier features, session 12"): the check is exact, the timing is coarse.
 
 Run: ``nice -n 10 .venv/bin/python benchmarks/features_cpu.py --base main [--cand REV] [--rounds 6]
 [--data /work/shared/data/effort_train.jsonl]``
