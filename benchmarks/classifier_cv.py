@@ -12,6 +12,7 @@ and the predicted vs labelled think-share.
         [--calibration-folds K] [--fold-split greedy|hash] [--think-weight-share W]
         [--calibration-think-share P] [--weight-group source|family]
         [--word-vectors VECTORS.npz [--word-vectors-think-only]] [--level-model multinomial|ordinal]
+        [--level-temperature family|source]
         [--only G1,G2]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
@@ -183,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the level head (TrainConfig.level_model; default multinomial)",
     )
     parser.add_argument(
+        "--level-temperature",
+        dest="level_temperature_group",
+        choices=("family", "source"),
+        help="the folds the level temperature is fitted on (TrainConfig.level_temperature_group)",
+    )
+    parser.add_argument(
         "--only",
         metavar="G1,G2",
         help="hold out only these groups (to split a run across processes: --save each, concatenate, --load)",
@@ -229,7 +236,13 @@ def main(argv: list[str] | None = None) -> int:
             split["calibration_folds"] = ns.calibration_folds
         if ns.fold_split is not None:
             split["fold_split"] = ns.fold_split
-        for key in ("think_weight_share", "calibration_think_share", "weight_group", "level_model"):
+        for key in (
+            "think_weight_share",
+            "calibration_think_share",
+            "weight_group",
+            "level_model",
+            "level_temperature_group",
+        ):
             if getattr(ns, key) is not None:
                 split[key] = getattr(ns, key)
         if ns.word_vectors:

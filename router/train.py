@@ -170,6 +170,11 @@ class TrainConfig:
     #: are ``0``, ``a·s + b1`` and ``2a·s + b2``, an adjacent-category ordinal model, so the level
     #: distribution moves along one axis and the artifact's three level rows are ``0``, ``a·w`` and ``2a·w``).
     level_model: str = "multinomial"
+    #: What the folds the level temperature is fitted on are grouped by: ``family`` (the calibration folds'
+    #: out-of-fold levels, the recipe until the twelfth session: calibrated for formats not seen in training)
+    #: or ``source`` (the level head's out-of-fold levels on folds grouped by source, as the source cut points
+    #: use: calibrated for formats the training data has).
+    level_temperature_group: str = "family"
 
 
 # --- model fitting ----------------------------------------------------------------------------------------
@@ -464,6 +469,11 @@ def _calibrate(
     platt = LogisticRegression(C=100.0, max_iter=1000)
     platt.fit(think_logits.reshape(-1, 1), y, sample_weight=weight)
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    return a, b, _fit_temperature(level_logits, lv)
+
+
+def _fit_temperature(level_logits: FloatArray, lv: FloatArray) -> float:
+    """The level temperature on :data:`_TEMPERATURES` minimising the log loss of ``lv`` (1.0 without any)."""
     best_t, best_nll = 1.0, math.inf
     if len(lv):
         for t in _TEMPERATURES.tolist():
@@ -473,7 +483,7 @@ def _calibrate(
             nll = -float(logp[np.arange(len(lv)), lv.astype(np.int64)].mean())
             if nll < best_nll:
                 best_t, best_nll = float(t), nll
-    return a, b, best_t
+    return best_t
 
 
 #: The grid the level cut points are searched on: 0.02, 0.04, ..., 0.98.
@@ -562,17 +572,25 @@ def train_artifact(
     a, b, temp = _calibrate(
         oof_think, y, oof_levels[keep], level_y[keep].astype(np.float64), cfg.calibration_think_share
     )
-    if cfg.level_cut_group not in ("family", "source"):
-        raise DataError(f"level_cut_group must be 'family' or 'source', got {cfg.level_cut_group!r}")
+    for name in ("level_cut_group", "level_temperature_group"):
+        if getattr(cfg, name) not in ("family", "source"):
+            raise DataError(f"{name} must be 'family' or 'source', got {getattr(cfg, name)!r}")
     labels = level_y[keep].astype(np.float64)
+    fit_cuts = cfg.fit_level_cuts or cfg.all_level_cuts
+    by_source: FloatArray | None = None
+    if cfg.level_temperature_group == "source" or (
+        fit_cuts and (cfg.all_level_cuts or cfg.level_cut_group == "source")
+    ):
+        if progress is not None:
+            progress("level head on source folds")
+        by_source = _oof_levels_by_source(examples, feats, cfg)
+    if by_source is not None and cfg.level_temperature_group == "source":
+        temp = _fit_temperature(by_source[keep], labels)
     candidates: dict[str, tuple[float, float]] = {"median": MEDIAN_CUTS}
-    if cfg.fit_level_cuts or cfg.all_level_cuts:
+    if fit_cuts:
         if cfg.all_level_cuts or cfg.level_cut_group == "family":
             candidates["family"] = fit_level_cuts(_softmax_t(oof_levels[keep], temp), labels)
-        if cfg.all_level_cuts or cfg.level_cut_group == "source":
-            if progress is not None:
-                progress("level cut points on source folds")
-            by_source = _oof_levels_by_source(examples, feats, cfg)
+        if by_source is not None and (cfg.all_level_cuts or cfg.level_cut_group == "source"):
             candidates["source"] = fit_level_cuts(_softmax_t(by_source[keep], temp), labels)
     rule = cfg.level_cut_group if cfg.fit_level_cuts else "median"
     cut_medium, cut_high = candidates[rule]

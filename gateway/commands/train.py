@@ -92,6 +92,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the level head: three free rows (multinomial) or one shared difficulty score (ordinal)",
     )
     parser.add_argument(
+        "--level-temperature",
+        dest="level_temperature_group",
+        choices=("family", "source"),
+        default=_DEFAULTS.level_temperature_group,
+        help="fit the level temperature on folds grouped by family (formats unseen) or by source",
+    )
+    parser.add_argument(
         "--median-level-cuts",
         dest="fit_level_cuts",
         action="store_false",
@@ -121,6 +128,7 @@ def run(ns: argparse.Namespace) -> int:
             word_vectors=vectors,
             word_vectors_levels=ns.word_vectors_levels,
             level_model=ns.level_model,
+            level_temperature_group=ns.level_temperature_group,
         )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))

@@ -563,3 +563,29 @@ def test_train_command_passes_the_level_model(tmp_path: Path) -> None:
     assert _run(train_cmd, [*argv, "--level-model", "ordinal"]) == 0
     config = TrainConfig(min_sources=2, calibration_folds=2, level_model="ordinal")
     assert read_artifact(out) == json.loads(json.dumps(train_artifact(read_examples(data), config)))
+
+
+def test_level_temperature_on_source_folds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``level_temperature_group="source"`` changes the level temperature only, fitted on the level head's
+    source-fold predictions (here turned upside down, so the fit must flatten them: the grid's top, 12); the weights
+    and the think calibration are the family recipe's, and an unknown grouping is refused."""
+    import router.train as train_mod
+
+    examples = [example_from_record(r) for r in _three_levels()]
+    base: dict[str, Any] = {"calibration_folds": 3, "min_sources": 2, "fit_level_cuts": False}
+    family = train_artifact(examples, TrainConfig(**base))
+    by_source = train_mod._oof_levels_by_source
+    monkeypatch.setattr(train_mod, "_oof_levels_by_source", lambda *a: -by_source(*a))
+    source = train_artifact(examples, TrainConfig(**base, level_temperature_group="source"))
+    assert source["dense_weights"] == family["dense_weights"]
+    assert source["gram_weights"] == family["gram_weights"]
+    assert (source["calibration"]["a"], source["calibration"]["b"]) == (
+        family["calibration"]["a"],
+        family["calibration"]["b"],
+    )
+    assert source["calibration"]["level_cuts"] == {"medium": 0.5, "high": 0.5}
+    assert family["calibration"]["levels_temperature"] < 12.0
+    assert source["calibration"]["levels_temperature"] == 12.0
+    assert source["metadata"]["config"]["level_temperature_group"] == "source"
+    with pytest.raises(DataError, match="level_temperature_group"):
+        train_artifact(examples, TrainConfig(**base, level_temperature_group="prompt"))
