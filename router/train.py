@@ -12,13 +12,14 @@ Recipe (see docs/classifier.md):
   (so one source's template words cannot dominate), each sample's n-grams scaled to unit norm;
 * a logistic regression for think/no-think, sample-weighted so every source counts equally
   (``1/n_source ** source_power``, power 1) and thinking prompts count ``think_weight`` times (recall first);
-* a multinomial logistic regression for low/medium/high on the thinking prompts;
+* a level head for low/medium/high on the thinking prompts (:mod:`router.levels`: multinomial by default,
+  or ordinal);
 * calibration on out-of-fold logits from folds grouped by format family: Platt scaling of the think logit
   a temperature for the level logits, and (``fit_level_cuts``, on by default) the level cut points
   ``(medium, high)`` of :func:`router.classifier.choose_effort` that minimise the mean absolute level error
-  of out-of-fold level distributions on the thinking prompts (:func:`fit_level_cuts`; by default on folds
-  grouped by source, ``level_cut_group="family"``: the calibration folds); off, the artifact stores the
-  median cuts (0.5, 0.5).
+  of out-of-fold level distributions on the thinking prompts (:func:`router.levels.fit_level_cuts`; by
+  default on folds grouped by source, ``level_cut_group="family"``: the calibration folds); off, the
+  artifact stores the median cuts (0.5, 0.5).
 """
 
 from __future__ import annotations
@@ -43,10 +44,24 @@ from router.classifier import (
 from router.conversation import ChatView, view_from_messages
 from router.effort import CLASSIFIER_LEVELS, Effort
 from router.features import DENSE_NAMES, TextFeatures, text_features
+from router.levels import (
+    BoolArray,
+    IntArray,
+    fit_level_cuts,
+    fit_multinomial,
+    fit_ordinal,
+    fit_temperature,
+    softmax_t,
+)
 from router.word_vectors import SIF_A, WordVectors, fold_word_vectors, mean_word_vector, word_weights
 
 FloatArray = npt.NDArray[np.float64]
 _LEVEL_INDEX = {e: i for i, e in enumerate(CLASSIFIER_LEVELS)}
+#: The level heads by ``TrainConfig.level_model``.
+_LEVEL_MODELS: dict[str, Callable[[Any, IntArray, BoolArray, FloatArray, float], FloatArray]] = {
+    "multinomial": fit_multinomial,
+    "ordinal": fit_ordinal,
+}
 
 
 class DataError(ValueError):
@@ -166,8 +181,8 @@ class TrainConfig:
     #: artifact's folded level contributions are zero).
     word_vectors_levels: bool = True
     #: The level head: ``multinomial`` (three free rows of weights, the recipe until the twelfth session) or
-    #: ``ordinal`` (one difficulty score ``s`` shared by the levels, :func:`_fit_levels_ordinal`: the logits
-    #: are ``0``, ``a·s + b1`` and ``2a·s + b2``, an adjacent-category ordinal model, so the level
+    #: ``ordinal`` (one difficulty score ``s`` shared by the levels, :func:`router.levels.fit_ordinal`: the
+    #: logits are ``0``, ``a·s + b1`` and ``2a·s + b2``, an adjacent-category ordinal model, so the level
     #: distribution moves along one axis and the artifact's three level rows are ``0``, ``a·w`` and ``2a·w``).
     level_model: str = "multinomial"
     #: What the folds the level temperature is fitted on are grouped by: ``family`` (the calibration folds'
@@ -283,84 +298,24 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
 
 
 def _level_head(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
-    """The level head's weights over every column of ``x`` (3 x (columns + bias)); with
-    ``word_vectors_levels`` off, fitted without the word-vector columns, whose weights are then zero."""
-    fit = {"multinomial": _fit_levels, "ordinal": _fit_levels_ordinal}.get(cfg.level_model)
+    """The level head's weights over every column of ``x`` (3 x (columns + bias)), fitted on the thinking
+    examples; with ``word_vectors_levels`` off, fitted without the word-vector columns, whose weights are
+    then zero."""
+    fit = _LEVEL_MODELS.get(cfg.level_model)
     if fit is None:
         raise DataError(f"level_model must be 'multinomial' or 'ordinal', got {cfg.level_model!r}")
+    levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples], dtype=np.int64)
+    keep = np.array([ex.think for ex in examples], dtype=np.bool_) & (levels >= 0)
     table = cfg.word_vectors
     if table is None or cfg.word_vectors_levels:
-        return fit(examples, x, w, cfg)
+        return fit(x, levels, keep, w, cfg.levels_c)
     n_dense = len(DENSE_NAMES)
     cols = np.r_[0:n_dense, n_dense + table.vectors.shape[1] : x.shape[1]]
-    fitted = fit(examples, x[:, cols], w, cfg)
+    fitted = fit(x[:, cols], levels, keep, w, cfg.levels_c)
     full = np.zeros((3, x.shape[1] + 1))
     full[:, cols] = fitted[:, :-1]
     full[:, -1] = fitted[:, -1]
     return full
-
-
-def _fit_levels(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
-    """The level head's weights (3 x (columns + bias)), fitted on the thinking examples."""
-    from sklearn.linear_model import LogisticRegression
-
-    mask = np.array([ex.think for ex in examples])
-    levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
-    keep = mask & (levels >= 0)
-    level_coef = np.zeros((3, x.shape[1] + 1))
-    present = sorted(set(levels[keep].tolist()))
-    if len(present) >= 2:
-        lv = LogisticRegression(C=cfg.levels_c, solver="newton-cg", max_iter=500)
-        lv.fit(x[keep], levels[keep], sample_weight=w[keep])
-        for row, cls in enumerate(lv.classes_.tolist()):
-            coef = lv.coef_[row] if len(lv.classes_) > 2 else lv.coef_[0] * (1 if row else -1) / 2
-            level_coef[cls, :-1] = coef
-            level_coef[cls, -1] = lv.intercept_[row] if len(lv.classes_) > 2 else 0.0
-        for cls in set(range(3)) - set(present):
-            level_coef[cls, -1] = -10.0
-    elif present:
-        level_coef[:, -1] = -10.0
-        level_coef[present[0], -1] = 0.0
-    return level_coef
-
-
-def _fit_levels_ordinal(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
-    """An adjacent-category ordinal level head (3 x (columns + bias)), fitted on the thinking examples.
-
-    One difficulty score ``s = x·β + β0`` is a weighted ridge regression of the level's rank (low 0, medium
-    1, high 2; penalty ``1 / levels_c``); the logits of low, medium and high are ``0``, ``a·s + b1`` and
-    ``2a·s + b2``, with ``(a, b1, b2)`` the weighted maximum-likelihood fit (a convex problem in three
-    numbers). Every level row is a multiple of ``β``, so a higher score always moves probability from low to
-    high, and the artifact keeps the multinomial's layout. With fewer than three levels present it falls
-    back to :func:`_fit_levels`.
-    """
-    from scipy.optimize import minimize
-    from sklearn.linear_model import Ridge
-
-    levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples])
-    keep = np.array([ex.think for ex in examples]) & (levels >= 0)
-    if len(set(levels[keep].tolist())) < 3:
-        return _fit_levels(examples, x, w, cfg)
-    xk, yk, wk = x[keep], levels[keep], w[keep]
-    ridge = Ridge(alpha=1.0 / cfg.levels_c, solver="sparse_cg").fit(xk, yk, sample_weight=wk)
-    beta, beta0 = np.asarray(ridge.coef_, dtype=np.float64), float(ridge.intercept_)
-    score = np.asarray(xk @ beta, dtype=np.float64) + beta0
-    design = np.stack([np.zeros_like(score), score, 2.0 * score], axis=1)  # d logit / d a, per level
-    onehot = np.eye(3)[yk]
-
-    def nll(p: FloatArray) -> tuple[float, FloatArray]:
-        z = p[0] * design + np.array([0.0, p[1], p[2]])
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        resid = (np.exp(logp) - onehot) * wk[:, None]  # d nll / d logit
-        grad = np.array([float((resid * design).sum()), float(resid[:, 1].sum()), float(resid[:, 2].sum())])
-        return -float((wk * logp[np.arange(len(yk)), yk]).sum()), grad
-
-    a, b1, b2 = minimize(nll, np.array([1.0, 0.0, 0.0]), jac=True, method="L-BFGS-B").x.tolist()
-    coef = np.zeros((3, x.shape[1] + 1))
-    coef[1, :-1], coef[1, -1] = a * beta, a * beta0 + b1
-    coef[2, :-1], coef[2, -1] = 2.0 * a * beta, 2.0 * a * beta0 + b2
-    return coef
 
 
 def _oof_levels_by_source(
@@ -383,13 +338,6 @@ def _oof_levels_by_source(
         xh = _matrix([feats[i] for i in held], vocab, mean, scale)
         out[held] = np.asarray(xh @ coef[:, :-1].T + coef[:, -1], dtype=np.float64)
     return out
-
-
-def _softmax_t(logits: FloatArray, temp: float) -> FloatArray:
-    z = logits / temp
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    shares: FloatArray = z / z.sum(axis=1, keepdims=True)
-    return shares
 
 
 def _apply_priors(
@@ -450,10 +398,6 @@ def calibration_split(groups: Sequence[str], k: int, how: str) -> list[list[int]
     raise DataError(f"fold_split must be 'greedy' or 'hash', got {how!r}")
 
 
-#: The level temperatures searched (geometric, 0.3 to 12; until 2026-12-07 0.3 to 4.0, which the fit reached).
-_TEMPERATURES = np.round(np.geomspace(0.3, 12.0, 41), 4)
-
-
 def _calibrate(
     think_logits: FloatArray,
     y: FloatArray,
@@ -470,50 +414,7 @@ def _calibrate(
     platt = LogisticRegression(C=100.0, max_iter=1000)
     platt.fit(think_logits.reshape(-1, 1), y, sample_weight=weight)
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    return a, b, _fit_temperature(level_logits, lv)
-
-
-def _fit_temperature(level_logits: FloatArray, lv: FloatArray) -> float:
-    """The level temperature on :data:`_TEMPERATURES` minimising the log loss of ``lv`` (1.0 without any)."""
-    best_t, best_nll = 1.0, math.inf
-    if len(lv):
-        for t in _TEMPERATURES.tolist():
-            z = level_logits / t
-            z = z - z.max(axis=1, keepdims=True)
-            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-            nll = -float(logp[np.arange(len(lv)), lv.astype(np.int64)].mean())
-            if nll < best_nll:
-                best_t, best_nll = float(t), nll
-    return best_t
-
-
-#: The grid the level cut points are searched on: 0.02, 0.04, ..., 0.98.
-_CUT_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
-
-
-def fit_level_cuts(shares: FloatArray, labels: FloatArray) -> tuple[float, float]:
-    """The cut points ``(medium, high)`` minimising the mean absolute level error (0 low, 1 medium, 2 high).
-
-    ``shares`` are level distributions given thinking (rows low, medium, high), ``labels`` the true levels.
-    The rule is :func:`router.classifier.choose_effort`'s: high when ``P(high) >= high``, else medium when
-    ``P(medium) + P(high) >= medium``, else low. Ties go to the pair nearest the median (0.5, 0.5).
-    """
-    if not len(labels):
-        return MEDIAN_CUTS
-    p_high = shares[:, 2][:, None]
-    p_up = (shares[:, 1] + shares[:, 2])[:, None]
-    up = p_up >= _CUT_GRID[None, :]  # n x grid: medium or higher at each medium cut
-    hi = p_high >= _CUT_GRID[None, :]  # n x grid: high at each high cut
-    best: tuple[float, float, float, float] = (math.inf, math.inf, *MEDIAN_CUTS)
-    for j, h in enumerate(_CUT_GRID.tolist()):
-        # level = 2 where high, else 1 where up, else 0: for every medium cut at once
-        level = np.where(hi[:, j : j + 1], 2, up.astype(np.int64))
-        errors = np.abs(level - labels[:, None]).mean(axis=0)
-        for i, m in enumerate(_CUT_GRID.tolist()):
-            key = (round(float(errors[i]), 9), abs(m - 0.5) + abs(h - 0.5))
-            if key < best[:2]:
-                best = (key[0], key[1], m, h)
-    return best[2], best[3]
+    return a, b, fit_temperature(level_logits, lv)
 
 
 def train_artifact(
@@ -586,13 +487,13 @@ def train_artifact(
             progress("level head on source folds")
         by_source = _oof_levels_by_source(examples, feats, cfg)
     if by_source is not None and cfg.level_temperature_group == "source":
-        temp = _fit_temperature(by_source[keep], labels)
+        temp = fit_temperature(by_source[keep], labels)
     candidates: dict[str, tuple[float, float]] = {"median": MEDIAN_CUTS}
     if fit_cuts:
         if cfg.all_level_cuts or cfg.level_cut_group == "family":
-            candidates["family"] = fit_level_cuts(_softmax_t(oof_levels[keep], temp), labels)
+            candidates["family"] = fit_level_cuts(softmax_t(oof_levels[keep], temp), labels)
         if by_source is not None and (cfg.all_level_cuts or cfg.level_cut_group == "source"):
-            candidates["source"] = fit_level_cuts(_softmax_t(by_source[keep], temp), labels)
+            candidates["source"] = fit_level_cuts(softmax_t(by_source[keep], temp), labels)
     rule = cfg.level_cut_group if cfg.fit_level_cuts else "median"
     cut_medium, cut_high = candidates[rule]
     if progress is not None:

@@ -20,13 +20,13 @@ from router.classifier import ClassifierThresholds, EffortClassifier, choose_eff
 from router.conversation import ChatView
 from router.effort import Effort
 from router.evaluation import Metrics, loso_predictions, score_predictions
+from router.levels import fit_level_cuts
 from router.train import (
     DataError,
     Example,
     TrainConfig,
     calibration_split,
     example_from_record,
-    fit_level_cuts,
     sample_weights,
     train_artifact,
 )
