@@ -372,7 +372,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = f"{medians[revs[-1]][kb] / medians[revs[0]][kb]:13.2f}" if len(revs) > 1 else ""
         print(f"{body_name(kb):>8}" + cells + ratio)
     if writes:
-        print_writes(writes, revs, opts.rounds, width)
+        title = (
+            f"\nthread CPU us from the request's start to its upstream write (median of {opts.rounds} rounds)"
+        )
+        print_by_body(title, writes, revs, width, 1)
     print(f"load average before {load_before}, after {os.getloadavg()}")
     if opts.json:
         opts.json.write_text(
@@ -382,18 +385,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def print_writes(writes: dict[str, list[dict[int, float]]], revs: list[str], rounds: int, width: int) -> None:
-    """The ``--to-write`` table: median over rounds of each round's median µs to the upstream write, and the
-    per-round ratio last/first (median, min-max) for two or more revisions."""
-    print(f"\nthread CPU us from the request's start to its upstream write (median of {rounds} rounds)")
+def print_by_body(
+    title: str, runs: dict[str, list[dict[int, float]]], revs: list[str], width: int, digits: int
+) -> None:
+    """A table of one number per body size and revision: the median over rounds, and for two or more
+    revisions the per-round ratio last/first (median, min-max, rounds below 1)."""
+    print(title)
     head = "body".rjust(8) + "".join(rev.rjust(width) for rev in revs)
-    print(head + ("   last/first: median (min-max) per round" if len(revs) > 1 else ""))
+    print(head + ("   last/first: median (min-max) per round, rounds below 1" if len(revs) > 1 else ""))
     for kb in BODIES:
-        cells = "".join(f"{statistics.median(r[kb] for r in writes[rev]):{width}.1f}" for rev in revs)
+        cells = "".join(f"{statistics.median(r[kb] for r in runs[rev]):{width}.{digits}f}" for rev in revs)
         ratio = ""
         if len(revs) > 1:
-            per = sorted(b[kb] / a[kb] for a, b in zip(writes[revs[0]], writes[revs[-1]], strict=True))
-            ratio = f"   {statistics.median(per):.2f} ({per[0]:.2f}-{per[-1]:.2f})"
+            per = sorted(b[kb] / a[kb] for a, b in zip(runs[revs[0]], runs[revs[-1]], strict=True))
+            below = sum(x < 1 for x in per)
+            ratio = f"   {statistics.median(per):.3f} ({per[0]:.3f}-{per[-1]:.3f}) {below}/{len(per)}"
         print(f"{body_name(kb):>8}" + cells + ratio)
 
 

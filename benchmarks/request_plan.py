@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import orjson
 from hot_path import REPO, source_dir, start_mock_with_policy
 from loadgen import Processes
-from request_cpu import BODIES, body_for, body_name
+from request_cpu import BODIES, body_for, print_by_body
 
 
 def child(policy: str, n: int) -> None:
@@ -101,18 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runs[rev].append(run_rev(sources[rev], policy, opts.n))
         finally:
             procs.close()
-    print(f"thread CPU us per plan_call, warm (median of {opts.rounds} rounds)")
     width = max(12, *(len(rev) + 2 for rev in revs))
-    head = "body".rjust(8) + "".join(rev.rjust(width) for rev in revs)
-    print(head + ("   last/first: median (min-max) per round, rounds below 1" if len(revs) > 1 else ""))
-    for kb in BODIES:
-        cells = "".join(f"{statistics.median(r[kb] for r in runs[rev]):{width}.2f}" for rev in revs)
-        ratio = ""
-        if len(revs) > 1:
-            per = sorted(b[kb] / a[kb] for a, b in zip(runs[revs[0]], runs[revs[-1]], strict=True))
-            below = sum(x < 1 for x in per)
-            ratio = f"   {statistics.median(per):.3f} ({per[0]:.3f}-{per[-1]:.3f}) {below}/{len(per)}"
-        print(f"{body_name(kb):>8}" + cells + ratio)
+    print_by_body(f"thread CPU us per plan_call, warm (median of {opts.rounds} rounds)", runs, revs, width, 2)
     print(f"load average before {load_before}, after {os.getloadavg()}")
     if opts.json:
         result: dict[str, Any] = {"argv": sys.argv, "runs": runs}
