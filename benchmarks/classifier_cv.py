@@ -12,7 +12,7 @@ and the predicted vs labelled think-share.
         [--calibration-folds K] [--fold-split greedy|hash] [--think-weight-share W]
         [--calibration-think-share P] [--weight-group source|family]
         [--word-vectors VECTORS.npz [--word-vectors-think-only]] [--level-model multinomial|ordinal]
-        [--level-temperature family|source]
+        [--level-temperature family|source] [--levels-c C] [--level-without SIGNALS]
         [--only G1,G2]
 
 ``--save`` keeps the held-out predictions, so ``--load`` can re-score them (other thresholds, ``--sweep``)
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gateway.classifier_artifact import read_examples, read_word_vectors
 from router.classifier import MEDIAN_CUTS, ClassifierThresholds, Prediction, choose_effort
 from router.evaluation import loso_predictions, score_predictions
-from router.train import Example, TrainConfig
+from router.train import Example, TrainConfig, signal_list
 
 
 def _fmt(value: float) -> str:
@@ -189,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         choices=("family", "source"),
         help="the folds the level temperature is fitted on (TrainConfig.level_temperature_group)",
     )
+    parser.add_argument("--levels-c", type=float, help="inverse L2 strength of the level head (TrainConfig)")
+    parser.add_argument(
+        "--level-without",
+        metavar="SIGNALS",
+        type=signal_list,
+        help="signals the level head is fitted without, comma-separated, length = the six length signals "
+        "(TrainConfig.level_without)",
+    )
     parser.add_argument(
         "--only",
         metavar="G1,G2",
@@ -242,9 +250,12 @@ def main(argv: list[str] | None = None) -> int:
             "weight_group",
             "level_model",
             "level_temperature_group",
+            "levels_c",
         ):
             if getattr(ns, key) is not None:
                 split[key] = getattr(ns, key)
+        if ns.level_without:
+            split["level_without"] = ns.level_without
         if ns.word_vectors:
             split["word_vectors"] = read_word_vectors(ns.word_vectors)
             split["word_vectors_levels"] = ns.word_vectors_levels

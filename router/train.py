@@ -57,6 +57,16 @@ from router.word_vectors import SIF_A, WordVectors, fold_word_vectors, mean_word
 
 FloatArray = npt.NDArray[np.float64]
 _LEVEL_INDEX = {e: i for i, e in enumerate(CLASSIFIER_LEVELS)}
+#: The signals that measure a text's length (``TrainConfig.level_without``: what the thirteenth session's
+#: candidate level head is fitted without, so it judges what is asked rather than how long the text is).
+LENGTH_SIGNALS: tuple[str, ...] = (
+    "len_chars",
+    "len_first_par",
+    "len_last_par",
+    "doc_chars",
+    "paragraphs",
+    "lines",
+)
 #: The level heads by ``TrainConfig.level_model``.
 _LEVEL_MODELS: dict[str, Callable[[Any, IntArray, BoolArray, FloatArray, float], FloatArray]] = {
     "multinomial": fit_multinomial,
@@ -66,6 +76,19 @@ _LEVEL_MODELS: dict[str, Callable[[Any, IntArray, BoolArray, FloatArray, float],
 
 class DataError(ValueError):
     """A training record is malformed."""
+
+
+def signal_list(text: str) -> tuple[str, ...]:
+    """``TrainConfig.level_without`` from a command line: signal names separated by commas, ``length`` for
+    :data:`LENGTH_SIGNALS`. Raises :class:`DataError` on an unknown name."""
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        for name in LENGTH_SIGNALS if part == "length" else (part,) if part else ():
+            if name not in DENSE_NAMES:
+                raise DataError(f"unknown signal {name!r} (one of {', '.join(DENSE_NAMES)}, or length)")
+            if name not in names:
+                names.append(name)
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +214,11 @@ class TrainConfig:
     #: source-fold temperature came out flatter (8.30 against 6.29), held-out effort error 0.591 -> 0.587,
     #: not shipped (docs/classifier.md).
     level_temperature_group: str = "family"
+    #: Hand-built signals (:data:`router.features.DENSE_NAMES`) the level head is fitted without (their level
+    #: weights are zero); the think model still sees every column, so its weights, its calibration and every
+    #: binary decision are those of the same recipe without this setting. ``LENGTH_SIGNALS`` is the
+    #: thirteenth session's candidate (docs/classifier.md).
+    level_without: tuple[str, ...] = ()
 
 
 # --- model fitting ----------------------------------------------------------------------------------------
@@ -299,18 +327,24 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
 
 def _level_head(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
     """The level head's weights over every column of ``x`` (3 x (columns + bias)), fitted on the thinking
-    examples; with ``word_vectors_levels`` off, fitted without the word-vector columns, whose weights are
-    then zero."""
+    examples; fitted without the signals of ``level_without`` and (with ``word_vectors_levels`` off) the
+    word-vector columns, whose weights are then zero."""
     fit = _LEVEL_MODELS.get(cfg.level_model)
     if fit is None:
         raise DataError(f"level_model must be 'multinomial' or 'ordinal', got {cfg.level_model!r}")
     levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples], dtype=np.int64)
     keep = np.array([ex.think for ex in examples], dtype=np.bool_) & (levels >= 0)
+    unknown = sorted(set(cfg.level_without) - set(DENSE_NAMES))
+    if unknown:
+        raise DataError(f"level_without: unknown signals {', '.join(unknown)}")
+    hidden = {DENSE_NAMES.index(name) for name in cfg.level_without}
     table = cfg.word_vectors
-    if table is None or cfg.word_vectors_levels:
+    if table is not None and not cfg.word_vectors_levels:
+        n_dense = len(DENSE_NAMES)
+        hidden.update(range(n_dense, n_dense + table.vectors.shape[1]))
+    if not hidden:
         return fit(x, levels, keep, w, cfg.levels_c)
-    n_dense = len(DENSE_NAMES)
-    cols = np.r_[0:n_dense, n_dense + table.vectors.shape[1] : x.shape[1]]
+    cols = np.array([j for j in range(x.shape[1]) if j not in hidden], dtype=np.int64)
     fitted = fit(x[:, cols], levels, keep, w, cfg.levels_c)
     full = np.zeros((3, x.shape[1] + 1))
     full[:, cols] = fitted[:, :-1]

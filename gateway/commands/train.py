@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gateway.classifier_artifact import read_examples, read_word_vectors, write_artifact
 from router.classifier import ArtifactError
-from router.train import DataError, TrainConfig, train_artifact
+from router.train import DataError, TrainConfig, signal_list, train_artifact
 
 DEFAULT_DATA = ".cache/classifier/corpus.jsonl"
 DEFAULT_OUT = "router/artifacts/effort_classifier.json.gz"
@@ -99,6 +99,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fit the level temperature on folds grouped by family (formats unseen) or by source",
     )
     parser.add_argument(
+        "--levels-c",
+        type=float,
+        default=_DEFAULTS.levels_c,
+        help=f"inverse L2 strength of the level head (default {_DEFAULTS.levels_c})",
+    )
+    parser.add_argument(
+        "--level-without",
+        metavar="SIGNALS",
+        default="",
+        help="hand-built signals the level head is fitted without, separated by commas (length: the six "
+        "length signals); the think model keeps them",
+    )
+    parser.add_argument(
         "--median-level-cuts",
         dest="fit_level_cuts",
         action="store_false",
@@ -116,6 +129,7 @@ def run(ns: argparse.Namespace) -> int:
         vectors = read_word_vectors(ns.word_vectors) if ns.word_vectors else None
         config = TrainConfig(
             c=ns.c,
+            levels_c=ns.levels_c,
             think_weight=ns.think_weight,
             source_power=ns.source_power,
             min_sources=ns.min_sources,
@@ -129,6 +143,7 @@ def run(ns: argparse.Namespace) -> int:
             word_vectors_levels=ns.word_vectors_levels,
             level_model=ns.level_model,
             level_temperature_group=ns.level_temperature_group,
+            level_without=signal_list(ns.level_without),
         )
         artifact = train_artifact(examples, config, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
         size = write_artifact(artifact, Path(ns.out))

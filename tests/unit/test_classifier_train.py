@@ -20,14 +20,17 @@ from router.classifier import ClassifierThresholds, EffortClassifier, choose_eff
 from router.conversation import ChatView
 from router.effort import Effort
 from router.evaluation import Metrics, loso_predictions, score_predictions
+from router.features import DENSE_NAMES
 from router.levels import fit_level_cuts
 from router.train import (
+    LENGTH_SIGNALS,
     DataError,
     Example,
     TrainConfig,
     calibration_split,
     example_from_record,
     sample_weights,
+    signal_list,
     train_artifact,
 )
 
@@ -589,3 +592,38 @@ def test_level_temperature_on_source_folds(monkeypatch: pytest.MonkeyPatch) -> N
     assert source["metadata"]["config"]["level_temperature_group"] == "source"
     with pytest.raises(DataError, match="level_temperature_group"):
         train_artifact(examples, TrainConfig(**base, level_temperature_group="prompt"))
+
+
+def test_level_head_without_length_signals(tmp_path: Path) -> None:
+    """``level_without``: the level head's weights on those signals are zero (it is fitted without them) and
+    differ elsewhere, while the think row, the Platt fit and so every binary decision stay the recipe's; the
+    train command's ``--level-without length`` is :data:`LENGTH_SIGNALS`; an unknown name is refused."""
+    examples = [example_from_record(r) for r in _three_levels()]
+    base: dict[str, Any] = {"calibration_folds": 3, "min_sources": 2, "level_model": "ordinal"}
+    plain = train_artifact(examples, TrainConfig(**base))
+    blind = train_artifact(examples, TrainConfig(**base, level_without=LENGTH_SIGNALS))
+    hidden = [DENSE_NAMES.index(name) for name in LENGTH_SIGNALS]
+    assert plain["dense_weights"][0] == blind["dense_weights"][0]
+    assert plain["gram_weights"][0] == blind["gram_weights"][0]
+    assert (plain["calibration"]["a"], plain["calibration"]["b"]) == (
+        blind["calibration"]["a"],
+        blind["calibration"]["b"],
+    )
+    for row in blind["dense_weights"][2:]:
+        assert [row[i] for i in hidden] == [0.0] * len(hidden)
+    assert any(plain["dense_weights"][3][i] != 0.0 for i in hidden)
+    assert blind["metadata"]["config"]["level_without"] == LENGTH_SIGNALS
+    assert signal_list("length, numbers,len_chars") == (*LENGTH_SIGNALS, "numbers")
+    with pytest.raises(DataError, match="unknown signal"):
+        signal_list("len_chars,height")
+    with pytest.raises(DataError, match="level_without"):
+        train_artifact(examples, TrainConfig(**base, level_without=("height",)))
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in _three_levels(12)) + "\n", encoding="utf-8")
+    out = tmp_path / "model.json.gz"
+    argv = ["--data", str(data), "--out", str(out), "--min-sources", "2", "--calibration-folds", "2"]
+    assert _run(train_cmd, [*argv, "--level-model", "ordinal", "--level-without", "length"]) == 0
+    config = TrainConfig(
+        min_sources=2, calibration_folds=2, level_model="ordinal", level_without=LENGTH_SIGNALS
+    )
+    assert read_artifact(out) == json.loads(json.dumps(train_artifact(read_examples(data), config)))
