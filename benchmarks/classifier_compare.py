@@ -28,7 +28,10 @@ prediction files on *every* prompt of one corpus (``--cand-data``; the same fami
 folds), each prediction with its own held-out model's cut points (the ``level_cuts`` it was saved with); ship
 iff (P, primary) the candidate's best shortfall over the grid is strictly below the base's (4 decimals), and
 at ``--default`` (E) its effort error on think prompts is not above the base's and (R1-R3) its accuracy,
-recall on think and no-think precision are not below the base's (3 decimals).
+recall on think and no-think precision are not below the base's (3 decimals). With ``--families F1,F2`` it
+also prints, at ``--default``, both sides' effort error on the think prompts of those families (the
+thirteenth session's check 1c), the chosen levels among think prompts given thinking (check 1d: the share of
+low, medium and high) and a per-family table of think prompts.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.classifier_artifact import read_examples
-from router.classifier import ClassifierThresholds, Prediction
+from router.classifier import ClassifierThresholds, Prediction, choose_effort
+from router.effort import Effort
 from router.evaluation import score_predictions
 from router.train import Example
 
@@ -95,7 +99,7 @@ def pick_threshold(table: dict[float, dict[str, float]], default: float) -> floa
     return min(near, key=lambda t: (abs(t - default), t))
 
 
-def like_for_like(data: str, base_pred: str, cand_pred: str, default: float) -> int:
+def like_for_like(data: str, base_pred: str, cand_pred: str, default: float, families: set[str]) -> int:
     """The ninth round's rule: base and candidate on every prompt of one corpus, their own cut points."""
     examples, base = load(data, base_pred)
     _, cand = load(data, cand_pred)
@@ -122,7 +126,47 @@ def like_for_like(data: str, base_pred: str, cand_pred: str, default: float) -> 
         print(f"  {name:22s} {'pass' if ok else 'FAIL'}  {text}")
     ship = all(ok for ok, _ in checks.values())
     print(f"decision: {'SHIP' if ship else 'do not ship'}")
+    if families:
+        by_family(base_pairs, cand_pairs, families, default)
     return 0
+
+
+def _think_mix(pairs: Pairs, thresholds: ClassifierThresholds) -> dict[Effort, int]:
+    mix = dict.fromkeys((Effort.NONE, Effort.LOW, Effort.MEDIUM, Effort.HIGH), 0)
+    for ex, pred in pairs:
+        if ex.think:
+            mix[choose_effort(pred, thresholds)[0]] += 1
+    return mix
+
+
+def by_family(base: Pairs, cand: Pairs, families: set[str], default: float) -> None:
+    """Effort error on think prompts inside ``families``, the chosen-level mix and a per-family table."""
+    th = ClassifierThresholds(think=default)
+    print(f"\nthink prompts at {default}: effort error (base -> candidate), candidate chose N/L/M/H")
+    every = {ex.family for ex, _ in cand}
+    for name, keep in (("all families", every), (f"the {len(families)} named", families)):
+        b = [(ex, p) for ex, p in base if ex.family in keep]
+        c = [(ex, p) for ex, p in cand if ex.family in keep]
+        eb, ec = (score_predictions(x, th)["overall"]["effort_error_think"] for x in (b, c))
+        mix = _think_mix(c, th)
+        given = sum(mix.values()) - mix[Effort.NONE]
+        shares = " ".join(
+            f"{e.value} {mix[e] / max(given, 1):.3f}" for e in (Effort.LOW, Effort.MEDIUM, Effort.HIGH)
+        )
+        print(
+            f"  {name:14s} {eb:.3f} -> {ec:.3f}  {'/'.join(str(v) for v in mix.values())}  "
+            f"given thinking: {shares}"
+        )
+    base_fam = score_predictions(base, th, group="family")
+    cand_fam = score_predictions(cand, th, group="family")
+    print(f"  {'family':22s} {'think':>5s} {'base':>6s} {'cand':>6s}  chose N/L/M/H")
+    for fam in sorted({ex.family for ex, _ in cand if ex.think}):
+        mix = _think_mix([(ex, p) for ex, p in cand if ex.family == fam], th)
+        print(
+            f"  {fam + (' *' if fam in families else ''):22s} {sum(mix.values()):5d} "
+            f"{base_fam[fam]['effort_error_think']:6.3f} {cand_fam[fam]['effort_error_think']:6.3f}  "
+            + "/".join(str(v) for v in mix.values())
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,13 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-own-shortfall", type=float, default=0.2730)
     parser.add_argument("--default", type=float, default=0.28)
     parser.add_argument(
+        "--families",
+        metavar="F1,F2",
+        default="",
+        help="with --like-for-like: also score the think prompts of these families and the chosen-level mix",
+    )
+    parser.add_argument(
         "--like-for-like",
         action="store_true",
         help="the ninth round's rule: both predictions on every prompt of --cand-data (rules_v15.txt)",
     )
     ns = parser.parse_args(argv)
     if ns.like_for_like:
-        return like_for_like(ns.cand_data, ns.base_pred, ns.cand_pred, ns.default)
+        families = {f for f in ns.families.split(",") if f}
+        return like_for_like(ns.cand_data, ns.base_pred, ns.cand_pred, ns.default, families)
     base_ex, base_pred = load(ns.base_data, ns.base_pred)
     cand_ex, cand_pred = load(ns.cand_data, ns.cand_pred)
     cand_raw = [json.loads(line) for line in Path(ns.cand_data).read_text(encoding="utf-8").splitlines()]

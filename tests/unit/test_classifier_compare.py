@@ -141,3 +141,23 @@ def test_like_for_like_refuses_different_prompt_sets(compare: ModuleType, tmp_pa
         cand,
     ]
     assert compare.main(args) == 2
+
+
+def test_like_for_like_scores_named_families(
+    compare: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--families``: both sides' effort error on those families' think prompts, the candidate's chosen-level
+    mix given thinking, and one row per family with think prompts (named ones starred)."""
+    data = _write(tmp_path / "data.jsonl", RECORDS)
+    args = [
+        "--like-for-like", "--base-data", data, "--cand-data", data, "--families", "f2",
+        "--base-pred", _write(tmp_path / "base_pred.jsonl", [_pred(i, r, False) for i, r in enumerate(RECORDS)]),
+        "--cand-pred", _write(tmp_path / "cand_pred.jsonl", [_pred(i, r, True) for i, r in enumerate(RECORDS)]),
+    ]  # fmt: skip
+    assert compare.main(args) == 0
+    out = capsys.readouterr().out
+    # base: both think prompts answered without thinking (low: 1 level off, high: 3); candidate: both right
+    assert "all families   2.000 -> 0.000  0/1/0/1  given thinking: low 0.500 medium 0.000 high 0.500" in out
+    assert "the 1 named    3.000 -> 0.000  0/0/0/1  given thinking: low 0.000 medium 0.000 high 1.000" in out
+    assert "f2 *                       1  3.000  0.000  0/0/0/1" in out
+    assert "f1                         1" in out and "f3 " not in out
