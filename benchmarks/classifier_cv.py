@@ -194,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "--level-without",
         metavar="SIGNALS",
         type=signal_list,
-        help="signals the level head is fitted without, comma-separated, length = the six length signals "
-        "(TrainConfig.level_without)",
+        help="signals the level head is fitted without, comma-separated, length = the six length signals, "
+        "ngrams = every n-gram (TrainConfig.level_without)",
     )
     parser.add_argument(
         "--only",

@@ -67,6 +67,9 @@ LENGTH_SIGNALS: tuple[str, ...] = (
     "paragraphs",
     "lines",
 )
+#: In ``TrainConfig.level_without``: every n-gram column (the level head then sees the hand-built signals and,
+#: with ``word_vectors_levels``, the word vectors only).
+NGRAMS = "ngrams"
 #: The level heads by ``TrainConfig.level_model``.
 _LEVEL_MODELS: dict[str, Callable[[Any, IntArray, BoolArray, FloatArray, float], FloatArray]] = {
     "multinomial": fit_multinomial,
@@ -80,12 +83,14 @@ class DataError(ValueError):
 
 def signal_list(text: str) -> tuple[str, ...]:
     """``TrainConfig.level_without`` from a command line: signal names separated by commas, ``length`` for
-    :data:`LENGTH_SIGNALS`. Raises :class:`DataError` on an unknown name."""
+    :data:`LENGTH_SIGNALS`, :data:`NGRAMS` for the n-grams. Raises :class:`DataError` on an unknown name."""
     names: list[str] = []
     for part in (p.strip() for p in text.split(",")):
         for name in LENGTH_SIGNALS if part == "length" else (part,) if part else ():
-            if name not in DENSE_NAMES:
-                raise DataError(f"unknown signal {name!r} (one of {', '.join(DENSE_NAMES)}, or length)")
+            if name not in DENSE_NAMES and name != NGRAMS:
+                raise DataError(
+                    f"unknown signal {name!r} (one of {', '.join(DENSE_NAMES)}, or length, or {NGRAMS})"
+                )
             if name not in names:
                 names.append(name)
     return tuple(names)
@@ -215,9 +220,10 @@ class TrainConfig:
     #: not shipped (docs/classifier.md).
     level_temperature_group: str = "family"
     #: Hand-built signals (:data:`router.features.DENSE_NAMES`) the level head is fitted without (their level
-    #: weights are zero); the think model still sees every column, so its weights, its calibration and every
-    #: binary decision are those of the same recipe without this setting. ``LENGTH_SIGNALS`` is the
-    #: thirteenth session's candidate (docs/classifier.md).
+    #: weights are zero), and :data:`NGRAMS` for every n-gram column; the think model still sees every
+    #: column, so its weights, its calibration and every binary decision are those of the same recipe without
+    #: this setting. ``LENGTH_SIGNALS`` is the thirteenth session's first candidate, ``LENGTH_SIGNALS`` plus
+    #: ``NGRAMS`` its second (docs/classifier.md).
     level_without: tuple[str, ...] = ()
 
 
@@ -327,21 +333,24 @@ def _fit_raw(examples: Sequence[Example], feats: Sequence[TextFeatures], cfg: Tr
 
 def _level_head(examples: Sequence[Example], x: Any, w: FloatArray, cfg: TrainConfig) -> FloatArray:
     """The level head's weights over every column of ``x`` (3 x (columns + bias)), fitted on the thinking
-    examples; fitted without the signals of ``level_without`` and (with ``word_vectors_levels`` off) the
-    word-vector columns, whose weights are then zero."""
+    examples; fitted without the signals (or n-grams) of ``level_without`` and (with ``word_vectors_levels``
+    off) the word-vector columns, whose weights are then zero."""
     fit = _LEVEL_MODELS.get(cfg.level_model)
     if fit is None:
         raise DataError(f"level_model must be 'multinomial' or 'ordinal', got {cfg.level_model!r}")
     levels = np.array([_LEVEL_INDEX[ex.effort] - 1 for ex in examples], dtype=np.int64)
     keep = np.array([ex.think for ex in examples], dtype=np.bool_) & (levels >= 0)
-    unknown = sorted(set(cfg.level_without) - set(DENSE_NAMES))
+    unknown = sorted(set(cfg.level_without) - {*DENSE_NAMES, NGRAMS})
     if unknown:
         raise DataError(f"level_without: unknown signals {', '.join(unknown)}")
-    hidden = {DENSE_NAMES.index(name) for name in cfg.level_without}
+    hidden = {DENSE_NAMES.index(name) for name in cfg.level_without if name != NGRAMS}
     table = cfg.word_vectors
+    n_dense = len(DENSE_NAMES)
+    n_vectors = table.vectors.shape[1] if table is not None else 0
     if table is not None and not cfg.word_vectors_levels:
-        n_dense = len(DENSE_NAMES)
-        hidden.update(range(n_dense, n_dense + table.vectors.shape[1]))
+        hidden.update(range(n_dense, n_dense + n_vectors))
+    if NGRAMS in cfg.level_without:
+        hidden.update(range(n_dense + n_vectors, x.shape[1]))
     if not hidden:
         return fit(x, levels, keep, w, cfg.levels_c)
     cols = np.array([j for j in range(x.shape[1]) if j not in hidden], dtype=np.int64)

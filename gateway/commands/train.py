@@ -109,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIGNALS",
         default="",
         help="hand-built signals the level head is fitted without, separated by commas (length: the six "
-        "length signals); the think model keeps them",
+        "length signals; ngrams: every n-gram); the think model keeps them",
     )
     parser.add_argument(
         "--median-level-cuts",

@@ -24,6 +24,7 @@ from router.features import DENSE_NAMES
 from router.levels import fit_level_cuts
 from router.train import (
     LENGTH_SIGNALS,
+    NGRAMS,
     DataError,
     Example,
     TrainConfig,
@@ -614,6 +615,11 @@ def test_level_head_without_length_signals(tmp_path: Path) -> None:
     assert any(plain["dense_weights"][3][i] != 0.0 for i in hidden)
     assert blind["metadata"]["config"]["level_without"] == LENGTH_SIGNALS
     assert signal_list("length, numbers,len_chars") == (*LENGTH_SIGNALS, "numbers")
+    no_grams = train_artifact(examples, TrainConfig(**base, level_without=(*LENGTH_SIGNALS, NGRAMS)))
+    assert no_grams["dense_weights"][0] == plain["dense_weights"][0]
+    assert all(v == 0.0 for row in no_grams["gram_weights"][1:] for v in row)
+    assert any(v != 0.0 for v in no_grams["dense_weights"][3][:-1])
+    assert signal_list("length,ngrams") == (*LENGTH_SIGNALS, NGRAMS)
     with pytest.raises(DataError, match="unknown signal"):
         signal_list("len_chars,height")
     with pytest.raises(DataError, match="level_without"):
