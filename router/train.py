@@ -57,8 +57,9 @@ from router.word_vectors import SIF_A, WordVectors, fold_word_vectors, mean_word
 
 FloatArray = npt.NDArray[np.float64]
 _LEVEL_INDEX = {e: i for i, e in enumerate(CLASSIFIER_LEVELS)}
-#: The signals that measure a text's length (``TrainConfig.level_without``: what the thirteenth session's
-#: candidate level head is fitted without, so it judges what is asked rather than how long the text is).
+#: The signals that measure a text's length, the first six of ``DENSE_NAMES`` (``TrainConfig.level_without``:
+#: what the shipped level head is fitted without since the thirteenth session, so that it judges what is asked
+#: rather than how long the text is).
 LENGTH_SIGNALS: tuple[str, ...] = (
     "len_chars",
     "len_first_par",
@@ -222,8 +223,8 @@ class TrainConfig:
     #: Hand-built signals (:data:`router.features.DENSE_NAMES`) the level head is fitted without (their level
     #: weights are zero), and :data:`NGRAMS` for every n-gram column; the think model still sees every
     #: column, so its weights, its calibration and every binary decision are those of the same recipe without
-    #: this setting. ``LENGTH_SIGNALS`` is the thirteenth session's first candidate, ``LENGTH_SIGNALS`` plus
-    #: ``NGRAMS`` its second (docs/classifier.md).
+    #: this setting. ``LENGTH_SIGNALS`` is the shipped artifact's (the thirteenth session's first candidate,
+    #: passed by flag), ``LENGTH_SIGNALS`` plus ``NGRAMS`` its second candidate, not shipped (docs/classifier.md).
     level_without: tuple[str, ...] = ()
 
 
