@@ -224,7 +224,8 @@ class TrainConfig:
     #: weights are zero), and :data:`NGRAMS` for every n-gram column; the think model still sees every
     #: column, so its weights, its calibration and every binary decision are those of the same recipe without
     #: this setting. ``LENGTH_SIGNALS`` is the shipped artifact's (the thirteenth session's first candidate,
-    #: passed by flag), ``LENGTH_SIGNALS`` plus ``NGRAMS`` its second candidate, not shipped (docs/classifier.md).
+    #: passed by flag); ``LENGTH_SIGNALS`` plus ``NGRAMS`` its second candidate, not shipped
+    #: (docs/classifier.md).
     level_without: tuple[str, ...] = ()
 
 
